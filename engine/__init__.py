@@ -1,0 +1,1 @@
+"""divtui.engine package."""

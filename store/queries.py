@@ -1,0 +1,59 @@
+"""Read queries shared by the CLI, the engine and the UI (the UI does no SQL of its own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every divtui table."""
+    from .schema import TABLES
+
+    return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
+
+
+def runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every run with its sample, problem and graded counts and accuracy."""
+    rows = con.execute(
+        """
+        SELECT r.run_id, r.source, r.model, r.created_at,
+               count(s.sample_id) AS samples,
+               count(DISTINCT s.problem_id) AS problems,
+               list(DISTINCT s.temperature ORDER BY s.temperature) AS temperatures,
+               count(s.correct) AS graded,
+               avg(s.correct::INTEGER) AS accuracy
+        FROM runs r LEFT JOIN samples s USING (run_id)
+        GROUP BY ALL ORDER BY r.created_at, r.run_id
+        """
+    ).fetchall()
+    cols = [
+        "run_id",
+        "source",
+        "model",
+        "created_at",
+        "samples",
+        "problems",
+        "temperatures",
+        "graded",
+        "accuracy",
+    ]
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def scorers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """Scorer names with how many samples each has scored."""
+    return con.execute("SELECT scorer, count(*) FROM scores GROUP BY 1 ORDER BY 1").fetchall()
+
+
+def embedders(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """Embedder names with sample count and vector dimension."""
+    return con.execute(
+        "SELECT embedder, count(*), max(len(vec)) FROM embeddings GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+
+
+def draw_sizes(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """Draw sizes k with the number of draws of each."""
+    return con.execute("SELECT k, count(*) FROM draws GROUP BY 1 ORDER BY 1").fetchall()

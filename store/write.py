@@ -1,0 +1,47 @@
+"""Bulk writes from Arrow tables or pandas frames: one statement per batch, never row by row."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import duckdb
+
+_counter = itertools.count()
+
+
+def _register(con: duckdb.DuckDBPyConnection, data: Any) -> str:
+    """Register ``data`` (pyarrow.Table, RecordBatch or pandas.DataFrame) under a fresh view name."""
+    name = f"_divtui_in_{next(_counter)}"
+    con.register(name, data)
+    return name
+
+
+def insert(
+    con: duckdb.DuckDBPyConnection, table: str, data: Any, *, on_conflict: str = "ignore"
+) -> int:
+    """Insert rows by column name; ``on_conflict`` is 'ignore' (keep stored) or 'replace'.
+
+    Returns the number of rows in ``data``.
+    """
+    verb = {"ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}[on_conflict]
+    name = _register(con, data)
+    try:
+        con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
+        return int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+    finally:
+        con.unregister(name)
+
+
+def update(con: duckdb.DuckDBPyConnection, table: str, key: list[str], data: Any) -> None:
+    """Set the non-key columns of ``data`` on the rows of ``table`` matching its ``key`` columns."""
+    name = _register(con, data)
+    try:
+        cols = [
+            c for c in con.execute(f"SELECT * FROM {name} LIMIT 0").fetch_arrow_table().column_names
+        ]
+        sets = ", ".join(f"{c} = {name}.{c}" for c in cols if c not in key)
+        where = " AND ".join(f"{table}.{k} = {name}.{k}" for k in key)
+        con.execute(f"UPDATE {table} SET {sets} FROM {name} WHERE {where}")
+    finally:
+        con.unregister(name)

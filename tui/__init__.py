@@ -1,0 +1,1 @@
+"""divtui.tui package."""
