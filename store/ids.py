@@ -21,7 +21,8 @@ def _fmt(value: object) -> str:
 
 def stable_id(*fields: object) -> int:
     """Signed 64-bit BLAKE2b hash of the canonical text of ``fields``."""
-    key = SEP.join(_fmt(f) for f in fields).encode("utf-8")
+    parts = [_fmt(f) for f in fields]
+    key = SEP.join(f"{len(p)}:{p}" for p in parts).encode("utf-8")
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
 
 

@@ -37,9 +37,7 @@ def update(con: duckdb.DuckDBPyConnection, table: str, key: list[str], data: Any
     """Set the non-key columns of ``data`` on the rows of ``table`` matching its ``key`` columns."""
     name = _register(con, data)
     try:
-        cols = [
-            c for c in con.execute(f"SELECT * FROM {name} LIMIT 0").fetch_arrow_table().column_names
-        ]
+        cols = [d[0] for d in con.execute(f"SELECT * FROM {name} LIMIT 0").description]
         sets = ", ".join(f"{c} = {name}.{c}" for c in cols if c not in key)
         where = " AND ".join(f"{table}.{k} = {name}.{k}" for k in key)
         con.execute(f"UPDATE {table} SET {sets} FROM {name} WHERE {where}")
