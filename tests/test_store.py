@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+
 from divtui.store import (
     SCHEMA_VERSION,
     LockedError,
@@ -23,7 +24,6 @@ from divtui.store import (
     update,
 )
 from divtui.store.ids import draw_id, stable_id
-
 from tests.conftest import run_divtui
 
 
