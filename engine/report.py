@@ -1,0 +1,427 @@
+"""The study's tables: accuracy by k and temperature, correlations, buckets and pass@k.
+
+``build_report`` returns ``{"tables": {NAME: [row, ...]}, "meta": {...}}``; every row is a flat
+dict of plain values (confidence intervals as ``<stat>_lo`` / ``<stat>_hi``), so the same rows
+print as Markdown, JSON or CSV. Intervals are percentile bootstraps over problems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from divtui.store import report_queries as rq
+
+from . import stats
+
+TABLES = (
+    "accuracy_by_k",
+    "accuracy_by_temperature",
+    "accuracy_by_k_temperature",
+    "metric_correlations",
+    "partial_correlations",
+    "count_correlations",
+    "buckets",
+    "coverage_correlations",
+    "pass_at_k",
+)
+DRAWLESS = frozenset({"pass_at_k"})
+CONTROL = "mean_logprob"
+COUNT = "n_correct"
+COVERAGE = "coverage"
+ORDER = (
+    "cosine_sim",
+    "distinct_n",
+    "dpp",
+    "qual_dpp",
+    "near_dup_pairs",
+    "mean_logprob",
+    "n_correct",
+    "maj",
+    "wmaj",
+    "bst",
+    "mbr_lex",
+    "mbr_sem",
+    "coverage",
+)
+Row = dict[str, Any]
+
+
+class ReportError(ValueError):
+    """A report request that cannot be answered (unknown table or run, no draws); one line."""
+
+
+def _pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of a pool of n samples with c correct: 1 - C(n-c, k)/C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def _labels(found: Iterable[tuple[str, str, str]]) -> list[rq.Column]:
+    """(label, name, embedder, scorer): the name, plus the embedder/scorer where several exist."""
+    by_name: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, emb, sc in found:
+        by_name[name].append((emb, sc))
+    out = []
+    for name, pairs in by_name.items():
+        multi_emb = len({e for e, _ in pairs}) > 1
+        multi_sc = len({s for _, s in pairs}) > 1
+        for emb, sc in pairs:
+            parts = ([emb] if multi_emb and emb else []) + ([sc] if multi_sc and sc else [])
+            out.append((f"{name}[{','.join(parts)}]" if parts else name, name, emb, sc))
+    rank = {n: i for i, n in enumerate(ORDER)}
+    return sorted(out, key=lambda c: (rank.get(c[1], len(ORDER)), c[1], c[0]))
+
+
+def _select(
+    found: list[tuple[str, str, str]], scorer: str | None, embedder: str | None
+) -> list[tuple[str, str, str]]:
+    """Variants that use no scorer/embedder or the selected one."""
+    return [
+        (n, e, s)
+        for n, e, s in found
+        if (scorer is None or s in ("", scorer)) and (embedder is None or e in ("", embedder))
+    ]
+
+
+def _check_choice(kind: str, value: str | None, known: set[str]) -> None:
+    """Raise a ReportError when ``value`` is not one of ``known``."""
+    if value is not None and value not in known:
+        choices = ", ".join(sorted(known)) or "none"
+        raise ReportError(f"unknown {kind} {value!r}; this database has: {choices}")
+
+
+def _fmt_filters(run_id: str | None, temperature: float | None, k: int | None) -> str:
+    """The active filters as text, for messages."""
+    parts = [f"{n}={v}" for n, v in (("run", run_id), ("temperature", temperature), ("k", k))]
+    return ", ".join(p for p in parts if not p.endswith("=None")) or "no filter"
+
+
+def _ci_fields(row: Row, key: str, value: float | None, ci: tuple[float, float] | None) -> None:
+    """Set ``key``, ``key_lo``, ``key_hi`` on a row (None where undefined)."""
+    row[key] = None if value is None or math.isnan(value) else float(value)
+    row[f"{key}_lo"], row[f"{key}_hi"] = ci if ci else (None, None)
+
+
+def _accuracy(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list[Any],
+    outcomes: list[rq.Column],
+    by: Sequence[str],
+    n_boot: int,
+    seed: int,
+) -> list[Row]:
+    """Rows by (run, *by): each aggregator's mean correctness with CI, draws and problems."""
+    pa = rq.problem_accuracy(con, where, params, outcomes, by)
+    rows: list[Row] = []
+    keys = ["run_id", *by]
+    for group, sub in pa.groupby(keys, sort=True):
+        row: Row = dict(zip(keys, _plain(group), strict=True))
+        problems = sorted(sub["problem_id"].unique())
+        row["n_problems"] = len(problems)
+        row["n_draws"] = int(sub.groupby("label")["n_draws"].sum().max())
+        for label, *_ in outcomes:
+            s = sub[sub["label"] == label].set_index("problem_id").reindex(problems)
+            hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()
+            value, ci = stats.mean_with_ci(hits, n, n_boot=n_boot, seed=seed)
+            _ci_fields(row, label, value, ci)
+        rows.append(row)
+    return rows
+
+
+def _plain(value: Any) -> tuple[Any, ...]:
+    """A pandas group key as a tuple of plain Python values."""
+    values = value if isinstance(value, tuple) else (value,)
+    return tuple(v.item() if hasattr(v, "item") else v for v in values)
+
+
+def _groups(df: pd.DataFrame, keys: list[str]) -> Iterable[tuple[Row, pd.DataFrame]]:
+    """(key values as a row prefix, sub-frame) for each group of the draw frame."""
+    for group, sub in df.groupby(keys, sort=True):
+        yield dict(zip(keys, _plain(group), strict=True)), sub
+
+
+def _corr_row(
+    prefix: Row,
+    sub: pd.DataFrame,
+    x: str,
+    y: str,
+    *,
+    partial: bool,
+    rank: bool,
+    n_boot: int,
+    seed: int,
+) -> Row:
+    """One correlation row: the statistics of column x against column y over the sub-frame."""
+    z = sub[CONTROL].to_numpy(float) if partial else None
+    res = stats.correlate(
+        sub[x].to_numpy(float),
+        sub[y].to_numpy(float),
+        pd.factorize(sub["problem_id"])[0],
+        z=z,
+        rank=rank,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    row = {**prefix, "n": res["n"], "n_problems": res["n_problems"]}
+    for key in ("pearson", "spearman", "partial"):
+        if key in res:
+            _ci_fields(row, key, res[key], res[f"{key}_ci"])  # type: ignore[arg-type]
+    return row
+
+
+def _correlations(
+    df: pd.DataFrame,
+    keys: list[str],
+    metrics: list[str],
+    targets: list[str],
+    *,
+    partial: bool,
+    rank: bool,
+    n_boot: int,
+    seed: int,
+    target_key: str = "aggregator",
+) -> list[Row]:
+    """Rows (keys, metric, target) of correlations of each metric against each target column."""
+    rows = []
+    for prefix, sub in _groups(df, keys):
+        for m in metrics:
+            for t in targets:
+                rows.append(
+                    _corr_row(
+                        {**prefix, "metric": m, target_key: t},
+                        sub,
+                        m,
+                        t,
+                        partial=partial,
+                        rank=rank,
+                        n_boot=n_boot,
+                        seed=seed,
+                    )
+                )
+    return rows
+
+
+def _buckets(df: pd.DataFrame, metrics: list[str], aggs: list[str], n_bins: int) -> list[Row]:
+    """Equal-width bins of each metric per (run, k): bin range, count, min/max/mean, accuracy."""
+    rows = []
+    for prefix, sub in _groups(df, ["run_id", "k"]):
+        for m in metrics:
+            x = sub[m].to_numpy(float)
+            keep = np.isfinite(x)
+            if not keep.any():
+                continue
+            edges, idx = stats.equal_width_buckets(x[keep], n_bins)
+            for b in range(n_bins):
+                inside = idx == b
+                xs = x[keep][inside]
+                row: Row = {**prefix, "metric": m, "bin": b + 1}
+                row["lo"], row["hi"] = float(edges[b]), float(edges[b + 1])
+                row["count"] = int(inside.sum())
+                row["min"] = float(xs.min()) if xs.size else None
+                row["max"] = float(xs.max()) if xs.size else None
+                row["mean"] = float(xs.mean()) if xs.size else None
+                for a in aggs:
+                    ys = sub[a].to_numpy(float)[keep][inside]
+                    ys = ys[np.isfinite(ys)]
+                    row[a] = float(ys.mean()) if ys.size else None
+                rows.append(row)
+    return rows
+
+
+def _pass_at_k_rows(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str | None,
+    temperature: float | None,
+    ks: list[int],
+    n_boot: int,
+    seed: int,
+) -> list[Row]:
+    """pass@k per (run, temperature, k): mean over problems whose pool has at least k samples."""
+    pools = rq.pool_counts(con, run_id=run_id, temperature=temperature)
+    rows = []
+    for prefix, sub in _groups(pools, ["run_id", "temperature"]):
+        n, c = sub["n"].to_numpy(int), sub["c"].to_numpy(int)
+        for k in ks:
+            ok = n >= k
+            if not ok.any():
+                continue
+            values = np.array([_pass_at_k(a, b, k) for a, b in zip(n[ok], c[ok], strict=True)])
+            mean, ci = stats.mean_with_ci(values, np.ones(values.size), n_boot=n_boot, seed=seed)
+            row: Row = {**prefix, "k": k}
+            _ci_fields(row, "pass_at_k", mean, ci)
+            row["n_problems"] = int(ok.sum())
+            row["pool_size_min"], row["pool_size_max"] = int(n[ok].min()), int(n[ok].max())
+            rows.append(row)
+    return rows
+
+
+def _pass_ks(draw_sizes: list[int], pools: pd.DataFrame, k: int | None) -> list[int]:
+    """The k values for pass@k: the chosen one, else 1 and every draw size, else powers of 2."""
+    if k is not None:
+        return [k]
+    if draw_sizes:
+        return sorted({1, *draw_sizes})
+    biggest = int(pools["n"].max()) if len(pools) else 1
+    return [2**i for i in range(int(math.log2(max(biggest, 1))) + 1)]
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    tables: Sequence[str] | None = None,
+    run_id: str | None = None,
+    temperature: float | None = None,
+    k: int | None = None,
+    scorer: str | None = None,
+    embedder: str | None = None,
+    metrics: Sequence[str] | None = None,
+    n_buckets: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Compute the requested tables (default: all) as ``{"tables": {...}, "meta": {...}}``."""
+    names = list(tables) if tables else list(TABLES)
+    for name in names:
+        if name not in TABLES:
+            raise ReportError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
+    if n_buckets < 1:
+        raise ReportError(f"--buckets must be at least 1, got {n_buckets}")
+    if n_boot < 0:
+        raise ReportError(f"--boot must be 0 or more, got {n_boot}")
+    _check_choice("run", run_id, set(rq.run_ids(con)))
+    where, params = rq.draw_filter(run_id=run_id, temperature=temperature, k=k)
+    need_draws = any(n not in DRAWLESS for n in names)
+    if need_draws and rq.count_draws(con, where, params) == 0:
+        if rq.count_draws(con) == 0:
+            raise ReportError("no draws yet; run `divtui draw` first")
+        have = rq.draw_values(con, "TRUE", [])
+        raise ReportError(
+            f"no draws match {_fmt_filters(run_id, temperature, k)}; draws exist for "
+            f"runs {have['run_id']}, temperatures {have['temperature']}, k {have['k']}"
+        )
+    found_m = rq.variants(con, "draw_metrics", where, params)
+    found_o = rq.variants(con, "draw_outcomes", where, params)
+    _check_choice("scorer", scorer, {s for *_, s in found_m + found_o if s})
+    _check_choice("embedder", embedder, {e for _, e, _ in found_m + found_o if e})
+    metric_cols = _labels(_select(found_m, scorer, embedder))
+    if metrics:
+        _check_choice_all(metrics, {c[1] for c in metric_cols} | {c[0] for c in metric_cols})
+        metric_cols = [c for c in metric_cols if c[0] in metrics or c[1] in metrics]
+    outcome_cols = _labels(_select(found_o, scorer, embedder))
+    values = rq.draw_values(con, where, params)
+
+    aggs = [c[0] for c in outcome_cols if c[1] != COVERAGE]
+    cover = [c[0] for c in outcome_cols if c[1] == COVERAGE]
+    diversity = [c[0] for c in metric_cols if c[1] != COUNT]
+    control = any(n == CONTROL for n, _, _ in found_m)
+    count_present = any(n == COUNT for n, _, _ in found_m)
+    need_frame = any(n not in DRAWLESS and not n.startswith("accuracy") for n in names)
+    have = {c[0] for c in metric_cols}
+    extra = [(x, x, "", "") for x, ok in ((CONTROL, control), (COUNT, count_present)) if ok]
+    frame_metrics = metric_cols + [c for c in extra if c[0] not in have]
+    df = rq.draw_frame(con, where, params, frame_metrics, outcome_cols) if need_frame else None
+    partial_metrics = [m for m in diversity if m != CONTROL]
+    corr = {"n_boot": n_boot, "seed": seed}
+
+    builders: dict[str, Callable[[], list[Row]]] = {
+        "accuracy_by_k": lambda: _accuracy(con, where, params, outcome_cols, ["k"], **corr),
+        "accuracy_by_temperature": lambda: _accuracy(
+            con, where, params, outcome_cols, ["temperature"], **corr
+        ),
+        "accuracy_by_k_temperature": lambda: _accuracy(
+            con, where, params, outcome_cols, ["k", "temperature"], **corr
+        ),
+        "metric_correlations": lambda: _correlations(
+            df, ["run_id", "k"], diversity, aggs, partial=False, rank=True, **corr
+        ),
+        "partial_correlations": lambda: (
+            _correlations(
+                df, ["run_id", "k"], partial_metrics, aggs, partial=True, rank=False, **corr
+            )
+            if control
+            else []
+        ),
+        "count_correlations": lambda: (
+            _correlations(
+                df,
+                ["run_id", "temperature", "k"],
+                diversity,
+                [COUNT],
+                partial=False,
+                rank=True,
+                target_key="target",
+                **corr,
+            )
+            if count_present
+            else []
+        ),
+        "buckets": lambda: _buckets(df, diversity, aggs + cover, n_buckets),
+        "coverage_correlations": lambda: _correlations(
+            df,
+            ["run_id", "k"],
+            partial_metrics if control else diversity,
+            cover,
+            partial=control,
+            rank=True,
+            **corr,
+        ),
+        "pass_at_k": lambda: _pass_at_k_rows(
+            con,
+            run_id,
+            temperature,
+            _pass_ks(
+                rq.draw_values(con, *rq.draw_filter(run_id=run_id, temperature=temperature))["k"],
+                rq.pool_counts(con, run_id=run_id, temperature=temperature),
+                k,
+            ),
+            **corr,
+        ),
+    }
+    out: dict[str, list[Row]] = {}
+    for i, name in enumerate(names):
+        if progress:
+            progress(i, len(names), name)
+        out[name] = builders[name]()
+    if progress:
+        progress(len(names), len(names), "done")
+    meta = {
+        "filters": {
+            "run_id": run_id,
+            "temperature": temperature,
+            "k": k,
+            "scorer": scorer,
+            "embedder": embedder,
+            "metrics": list(metrics) if metrics else None,
+        },
+        "runs": values["run_id"],
+        "temperatures": values["temperature"],
+        "sizes": values["k"],
+        "metrics": diversity,
+        "aggregators": aggs + cover,
+        "columns": {
+            label: {"name": n, "embedder": e, "scorer": s}
+            for label, n, e, s in metric_cols + outcome_cols
+        },
+        "control": CONTROL if control else None,
+        "n_boot": n_boot,
+        "seed": seed,
+        "ci_level": stats.CI_LEVEL,
+        "n_buckets": n_buckets,
+    }
+    return {"tables": out, "meta": meta}
+
+
+def _check_choice_all(asked: Sequence[str], known: set[str]) -> None:
+    """Raise a ReportError naming the first asked metric that is not known."""
+    for m in asked:
+        _check_choice("metric", m, known)

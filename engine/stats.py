@@ -1,0 +1,254 @@
+"""Correlations, partial correlations, bootstrap intervals over problems, and equal-width buckets.
+
+The bootstrap resamples problems with replacement and recomputes a statistic on every draw of the
+resampled problems. A resample is a vector of per-problem multiplicities ``W[b, p]``; each draw
+then carries the weight of its problem, which turns every statistic into a weighted one:
+Pearson and partial correlations from per-problem sums of products (one matrix product for all
+replicates), Spearman from weighted mid-ranks (replicates in chunks, all draws at once).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+CI_LEVEL = 0.95
+_CHUNK_CELLS = 2_000_000
+_DEGENERATE = 1e-10
+
+
+def bootstrap_indices(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """The resampled problem indices, shape (n_boot, n_groups), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n_groups, size=(n_boot, n_groups))
+
+
+def bootstrap_weights(indices: np.ndarray, n_groups: int) -> np.ndarray:
+    """Multiplicity of every problem in every resample, shape (n_boot, n_groups), float."""
+    n_boot = indices.shape[0]
+    flat = (indices + n_groups * np.arange(n_boot)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=n_boot * n_groups)
+    return counts.reshape(n_boot, n_groups).astype(float)
+
+
+def percentile_ci(stats: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float] | None:
+    """Percentile interval of bootstrap replicates, ignoring undefined (NaN) ones."""
+    finite = stats[np.isfinite(stats)]
+    if finite.size == 0:
+        return None
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(finite, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+def _nan_if_degenerate(var: np.ndarray, second_moment: np.ndarray) -> np.ndarray:
+    """Variances lost to cancellation (a constant column in a resample) become NaN."""
+    var = np.asarray(var, dtype=float)
+    bad = ~(var > _DEGENERATE * np.maximum(second_moment, 1e-300))
+    return np.where(bad, np.nan, var)
+
+
+def _moments(
+    groups: np.ndarray, n_groups: int, cols: Sequence[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per-group count, sums and sums of pairwise products of globally centred columns."""
+    centred = [c - c.mean() for c in cols]
+    out = {"n": np.bincount(groups, minlength=n_groups).astype(float)}
+    for i, a in enumerate(centred):
+        out[f"s{i}"] = np.bincount(groups, weights=a, minlength=n_groups)
+        for j in range(i, len(centred)):
+            out[f"s{i}{j}"] = np.bincount(groups, weights=a * centred[j], minlength=n_groups)
+    return out
+
+
+def _covariances(
+    weights: np.ndarray, m: dict[str, np.ndarray], n_cols: int
+) -> dict[str, np.ndarray]:
+    """Weighted (co)variances of every replicate from per-group moments: keys 'ij'."""
+    n = weights @ m["n"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = [(weights @ m[f"s{i}"]) / n for i in range(n_cols)]
+        cov: dict[str, np.ndarray] = {}
+        for i in range(n_cols):
+            for j in range(i, n_cols):
+                raw = (weights @ m[f"s{i}{j}"]) / n
+                c = raw - means[i] * means[j]
+                cov[f"{i}{j}"] = _nan_if_degenerate(c, raw) if i == j else c
+    return cov
+
+
+def boot_pearson(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Pearson r of x and y on every weighted resample (one row of ``weights`` each)."""
+    m = _moments(groups, weights.shape[1], [x, y])
+    c = _covariances(weights, m, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.clip(c["01"] / np.sqrt(c["00"] * c["11"]), -1.0, 1.0)
+
+
+def boot_partial(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Pearson r of the residuals of x and y after a linear fit on z, on every resample."""
+    m = _moments(groups, weights.shape[1], [x, y, z])
+    c = _covariances(weights, m, 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vz = np.where(np.isnan(c["22"]), np.inf, c["22"])
+        rxy = c["01"] - c["02"] * c["12"] / vz
+        rxx = c["00"] - c["02"] ** 2 / vz
+        ryy = c["11"] - c["12"] ** 2 / vz
+        rxx = _nan_if_degenerate(rxx, c["00"])
+        ryy = _nan_if_degenerate(ryy, c["11"])
+        return np.clip(rxy / np.sqrt(rxx * ryy), -1.0, 1.0)
+
+
+def _tie_structure(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sort order, start of each run of equal values in sorted order, and each item's run."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    new = np.r_[True, xs[1:] != xs[:-1]]
+    starts = np.flatnonzero(new)
+    tie_of = np.empty(x.size, dtype=np.int64)
+    tie_of[order] = np.cumsum(new) - 1
+    return order, starts, tie_of
+
+
+def _weighted_midranks(
+    ties: tuple[np.ndarray, np.ndarray, np.ndarray], w: np.ndarray
+) -> np.ndarray:
+    """Mid-ranks of x (given by its tie structure) where item i appears w[b, i] times, per row b."""
+    order, starts, tie_of = ties
+    totals = np.add.reduceat(w[:, order], starts, axis=1)
+    before = np.cumsum(totals, axis=1) - totals
+    return (before + (totals + 1.0) / 2.0)[:, tie_of]
+
+
+def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Pearson r of a and b per row of w (rows are replicates)."""
+    n = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = (w * a).sum(axis=1) / n
+        mb = (w * b).sum(axis=1) / n
+        da = a - ma[:, None]
+        db = b - mb[:, None]
+        vaa = (w * da * da).sum(axis=1)
+        vbb = (w * db * db).sum(axis=1)
+        cab = (w * da * db).sum(axis=1)
+        r = cab / np.sqrt(vaa * vbb)
+    r[(vaa <= 0) | (vbb <= 0)] = np.nan
+    return np.clip(r, -1.0, 1.0)
+
+
+def boot_spearman(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Spearman rho (Pearson of average-tie ranks) of x and y on every weighted resample."""
+    n_boot = weights.shape[0]
+    out = np.empty(n_boot)
+    tx, ty = _tie_structure(x), _tie_structure(y)
+    chunk = max(1, _CHUNK_CELLS // max(1, x.size))
+    for lo in range(0, n_boot, chunk):
+        w = weights[lo : lo + chunk][:, groups]
+        out[lo : lo + chunk] = _weighted_corr(
+            _weighted_midranks(tx, w), _weighted_midranks(ty, w), w
+        )
+    return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson r of two equal-length arrays; NaN when either is constant."""
+    g = np.zeros(len(x), dtype=np.int64)
+    return float(boot_pearson(np.asarray(x, float), np.asarray(y, float), g, np.ones((1, 1)))[0])
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman rho with average ranks for ties; NaN when either is constant."""
+    g = np.zeros(len(x), dtype=np.int64)
+    return float(boot_spearman(np.asarray(x, float), np.asarray(y, float), g, np.ones((1, 1)))[0])
+
+
+def partial_corr(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
+    """Partial correlation of x and y controlling for z: Pearson of residuals of a fit on z."""
+    x, y, z = (np.asarray(a, dtype=float) for a in (x, y, z))
+    zc = z - z.mean()
+    vz = float(zc @ zc)
+
+    def resid(a: np.ndarray) -> np.ndarray:
+        """a minus its least-squares line on z (with intercept)."""
+        ac = a - a.mean()
+        return ac - (float(ac @ zc) / vz) * zc if vz > 0 else ac
+
+    return pearson(resid(x), resid(y))
+
+
+def correlate(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    *,
+    z: np.ndarray | None = None,
+    rank: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, object]:
+    """n, Pearson, Spearman (unless not ``rank``) and partial on z (if given), with bootstrap CIs.
+
+    ``groups`` holds each draw's problem as an integer code; draws with a missing value in any
+    column are left out. The bootstrap resamples the problems that remain.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if z is not None:
+        z = np.asarray(z, float)
+        keep &= np.isfinite(z)
+    x, y = x[keep], y[keep]
+    codes, g = np.unique(np.asarray(groups)[keep], return_inverse=True)
+    out: dict[str, object] = {"n": int(x.size), "n_problems": int(codes.size)}
+    keys = ["pearson"] + (["spearman"] if rank else []) + (["partial"] if z is not None else [])
+    if x.size < 3:
+        for key in keys:
+            out[key], out[f"{key}_ci"] = None, None
+        return out
+    ones = np.ones((1, codes.size))
+    w = bootstrap_weights(bootstrap_indices(codes.size, n_boot, seed), codes.size)
+    fns = {"pearson": boot_pearson, "spearman": boot_spearman}
+    for key in keys[: 1 + rank]:
+        point = float(fns[key](x, y, g, ones)[0])
+        out[key] = None if math.isnan(point) else point
+        out[f"{key}_ci"] = percentile_ci(fns[key](x, y, g, w)) if n_boot else None
+    if z is not None:
+        zk = z[keep]
+        point = float(boot_partial(x, y, zk, g, ones)[0])
+        out["partial"] = None if math.isnan(point) else point
+        out["partial_ci"] = percentile_ci(boot_partial(x, y, zk, g, w)) if n_boot else None
+    return out
+
+
+def boot_ratio(sums: np.ndarray, counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sum(successes) / sum(trials) over the resampled problems, per replicate."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (weights @ sums) / (weights @ counts)
+
+
+def mean_with_ci(
+    sums: np.ndarray, counts: np.ndarray, *, n_boot: int = 1000, seed: int = 0
+) -> tuple[float | None, tuple[float, float] | None]:
+    """Pooled mean sum(sums)/sum(counts) over problems, with a problem bootstrap interval."""
+    sums, counts = np.asarray(sums, float), np.asarray(counts, float)
+    if counts.sum() <= 0:
+        return None, None
+    point = float(sums.sum() / counts.sum())
+    if not n_boot:
+        return point, None
+    w = bootstrap_weights(bootstrap_indices(sums.size, n_boot, seed), sums.size)
+    return point, percentile_ci(boot_ratio(sums, counts, w))
+
+
+def equal_width_buckets(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edges of ``n_bins`` equal-width bins over [min, max] and each value's bin (last closed)."""
+    edges = np.histogram_bin_edges(x, bins=n_bins)
+    idx = np.searchsorted(edges, x, side="right") - 1
+    return edges, np.clip(idx, 0, n_bins - 1)

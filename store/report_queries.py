@@ -1,0 +1,169 @@
+"""Read queries behind `divtui report`: draws joined with their metrics and outcomes, pool counts.
+
+Columns of the wide per-draw frame are chosen by the caller as (label, name, embedder, scorer)
+tuples, so one query pivots any mix of metrics and aggregators under several scorers/embedders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+Column = tuple[str, str, str, str]
+"""(label, metric or aggregator name, embedder, scorer)."""
+
+
+def draw_filter(
+    *, run_id: str | None = None, temperature: float | None = None, k: int | None = None
+) -> tuple[str, list[Any]]:
+    """A WHERE clause on the draws table (alias d) and its parameters."""
+    parts, params = ["TRUE"], []
+    for col, value in (("run_id", run_id), ("temperature", temperature), ("k", k)):
+        if value is not None:
+            parts.append(f"d.{col} = ?")
+            params.append(value)
+    return " AND ".join(parts), params
+
+
+def count_draws(
+    con: duckdb.DuckDBPyConnection, where: str = "TRUE", params: Sequence[Any] = ()
+) -> int:
+    """Number of draws matching a draw filter."""
+    return int(
+        con.execute(f"SELECT count(*) FROM draws d WHERE {where}", list(params)).fetchall()[0][0]
+    )
+
+
+def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every run id, from runs and from samples."""
+    rows = con.execute(
+        "SELECT run_id FROM runs UNION SELECT DISTINCT run_id FROM samples ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def draw_values(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> dict[str, list[Any]]:
+    """Distinct runs, temperatures and sizes among the draws matching a filter."""
+    out = {}
+    for col in ("run_id", "temperature", "k"):
+        rows = con.execute(
+            f"SELECT DISTINCT d.{col} FROM draws d WHERE {where} ORDER BY 1", list(params)
+        ).fetchall()
+        out[col] = [r[0] for r in rows]
+    return out
+
+
+def variants(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: Sequence[Any]
+) -> list[tuple[str, str, str]]:
+    """Distinct (name, embedder, scorer) of draw_metrics or draw_outcomes on the filtered draws."""
+    name = {"draw_metrics": "metric", "draw_outcomes": "aggregator"}[table]
+    rows = con.execute(
+        f"""
+        SELECT DISTINCT t.{name}, t.embedder, t.scorer
+        FROM {table} t JOIN draws d USING (draw_id)
+        WHERE {where} ORDER BY 1, 2, 3
+        """,
+        list(params),
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _quote(label: str) -> str:
+    """A label as a DuckDB identifier."""
+    return '"' + label.replace('"', '""') + '"'
+
+
+def _pivot(table: str, name: str, value: str, cols: Sequence[Column]) -> tuple[str, list[Any]]:
+    """SELECT draw_id and one column per (label, name, embedder, scorer), with parameters."""
+    exprs, params = [], []
+    for label, n, emb, sc in cols:
+        exprs.append(
+            f"max({value}) FILTER (WHERE {name} = ? AND embedder = ? AND scorer = ?) "
+            f"AS {_quote(label)}"
+        )
+        params += [n, emb, sc]
+    names = sorted({c[1] for c in cols})
+    marks = ", ".join("?" for _ in names)
+    sql = f"SELECT draw_id, {', '.join(exprs)} FROM {table} WHERE {name} IN ({marks}) GROUP BY draw_id"
+    return sql, params + names
+
+
+def draw_frame(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: Sequence[Any],
+    metrics: Sequence[Column],
+    outcomes: Sequence[Column],
+) -> pd.DataFrame:
+    """One row per filtered draw: its pool keys, k, each metric, each aggregator's correct (0/1).
+
+    Missing values (a metric not computed, an ungraded pick) are NaN.
+    """
+    sel = ["d.draw_id", "d.run_id", "d.problem_id", "d.temperature", "d.k"]
+    joins, all_params = [], []
+    for alias, table, name, value, cols in (
+        ("m", "draw_metrics", "metric", "value", metrics),
+        ("o", "draw_outcomes", "aggregator", "correct::DOUBLE", outcomes),
+    ):
+        if not cols:
+            continue
+        sql, p = _pivot(table, name, value, cols)
+        joins.append(f"LEFT JOIN ({sql}) {alias} USING (draw_id)")
+        all_params += p
+        sel += [f"{alias}.{_quote(c[0])}" for c in cols]
+    query = (
+        f"SELECT {', '.join(sel)} FROM draws d {' '.join(joins)} "
+        f"WHERE {where} ORDER BY d.run_id, d.k, d.temperature, d.problem_id, d.draw_id"
+    )
+    return con.execute(query, all_params + list(params)).df()
+
+
+def problem_accuracy(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: Sequence[Any],
+    outcomes: Sequence[Column],
+    by: Sequence[str],
+) -> pd.DataFrame:
+    """Per (run_id, *by, problem_id, label): correct picks and graded draws, summed in DuckDB."""
+    if not outcomes:
+        return pd.DataFrame(columns=["run_id", *by, "problem_id", "label", "hits", "n", "n_draws"])
+    values = ", ".join("(?, ?, ?, ?)" for _ in outcomes)
+    lab_params = [v for c in outcomes for v in c]
+    keys = ", ".join(f"d.{c}" for c in ("run_id", *by, "problem_id"))
+    query = f"""
+        WITH labels(label, aggregator, embedder, scorer) AS (VALUES {values})
+        SELECT {keys}, l.label,
+               sum(o.correct::INTEGER)::DOUBLE AS hits,
+               count(o.correct)::DOUBLE AS n,
+               count(*) AS n_draws
+        FROM draws d
+        JOIN draw_outcomes o USING (draw_id)
+        JOIN labels l ON o.aggregator = l.aggregator AND o.embedder = l.embedder
+                     AND o.scorer = l.scorer
+        WHERE {where}
+        GROUP BY ALL
+        ORDER BY ALL
+    """
+    return con.execute(query, lab_params + list(params)).df()
+
+
+def pool_counts(
+    con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, temperature: float | None = None
+) -> pd.DataFrame:
+    """Per pool (run_id, temperature, problem_id): graded samples n and correct ones c."""
+    where, params = draw_filter(run_id=run_id, temperature=temperature)
+    query = f"""
+        SELECT d.run_id, d.temperature, d.problem_id,
+               count(d.correct) AS n, sum(d.correct::INTEGER) AS c
+        FROM samples d
+        WHERE d.correct IS NOT NULL AND {where}
+        GROUP BY ALL ORDER BY ALL
+    """
+    return con.execute(query, params).df()
