@@ -1,0 +1,45 @@
+"""Answer classes for voting: within a pool, each answer joins the first matching class.
+
+The equivalence is injected (math-verify in a process pool for real grading, anything cheap in
+tests), so this module holds only the definition and its fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .extract import normalize_answer
+
+Equivalent = Callable[[str, str], bool]
+
+
+def answer_classes(
+    answers: Sequence[str | None],
+    equivalent: Equivalent,
+    *,
+    normalize: Callable[[str], str] = normalize_answer,
+) -> list[int | None]:
+    """Class number of each answer, in order; ``None`` for a missing answer.
+
+    In order, an answer joins the first class whose representative (its first member) ``r``
+    satisfies ``equivalent(r, answer)`` (the representative plays math-verify's gold side);
+    otherwise it opens the next class, so classes are numbered 0, 1, 2, ... by first appearance.
+    Fast path: an answer whose ``normalize`` key was seen before joins that answer's class
+    without calling ``equivalent`` (valid when ``equivalent`` only sees normalised answers).
+    """
+    reps: list[str] = []
+    by_key: dict[str, int] = {}
+    out: list[int | None] = []
+    for answer in answers:
+        if answer is None:
+            out.append(None)
+            continue
+        key = normalize(answer)
+        cls = by_key.get(key)
+        if cls is None:
+            cls = next((c for c, rep in enumerate(reps) if equivalent(rep, answer)), len(reps))
+            if cls == len(reps):
+                reps.append(answer)
+            by_key[key] = cls
+        out.append(cls)
+    return out
