@@ -1,0 +1,322 @@
+"""`divtui report`: the study's tables as Markdown research notes, JSON or CSV, and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from . import db_option, resolve_db
+
+Row = dict[str, Any]
+PLOT_TABLES = ("accuracy_by_k", "buckets")
+
+
+def _num(v: Any) -> str:
+    """A number to 3 decimals (integers as they are), '–' when undefined."""
+    if v is None:
+        return "–"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    return f"{v:.3f}"
+
+
+def _ci(row: Row, key: str) -> str:
+    """``0.712 [0.68, 0.74]``: a value with its interval to 2 decimals."""
+    v, lo, hi = row.get(key), row.get(f"{key}_lo"), row.get(f"{key}_hi")
+    if v is None:
+        return "–"
+    return f"{v:.3f}" if lo is None or hi is None else f"{v:.3f} [{lo:.2f}, {hi:.2f}]"
+
+
+def _t(v: Any) -> str:
+    """A temperature without trailing zeros."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: int = 0) -> str:
+    """A Markdown pipe table; columns from index ``right`` on are right-aligned."""
+    align = ["---" if i < right else "---:" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _multi_run(rows: Sequence[Row]) -> bool:
+    """Whether rows come from more than one run (then a run column is shown)."""
+    return len({r.get("run_id") for r in rows}) > 1
+
+
+def _accuracy_md(rows: list[Row], keys: list[str], aggs: list[str]) -> str:
+    """Rows by the key columns, one column per aggregator with its CI, then draws and problems."""
+    keys = (["run_id"] if _multi_run(rows) else []) + keys
+    names = {"run_id": "run", "k": "k", "temperature": "T"}
+    header = [names[k] for k in keys] + aggs + ["draws", "problems"]
+    body = [
+        [_t(r[k]) for k in keys]
+        + [_ci(r, a) for a in aggs]
+        + [str(r["n_draws"]), str(r["n_problems"])]
+        for r in rows
+    ]
+    return _table(header, body, right=len(keys))
+
+
+def _grid_md(rows: list[Row], stat: str, title: str) -> str:
+    """Per (run, k): a metric x aggregator grid of one statistic with its CI."""
+    parts = []
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["k"]), []).append(r)
+    for (run, k), rs in groups.items():
+        metrics = list(dict.fromkeys(r["metric"] for r in rs))
+        aggs = list(dict.fromkeys(r["aggregator"] for r in rs))
+        cell = {(r["metric"], r["aggregator"]): r for r in rs}
+        n = max(r["n"] for r in rs)
+        p = max(r["n_problems"] for r in rs)
+        head = f"**{title}, k = {k}**" + (f" (run {run})" if multi else "")
+        parts.append(f"{head}: {n} draws of {p} problems")
+        body = [
+            [m] + [_ci(cell[(m, a)], stat) if (m, a) in cell else "" for a in aggs] for m in metrics
+        ]
+        parts.append(_table(["metric", *aggs], body, right=1))
+    return "\n\n".join(parts)
+
+
+def _long_md(rows: list[Row], keys: list[str], stats: list[str]) -> str:
+    """One line per row: the key columns, n, and each statistic with its CI."""
+    keys = (["run_id"] if _multi_run(rows) else []) + keys
+    names = {"run_id": "run", "k": "k", "temperature": "T", "metric": "metric"}
+    titles = {"pearson": "Pearson r", "spearman": "Spearman ρ", "partial": "partial r"}
+    header = [names.get(k, k) for k in keys] + ["n"] + [titles[s] for s in stats]
+    body = [[_t(r[k]) for k in keys] + [str(r["n"])] + [_ci(r, s) for s in stats] for r in rows]
+    return _table(header, body, right=len(keys))
+
+
+def _buckets_md(rows: list[Row], aggs: list[str]) -> str:
+    """One table per (run, k, metric): bin range, count, min, max, mean and accuracies."""
+    parts = []
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any, Any], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["metric"], r["k"]), []).append(r)
+    order = list(dict.fromkeys(r["metric"] for r in rows))
+    ranked = sorted(groups.items(), key=lambda g: (g[0][0], order.index(g[0][1]), g[0][2]))
+    for (run, metric, k), rs in ranked:
+        parts.append(f"**{metric}, k = {k}**" + (f" (run {run})" if multi else ""))
+        body = [
+            [
+                str(r["bin"]),
+                f"[{r['lo']:.3f}, {r['hi']:.3f}{']' if r['bin'] == len(rs) else ')'}",
+                str(r["count"]),
+                _num(r["min"]),
+                _num(r["max"]),
+                _num(r["mean"]),
+            ]
+            + [_num(r.get(a)) for a in aggs]
+            for r in rs
+        ]
+        header = ["bin", "range", "count", "min", "max", "mean", *aggs]
+        parts.append(_table(header, body, right=1))
+    return "\n\n".join(parts)
+
+
+def _pass_md(rows: list[Row]) -> str:
+    """Rows by (run,) temperature; one column per k with pass@k and its CI."""
+    ks = sorted({r["k"] for r in rows})
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any], dict[int, Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["temperature"]), {})[r["k"]] = r
+    header = (["run"] if multi else []) + ["T"] + [f"pass@{k}" for k in ks] + ["problems"]
+    body = []
+    for (run, t), by_k in groups.items():
+        probs = sorted({str(r["n_problems"]) for r in by_k.values()})
+        body.append(
+            ([run] if multi else [])
+            + [_t(t)]
+            + [_ci(by_k[k], "pass_at_k") if k in by_k else "–" for k in ks]
+            + ["/".join(probs)]
+        )
+    return _table(header, body, right=1 + multi)
+
+
+def _pooled(values: Sequence[Any], what: str, flag: str) -> str:
+    """A sentence saying what a table pools over, when it pools over several values."""
+    if len(values) <= 1:
+        return ""
+    return f"Pooled over {what} {', '.join(_t(v) for v in values)} (choose one with {flag}).\n\n"
+
+
+def to_markdown(report: dict[str, Any], db: str) -> str:
+    """The report as Markdown: one section per table, like the research notes."""
+    meta, tables = report["meta"], report["tables"]
+    aggs = meta["aggregators"]
+    temps, sizes = meta["temperatures"], meta["sizes"]
+    lines = [
+        "# divtui report",
+        "",
+        f"Database `{db}`; runs {', '.join(meta['runs']) or '–'}; temperatures "
+        f"{', '.join(_t(t) for t in temps) or '–'}; batch sizes k {', '.join(map(str, sizes)) or '–'}.",
+        f"Intervals: {int(meta['ci_level'] * 100)}% percentile bootstrap over problems "
+        f"({meta['n_boot']} resamples, seed {meta['seed']}).",
+    ]
+    empty = "_No rows (nothing of this kind is stored for the selection)._"
+    control = meta.get("control") or "mean_logprob"
+    sections: dict[str, tuple[str, Callable[[list[Row]], str]]] = {
+        "accuracy_by_k": (
+            "Accuracy by k",
+            lambda rs: (
+                _pooled(temps, "temperatures", "--temperature") + _accuracy_md(rs, ["k"], aggs)
+            ),
+        ),
+        "accuracy_by_temperature": (
+            "Accuracy by temperature",
+            lambda rs: _pooled(sizes, "k", "--k") + _accuracy_md(rs, ["temperature"], aggs),
+        ),
+        "accuracy_by_k_temperature": (
+            "Accuracy by k and temperature",
+            lambda rs: _accuracy_md(rs, ["k", "temperature"], aggs),
+        ),
+        "metric_correlations": (
+            "Diversity vs aggregator correctness",
+            lambda rs: (
+                "Correlation across draws of each metric with the aggregator's 0/1 "
+                "correctness.\n\n"
+                + _pooled(temps, "temperatures", "--temperature")
+                + _grid_md(rs, "pearson", "Pearson r")
+                + "\n\n"
+                + _grid_md(rs, "spearman", "Spearman ρ")
+            ),
+        ),
+        "partial_correlations": (
+            f"Partial correlations, controlling for {control}",
+            lambda rs: (
+                f"Pearson r of the residuals of the metric and of correctness after a "
+                f"linear fit on {control}.\n\n" + _grid_md(rs, "partial", "partial r")
+            ),
+        ),
+        "count_correlations": (
+            "Diversity vs number of correct members",
+            lambda rs: _long_md(rs, ["temperature", "k", "metric"], ["pearson", "spearman"]),
+        ),
+        "buckets": ("Accuracy in equal-width metric buckets", lambda rs: _buckets_md(rs, aggs)),
+        "coverage_correlations": (
+            "Diversity vs coverage (any member correct)",
+            lambda rs: _long_md(
+                rs,
+                ["k", "metric"],
+                ["pearson", "spearman"] + (["partial"] if "partial" in rs[0] else []),
+            ),
+        ),
+        "pass_at_k": (
+            "pass@k (unbiased estimator over whole pools)",
+            lambda rs: "Mean over problems of 1 - C(n-c, k)/C(n, k).\n\n" + _pass_md(rs),
+        ),
+    }
+    for name, rows in tables.items():
+        title, render = sections[name]
+        lines += ["", f"## {title}", "", render(rows) if rows else empty]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(rows: list[Row]) -> str:
+    """Rows as CSV; the header is every key in order of first appearance."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+    return buf.getvalue()
+
+
+def to_csv(report: dict[str, Any], single: bool) -> str:
+    """One table as plain CSV, or each table after a ``# table NAME`` line."""
+    tables = report["tables"]
+    if single:
+        return _csv(next(iter(tables.values())))
+    return "\n".join(f"# table {name}\n{_csv(rows)}" for name, rows in tables.items())
+
+
+@click.command("report")
+@db_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "json", "csv"]), default="md", show_default=True
+)
+@click.option("--table", "tables", multiple=True, metavar="NAME", help="only this table (repeat)")
+@click.option("--run", "run_id", default=None, help="only this run")
+@click.option("--temperature", type=float, default=None, help="only this temperature")
+@click.option("--k", "k", type=int, default=None, help="only draws of this size")
+@click.option("--scorer", default=None, help="only this scorer's bst/wmaj (plain labels)")
+@click.option("--embedder", default=None, help="only this embedder's metrics and mbr_sem")
+@click.option("--buckets", "n_buckets", type=int, default=5, show_default=True, help="bins")
+@click.option("--metric", "metrics", multiple=True, metavar="M", help="only this metric (repeat)")
+@click.option("--boot", "n_boot", type=int, default=1000, show_default=True, help="resamples")
+@click.option("--seed", type=int, default=0, show_default=True, help="bootstrap seed")
+@click.option("--plots", "plots", type=click.Path(file_okay=False), default=None, metavar="DIR")
+def command(
+    db: str | None,
+    fmt: str,
+    tables: tuple[str, ...],
+    run_id: str | None,
+    temperature: float | None,
+    k: int | None,
+    scorer: str | None,
+    embedder: str | None,
+    n_buckets: int,
+    metrics: tuple[str, ...],
+    n_boot: int,
+    seed: int,
+    plots: str | None,
+) -> None:
+    """Print the study's tables: accuracy by k and temperature, correlations, buckets, pass@k.
+
+    Intervals are percentile bootstraps over problems. Tables: accuracy_by_k,
+    accuracy_by_temperature, accuracy_by_k_temperature, metric_correlations,
+    partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k.
+    """
+    from divtui.engine.report import TABLES, ReportError, build_report
+    from divtui.errors import UserError
+    from divtui.store import open_db
+
+    for name in tables:
+        if name not in TABLES:
+            raise UserError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
+    wanted = list(dict.fromkeys(tables)) or list(TABLES)
+    compute = wanted + [t for t in PLOT_TABLES if plots and t not in wanted]
+    path = resolve_db(db)
+    con = open_db(path, read_only=True)
+    try:
+        report = build_report(
+            con,
+            tables=compute,
+            run_id=run_id,
+            temperature=temperature,
+            k=k,
+            scorer=scorer,
+            embedder=embedder,
+            metrics=list(metrics) or None,
+            n_buckets=n_buckets,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except ReportError as e:
+        raise UserError(str(e)) from None
+    finally:
+        con.close()
+    if plots:
+        from divtui.engine.plots import write_plots
+
+        for p in write_plots(report, plots):
+            click.echo(f"wrote {p}", err=True)
+    report["tables"] = {n: report["tables"][n] for n in wanted}
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, default=str))
+    elif fmt == "csv":
+        click.echo(to_csv(report, single=len(wanted) == 1), nl=False)
+    else:
+        click.echo(to_markdown(report, path), nl=False)

@@ -1,0 +1,103 @@
+"""PNG figures of a report: accuracy against k per aggregator, and accuracy against each metric.
+
+matplotlib is imported inside ``write_plots`` with the Agg backend, so importing this module
+costs nothing and no display is needed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def _safe(name: str) -> str:
+    """A label as a file-name fragment."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "metric"
+
+
+def _accuracy_vs_k(plt: Any, rows: list[Row], aggregators: list[str], path: Path) -> None:
+    """Mean correctness of each aggregator against k, with bootstrap intervals, one line each."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    runs = sorted({r["run_id"] for r in rows})
+    for run in runs:
+        rs = sorted((r for r in rows if r["run_id"] == run), key=lambda r: r["k"])
+        for a in aggregators:
+            pts = [r for r in rs if r.get(a) is not None]
+            if not pts:
+                continue
+            ks = [r["k"] for r in pts]
+            ys = [r[a] for r in pts]
+            lo = [r[a] - r[f"{a}_lo"] if r[f"{a}_lo"] is not None else 0 for r in pts]
+            hi = [r[f"{a}_hi"] - r[a] if r[f"{a}_hi"] is not None else 0 for r in pts]
+            label = a if len(runs) == 1 else f"{a} ({run})"
+            ax.errorbar(ks, ys, yerr=[lo, hi], marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=2)
+    sizes = sorted({r["k"] for r in rows})
+    ax.set_xticks(sizes, [str(k) for k in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("batch size k")
+    ax.set_ylabel("accuracy (95% CI over problems)")
+    ax.set_title("Accuracy against k")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _metric_plot(
+    plt: Any, metric: str, rows: list[Row], aggregators: list[str], path: Path
+) -> None:
+    """Per k, each aggregator's accuracy in equal-width bins of the metric (x = bin mean)."""
+    by_k: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    for r in rows:
+        by_k[(r["run_id"], r["k"])].append(r)
+    keys = sorted(by_k)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(3.6 * len(keys) + 1, 3.8), squeeze=False, sharey=True
+    )
+    for ax, key in zip(axes[0], keys, strict=True):
+        bins = [r for r in sorted(by_k[key], key=lambda r: r["bin"]) if r["count"]]
+        for a in aggregators:
+            pts = [r for r in bins if r.get(a) is not None]
+            ax.plot([r["mean"] for r in pts], [r[a] for r in pts], marker="o", label=a)
+        run = "" if len({k[0] for k in keys}) == 1 else f"{key[0]}, "
+        ax.set_title(f"{run}k = {key[1]}")
+        ax.set_xlabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy in bin")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"Accuracy against {metric} (equal-width bins)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
+    """Write accuracy_vs_k.png and one metric_<name>.png per bucketed metric; return the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = report["tables"]
+    aggregators = list(report["meta"]["aggregators"])
+    written = []
+    if tables.get("accuracy_by_k"):
+        path = folder / "accuracy_vs_k.png"
+        _accuracy_vs_k(plt, tables["accuracy_by_k"], aggregators, path)
+        written.append(path)
+    by_metric: dict[str, list[Row]] = defaultdict(list)
+    for r in tables.get("buckets", []):
+        by_metric[r["metric"]].append(r)
+    for metric, rows in by_metric.items():
+        path = folder / f"metric_{_safe(metric)}.png"
+        _metric_plot(plt, metric, rows, aggregators, path)
+        written.append(path)
+    return written
