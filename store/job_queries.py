@@ -1,0 +1,205 @@
+"""The jobs table (remote reruns) and the idempotent ingest of a job's Parquet results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .db import transaction
+from .write import _register, insert
+
+RESULT_TABLES = (
+    "problems",
+    "runs",
+    "samples",
+    "scores",
+    "embeddings",
+    "draws",
+    "draw_metrics",
+    "draw_outcomes",
+)
+REPLACE_BY_DRAW = ("draw_metrics", "draw_outcomes")
+GRADE_COLUMNS = ("answer", "correct", "answer_class")
+JOB_COLUMNS = ("job_id", "kind", "host", "status", "spec", "created_at", "updated_at", "log")
+
+
+class IngestError(ValueError):
+    """A result file that does not fit the schema; ``str()`` is one line naming the file."""
+
+
+def record_job(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    job_id: str,
+    kind: str,
+    host: str,
+    status: str,
+    spec: dict[str, Any],
+    remote: dict[str, Any],
+) -> None:
+    """Insert a job row; ``spec`` column holds ``{"spec": the job spec, "remote": where it runs}``."""
+    import pandas as pd
+
+    row = {
+        "job_id": [job_id],
+        "kind": [kind],
+        "host": [host],
+        "status": [status],
+        "spec": [json.dumps({"spec": spec, "remote": remote}, ensure_ascii=False)],
+    }
+    insert(con, "jobs", pd.DataFrame(row), on_conflict="ignore")
+
+
+def set_job_status(
+    con: duckdb.DuckDBPyConnection, job_id: str, status: str, log: str | None = None
+) -> None:
+    """Set a job's status (and its log tail, when given) and touch updated_at."""
+    if log is None:
+        con.execute(
+            "UPDATE jobs SET status = ?, updated_at = current_timestamp WHERE job_id = ?",
+            [status, job_id],
+        )
+    else:
+        con.execute(
+            "UPDATE jobs SET status = ?, log = ?, updated_at = current_timestamp WHERE job_id = ?",
+            [status, log, job_id],
+        )
+
+
+def _job_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A jobs row as a dict, with the spec column parsed."""
+    d = dict(zip(JOB_COLUMNS, row, strict=True))
+    d["spec"] = json.loads(d["spec"]) if d["spec"] else {}
+    return d
+
+
+def get_job(con: duckdb.DuckDBPyConnection, job_id: str) -> dict[str, Any] | None:
+    """One job, or None."""
+    cols = ", ".join(JOB_COLUMNS)
+    rows = con.execute(f"SELECT {cols} FROM jobs WHERE job_id = ?", [job_id]).fetchall()
+    return _job_dict(rows[0]) if rows else None
+
+
+def list_jobs(con: duckdb.DuckDBPyConnection, limit: int = 100) -> list[dict[str, Any]]:
+    """The most recent jobs first."""
+    cols = ", ".join(JOB_COLUMNS)
+    rows = con.execute(
+        f"SELECT {cols} FROM jobs ORDER BY created_at DESC, job_id DESC LIMIT ?", [limit]
+    ).fetchall()
+    return [_job_dict(r) for r in rows]
+
+
+def problems_by_id(con: duckdb.DuckDBPyConnection, problem_ids: list[str]) -> list[dict[str, Any]]:
+    """The problems rows named (in the order given); ids not stored are left out."""
+    cols = ["problem_id", "question", "gold_answer", "dataset", "level", "subject"]
+    rows = con.execute(
+        f"SELECT {', '.join(cols)} FROM problems WHERE list_contains(?, problem_id)",
+        [list(problem_ids)],
+    ).fetchall()
+    found = {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
+    return [found[p] for p in problem_ids if p in found]
+
+
+def export_samples(
+    con: duckdb.DuckDBPyConnection, folder: Path, problem_ids: list[str], run_id: str | None = None
+) -> dict[str, int]:
+    """Write the runs and samples of ``problem_ids`` (optionally one run) as Parquet inputs."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    where = "list_contains(?, problem_id)" + (" AND run_id = ?" if run_id else "")
+    params: list[Any] = [list(problem_ids)] + ([run_id] if run_id else [])
+    samples = con.execute(f"SELECT * FROM samples WHERE {where}", params).fetch_arrow_table()
+    runs = con.execute(
+        f"SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM samples WHERE {where})", params
+    ).fetch_arrow_table()
+    pq.write_table(samples, folder / "samples.parquet")
+    pq.write_table(runs, folder / "runs.parquet")
+    return {"samples": samples.num_rows, "runs": runs.num_rows}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """The column names of a table."""
+    return {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+
+
+def _read(con: duckdb.DuckDBPyConnection, path: Path) -> Any:
+    """A result file as an Arrow table, checked against its table's columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = path.name.removesuffix(".parquet")
+    try:
+        data = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise IngestError(f"{path}: not a readable Parquet file: {e}") from None
+    extra = set(data.column_names) - _columns(con, table)
+    if extra:
+        raise IngestError(f"{path}: column {sorted(extra)[0]} is not in table {table}")
+    return data
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Rows in a table."""
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _update_grades(con: duckdb.DuckDBPyConnection, data: Any) -> int:
+    """Copy graded columns from ``data`` onto stored samples whose grades differ; returns count."""
+    cols = [c for c in GRADE_COLUMNS if c in data.column_names]
+    if "correct" not in cols:
+        return 0
+    name = _register(con, data.select(["sample_id", *cols]))
+    try:
+        sets = ", ".join(f"{c} = f.{c}" for c in cols)
+        differs = " OR ".join(f"samples.{c} IS DISTINCT FROM f.{c}" for c in cols)
+        cur = con.execute(
+            f"UPDATE samples SET {sets} FROM {name} f WHERE samples.sample_id = f.sample_id "
+            f"AND f.correct IS NOT NULL AND ({differs})"
+        )
+        return int(cur.fetchall()[0][0])
+    finally:
+        con.unregister(name)
+
+
+def ingest_job_results(
+    con: duckdb.DuckDBPyConnection, folder: Path, job_id: str | None = None
+) -> dict[str, int]:
+    """Ingest ``folder/<table>.parquet`` in one transaction, idempotently; returns new rows.
+
+    Keyed tables are inserted with INSERT OR IGNORE (samples also take the grade columns of
+    graded rows); draw_metrics and draw_outcomes rows of the file's draws replace stored ones.
+    When ``job_id`` is given its status becomes ``ingested`` in the same transaction.
+    """
+    folder = Path(folder)
+    known = {f"{t}.parquet" for t in RESULT_TABLES}
+    strange = sorted(p.name for p in folder.glob("*.parquet") if p.name not in known)
+    if strange:
+        raise IngestError(f"{folder / strange[0]}: not a divtui result table")
+    files = {
+        t: folder / f"{t}.parquet" for t in RESULT_TABLES if (folder / f"{t}.parquet").exists()
+    }
+    datas = {t: _read(con, p) for t, p in files.items()}
+    added: dict[str, int] = {}
+    with transaction(con):
+        for table, data in datas.items():
+            before = _count(con, table)
+            if table in REPLACE_BY_DRAW:
+                name = _register(con, data.select(["draw_id"]))
+                try:
+                    con.execute(
+                        f"DELETE FROM {table} WHERE draw_id IN (SELECT draw_id FROM {name})"
+                    )
+                finally:
+                    con.unregister(name)
+                before = _count(con, table)
+            insert(con, table, data, on_conflict="ignore")
+            added[table] = _count(con, table) - before
+            if table == "samples":
+                added["samples_regraded"] = _update_grades(con, data)
+        if job_id is not None:
+            set_job_status(con, job_id, "ingested")
+    return added
