@@ -1,0 +1,95 @@
+"""`divtui generate`: sample n solutions per problem and temperature with vLLM or transformers."""
+
+from __future__ import annotations
+
+import click
+
+from divtui.errors import UserError
+
+from . import db_option, resolve_db
+
+
+def parse_temperatures(text: str) -> list[float]:
+    """``0.3,0.7,1`` -> [0.3, 0.7, 1.0]; each must be a number >= 0."""
+    out = []
+    for part in text.split(","):
+        try:
+            t = float(part)
+        except ValueError:
+            raise UserError(f"option --temperatures: {part.strip()!r} is not a number") from None
+        if not t >= 0:
+            raise UserError(f"option --temperatures: {part.strip()!r} must be >= 0")
+        out.append(t)
+    return out
+
+
+@click.command("generate")
+@db_option
+@click.option("--model", required=True, help="hub id or local folder of a chat model")
+@click.option("--dataset", required=True, help="math-500, gsm8k, an HF dataset name, or a .jsonl")
+@click.option("--temperatures", default="0.3,0.5,0.7,1.0", show_default=True)
+@click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--backend", type=click.Choice(["vllm", "transformers"]), default="transformers",
+    show_default=True,
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="first N problems only")
+@click.option("--system-prompt", default=None, help="system prompt ('' for none)")
+@click.option("--run-id", default=None, help="run name (default: a hash of the settings)")
+@click.option("--split", default=None, help="dataset split (presets: test)")
+@click.option("--dataset-config", default=None, help="HF dataset config (gsm8k: main)")
+@click.option("--dataset-name", default=None, help="name stored in problems.dataset")
+@click.option("--question-field", default=None, help="field holding the question")
+@click.option("--answer-field", default=None, help="field holding the gold answer")
+@click.option("--id-field", default=None, help="field holding a problem id")
+@click.option("--answer-marker", default=None, help="gold answer follows this marker, e.g. ####")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="transformers: sequences per generate call")
+@click.option("--device", default=None, help="transformers: cuda, cpu (default: cuda if present)")
+@click.option("--dtype", default=None, help="float32, bfloat16, float16 (default: auto)")
+@click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=1, show_default=True)
+def command(db: str | None, **opts: object) -> None:
+    """Sample --n solutions per problem at each temperature, with per-token log-probs."""
+    from divtui.engine.datasets import PRESETS, DatasetError, Fields
+    from divtui.engine.generate import GenerateSpec, generate_db
+    from divtui.engine.prompts import DEFAULT_SYSTEM_PROMPT, PromptError
+    from divtui.store import open_db
+
+    from .run import _first_line, progress_bar
+
+    field_opts = {
+        "question": opts.pop("question_field"),
+        "answer": opts.pop("answer_field"),
+        "id": opts.pop("id_field"),
+        "answer_marker": opts.pop("answer_marker"),
+    }
+    fields = None
+    if any(v is not None for v in field_opts.values()):
+        preset = PRESETS.get(str(opts["dataset"]).lower())
+        base = vars(preset.fields) if preset else vars(Fields())
+        fields = {**base, **{k: v for k, v in field_opts.items() if v is not None}}
+    temps = parse_temperatures(str(opts.pop("temperatures")))
+    system = opts.pop("system_prompt")
+    spec = GenerateSpec(
+        temperatures=temps,
+        system_prompt=DEFAULT_SYSTEM_PROMPT if system is None else str(system),
+        fields=fields,
+        **opts,  # type: ignore[arg-type]
+    )
+    con = open_db(resolve_db(db))
+    try:
+        with progress_bar("generate") as bar:
+            stats = generate_db(con, spec, progress=bar)
+    except (DatasetError, PromptError, ValueError) as e:
+        raise UserError(_first_line(e)) from None
+    except OSError as e:
+        raise UserError(f"cannot load model {spec.model}: {_first_line(e)}") from None
+    finally:
+        con.close()
+    click.echo(
+        f"run {stats['run_id']}: {stats['pools_done']} pools sampled, "
+        f"{stats['pools_skipped']} already done, {stats['samples']} samples, "
+        f"{stats['tokens']} tokens"
+    )

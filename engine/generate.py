@@ -1,0 +1,227 @@
+"""The backend-independent sampling loop: missing pools, per-pool seeds, one commit per pool, runs row."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from divtui.store import insert, sample_id, stable_id, transaction
+from divtui.store import generate_queries as gq
+
+from .prompts import DEFAULT_SYSTEM_PROMPT, render_prompt
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Completion:
+    """One sampled solution: text, its tokens (EOS included) and their raw log-probs."""
+
+    text: str
+    token_ids: list[int]
+    token_logprobs: list[float]
+    finish_reason: str
+
+
+@dataclass
+class Backend:
+    """A loaded model: its tokenizer (for the chat template), a sampler, and version facts."""
+
+    name: str
+    tokenizer: Any
+    sample: Callable[[list[str], list[int], float, int, int], list[list[Completion]]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateSpec:
+    """Everything that defines a generation run (what `divtui generate` and study.toml set)."""
+
+    model: str
+    dataset: str
+    temperatures: list[float]
+    n: int
+    max_tokens: int = 1024
+    seed: int = 0
+    backend: str = "transformers"
+    limit: int | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    run_id: str | None = None
+    batch_size: int = 64
+    pools_per_call: int = 64
+    device: str | None = None
+    dtype: str | None = None
+    tensor_parallel_size: int = 1
+    split: str | None = None
+    dataset_config: str | None = None
+    dataset_name: str | None = None
+    fields: dict[str, str | None] | None = None
+
+
+def run_id_for(spec: GenerateSpec) -> str:
+    """The run's id: the user's, or a hash of what fixes its samples (restarts find the same run)."""
+    if spec.run_id:
+        return spec.run_id
+    h = stable_id(
+        "generate",
+        spec.model,
+        spec.dataset,
+        spec.backend,
+        spec.n,
+        spec.max_tokens,
+        spec.seed,
+        spec.system_prompt,
+        spec.batch_size if spec.backend == "transformers" else 0,
+    )
+    short = spec.model.rstrip("/").rsplit("/", 1)[-1]
+    return f"{spec.backend}:{short}:{h & 0xFFFF_FFFF:08x}"
+
+
+def pool_seed(seed: int, problem_id: str, temperature: float) -> int:
+    """The seed of one pool, from the user seed, problem and temperature (31-bit, non-negative).
+
+    It does not depend on which other pools exist or in what order they run, so a restarted
+    run draws the same samples for the pools it still has to do.
+    """
+    return stable_id("pool", int(seed), problem_id, float(temperature)) & 0x7FFF_FFFF
+
+
+def load_backend(spec: GenerateSpec) -> Backend:
+    """Load the backend named by ``spec.backend`` (its heavy library is imported only here)."""
+    if spec.backend == "transformers":
+        from .backend_transformers import load
+
+        return load(spec.model, device=spec.device, dtype=spec.dtype, batch_size=spec.batch_size)
+    if spec.backend == "vllm":
+        from .backend_vllm import load
+
+        return load(
+            spec.model, tensor_parallel_size=spec.tensor_parallel_size, seed=spec.seed,
+            dtype=spec.dtype,
+        )
+    raise ValueError(f"unknown backend {spec.backend!r} (use vllm or transformers)")
+
+
+def sample_rows(
+    run_id: str, problem_id: str, temperature: float, outs: list[Completion]
+) -> pd.DataFrame:
+    """The ``samples`` rows of one finished pool."""
+    n_tokens = [len(c.token_ids) for c in outs]
+    sums = [float(sum(c.token_logprobs)) for c in outs]
+    return pd.DataFrame(
+        {
+            "sample_id": [sample_id(run_id, problem_id, temperature, i) for i in range(len(outs))],
+            "run_id": run_id,
+            "problem_id": problem_id,
+            "temperature": float(temperature),
+            "idx": list(range(len(outs))),
+            "text": [c.text for c in outs],
+            "n_tokens": n_tokens,
+            "sum_logprob": sums,
+            "mean_logprob": [s / k if k else None for s, k in zip(sums, n_tokens, strict=True)],
+            "finish_reason": [c.finish_reason for c in outs],
+        }
+    )
+
+
+def run_row(run_id: str, spec: GenerateSpec, backend: Backend) -> pd.DataFrame:
+    """The ``runs`` row: model, backend, library versions and every setting."""
+    from divtui import __version__
+
+    config = {**asdict(spec), "run_id": run_id, "backend_info": backend.info}
+    return pd.DataFrame(
+        {
+            "run_id": [run_id],
+            "source": [backend.name],
+            "model": [spec.model],
+            "config": [json.dumps(config, default=str)],
+            "host": [platform.node()],
+            "divtui_version": [__version__],
+        }
+    )
+
+
+def check_run_matches(con: Any, run_id: str, spec: GenerateSpec) -> None:
+    """Refuse to extend an existing run under settings that would change its samples."""
+    stored = gq.run_config(con, run_id)
+    if stored is None:
+        return
+    old = json.loads(stored)
+    for key in ("model", "n", "max_tokens", "seed", "system_prompt", "backend"):
+        if key in old and old[key] != getattr(spec, key):
+            raise ValueError(
+                f"run {run_id!r} was generated with {key}={old[key]!r}, not "
+                f"{getattr(spec, key)!r}; pass another --run-id to start a new run"
+            )
+
+
+def generate_db(
+    con: Any,
+    spec: GenerateSpec,
+    *,
+    problems: list[dict[str, Any]] | None = None,
+    backend: Backend | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Sample every missing pool of ``spec`` into the database; each pool commits on its own.
+
+    Returns counts: pools done now, pools already there, samples written, tokens generated.
+    """
+    from .datasets import Fields, load_problems
+
+    if spec.n < 1 or spec.max_tokens < 1 or not spec.temperatures:
+        raise ValueError("n and max_tokens must be positive and temperatures non-empty")
+    if problems is None:
+        problems = load_problems(
+            spec.dataset,
+            split=spec.split,
+            config=spec.dataset_config,
+            name=spec.dataset_name,
+            fields=Fields(**spec.fields) if spec.fields else None,
+            limit=spec.limit,
+        )
+    run_id = run_id_for(spec)
+    check_run_matches(con, run_id, spec)
+    temps = sorted({round(float(t), 6) for t in spec.temperatures})
+    done = gq.finished_pools(con, run_id)
+    todo = [(p, t) for t in temps for p in problems if (p["problem_id"], t) not in done]
+    stats = {"run_id": run_id, "pools_done": 0, "pools_skipped": len(temps) * len(problems)}
+    stats.update(pools_skipped=stats["pools_skipped"] - len(todo), samples=0, tokens=0)
+    if not todo:
+        return stats
+    backend = backend or load_backend(spec)
+    with transaction(con):
+        insert(con, "problems", pd.DataFrame(problems))
+        insert(con, "runs", run_row(run_id, spec, backend))
+    prompts = {
+        p["problem_id"]: render_prompt(backend.tokenizer, p["question"], spec.system_prompt)
+        for p in problems
+    }
+    total = len(todo)
+    if progress:
+        progress(0, total, "pools")
+    for start in range(0, total, spec.pools_per_call):
+        chunk = todo[start : start + spec.pools_per_call]
+        by_temp: dict[float, list[str]] = {}
+        for p, t in chunk:
+            by_temp.setdefault(t, []).append(p["problem_id"])
+        for t, pids in by_temp.items():
+            seeds = [pool_seed(spec.seed, pid, t) for pid in pids]
+            outs = backend.sample([prompts[pid] for pid in pids], seeds, t, spec.n, spec.max_tokens)
+            for pid, pool in zip(pids, outs, strict=True):
+                if len(pool) != spec.n:
+                    raise RuntimeError(f"backend returned {len(pool)} samples, expected {spec.n}")
+                rows = sample_rows(run_id, pid, t, pool)
+                with transaction(con):
+                    insert(con, "samples", rows)
+                stats["pools_done"] += 1
+                stats["samples"] += len(rows)
+                stats["tokens"] += int(rows["n_tokens"].sum())
+                if progress:
+                    progress(stats["pools_done"], total, "pools")
+    return stats
