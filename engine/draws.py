@@ -1,0 +1,403 @@
+"""The draw stage: random k-subsets of every pool with all metrics and aggregators, in bulk.
+
+Per pool the BLEU/cosine/n-gram matrices are computed once (engine.pool.precompute); per
+(pool, k) every repetition is evaluated at once on gathered (reps, k, k) sub-matrices; a batch of
+pools is written in one transaction (draws + draw_metrics + draw_outcomes), so an interrupted
+run resumes where it stopped and a rerun adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from divtui.store import draw_id, stable_id
+from divtui.store import draw_queries as dq
+
+from . import aggregators as ag
+from . import metrics as mt
+from .pool import Pool, PoolMatrices, embedding_lookup, load_pools, precompute, reward_lookup
+
+Progress = Callable[[int, int, str], None]
+QUALITIES = ("logprob", "reward", "both")
+LOG_Q_FLOOR = 1e-12
+"""Rewards used as DPP quality are floored here before the log (a reward of 0 has no log)."""
+
+METRICS = ("distinct_n", "mean_logprob", "n_correct", "cosine_sim", "dpp", "near_dup_pairs", "qual_dpp")
+
+
+def draw_indices(
+    seed: int, run_id: str, problem_id: str, temperature: float, k: int, n: int, reps: int
+) -> np.ndarray:
+    """Positions (reps, k) of the draws of one pool: uniform k-subsets in random draw order.
+
+    The generator depends only on (seed, run_id, problem_id, temperature, k), so draws do not
+    depend on which other pools exist or in which order pools are processed, and rep r is the same
+    whatever the number of reps.
+    """
+    key = stable_id("draws", run_id, problem_id, float(temperature), int(k)) & (2**64 - 1)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & (2**64 - 1), key]))
+    u = rng.random((reps, n))
+    return np.argsort(u, axis=1, kind="stable")[:, :k].astype(np.int64)
+
+
+@dataclass
+class Evaluation:
+    """Every metric and aggregator pick of the draws ``idx`` of one pool (positions in draw)."""
+
+    metrics: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    picks: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+
+
+def evaluate(
+    pool: Pool,
+    mats: PoolMatrices,
+    idx: np.ndarray,
+    *,
+    quality: str = "logprob",
+    weighted: bool = True,
+) -> Evaluation:
+    """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer)."""
+    ev = Evaluation()
+    lp = pool.mean_logprob
+    ev.metrics[("distinct_n", "", "")] = mt.distinct_n(
+        mats.gram_indptr, mats.gram_ids, mats.n_grams, mats.gram_totals, idx
+    )
+    if lp is not None:
+        ev.metrics[("mean_logprob", "", "")] = lp[idx].mean(axis=1)
+    correct = pool.correct[idx]
+    if pool.graded:
+        ev.metrics[("n_correct", "", "")] = correct.sum(axis=1).astype(np.float64)
+        ev.picks[("coverage", "", "")] = ag.coverage(correct)[1]
+    classes = pool.answer_class[idx]
+    ev.picks[("maj", "", "")] = ag.vote(classes)
+    ev.picks[("mbr_lex", "", "")] = ag.mbr(mt.gather(mats.bleu, idx))
+    for emb, cos in mats.cosine.items():
+        sub = mt.gather(cos, idx)
+        d = mt.dpp(sub)
+        ev.metrics[("cosine_sim", emb, "")] = mt.cosine_sim(sub)
+        ev.metrics[("dpp", emb, "")] = d
+        ev.metrics[("near_dup_pairs", emb, "")] = mt.near_dup_pairs(sub).astype(np.float64)
+        if lp is not None and quality in ("logprob", "both"):
+            ev.metrics[("qual_dpp", emb, "")] = mt.qual_dpp(d, lp[idx])
+        if quality in ("reward", "both"):
+            for sc, rew in pool.rewards.items():
+                logq = np.log(np.maximum(rew[idx], LOG_Q_FLOOR))
+                ev.metrics[("qual_dpp", emb, sc)] = mt.qual_dpp(d, logq)
+        ev.picks[("mbr_sem", emb, "")] = ag.mbr(sub)
+    for sc, rew in pool.rewards.items():
+        r = rew[idx]
+        if weighted:
+            ev.picks[("wmaj", "", sc)] = ag.vote(classes, r)
+        ev.picks[("bst", "", sc)] = ag.bst(r)
+    return ev
+
+
+def variant_of(name: str, emb: str, sc: str) -> tuple[str, str, str]:
+    """Which resumable unit a row belongs to: base, an embedder, a scorer, or a pair."""
+    if emb and sc:
+        return ("pair", emb, sc)
+    if emb:
+        return ("mbr_sem", emb, "")
+    if sc:
+        return ("bst", "", sc)
+    return ("base", "", "")
+
+
+class _Rows:
+    """Column buffers of one write batch, turned into Arrow tables with dictionary strings."""
+
+    def __init__(self) -> None:
+        """Empty buffers."""
+        self.names: dict[str, int] = {}
+        self.answers: list[str | None] = []
+        self.d_cols: dict[str, list] = {k: [] for k in ("draw_id", "pool", "k", "rep", "seed", "off", "ids")}
+        self.d_keys: list[tuple[str, str, float]] = []
+        self.m_cols: dict[str, list] = {k: [] for k in ("draw_id", "metric", "embedder", "scorer", "value")}
+        self.o_cols: dict[str, list] = {
+            k: [] for k in ("draw_id", "aggregator", "embedder", "scorer", "sample_id", "answer", "correct")
+        }
+
+    def code(self, s: str) -> int:
+        """Dictionary code of a string."""
+        return self.names.setdefault(s, len(self.names))
+
+    def _dict(self, codes: list[np.ndarray]) -> pa.DictionaryArray:
+        """A dictionary-encoded string column from code chunks."""
+        names = sorted(self.names, key=self.names.get)
+        idx = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(names, pa.string()))
+
+    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """(draws, draw_metrics, draw_outcomes) as Arrow tables."""
+        d = self.d_cols
+        if d["draw_id"]:
+            ids = np.concatenate(d["ids"])
+            kk = np.concatenate(d["k"])
+            offsets = np.zeros(len(kk) + 1, dtype=np.int32)
+            np.cumsum(kk, out=offsets[1:])
+            pool_of = np.concatenate(d["pool"])
+            keys = pa.array(self.d_keys, pa.struct([("r", pa.string()), ("p", pa.string()), ("t", pa.float64())]))
+            take = pa.array(pool_of)
+            draws = pa.table(
+                {
+                    "draw_id": np.concatenate(d["draw_id"]),
+                    "run_id": keys.field("r").take(take),
+                    "problem_id": keys.field("p").take(take),
+                    "temperature": keys.field("t").take(take),
+                    "k": kk.astype(np.int32),
+                    "rep": np.concatenate(d["rep"]).astype(np.int32),
+                    "seed": np.concatenate(d["seed"]).astype(np.int64),
+                    "sample_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids)),
+                }
+            )
+        else:
+            draws = pa.table({"draw_id": pa.array([], pa.int64())})
+        m = self.m_cols
+        metrics = pa.table(
+            {
+                "draw_id": np.concatenate(m["draw_id"]) if m["draw_id"] else np.zeros(0, np.int64),
+                "metric": self._dict(m["metric"]),
+                "embedder": self._dict(m["embedder"]),
+                "scorer": self._dict(m["scorer"]),
+                "value": pa.array(
+                    np.concatenate(m["value"]) if m["value"] else np.zeros(0), from_pandas=True
+                ),
+            }
+        )
+        o = self.o_cols
+        ans_idx = np.concatenate(o["answer"]) if o["answer"] else np.zeros(0, np.int64)
+        sid = np.concatenate(o["sample_id"]) if o["sample_id"] else np.zeros(0, np.int64)
+        corr = np.concatenate(o["correct"]) if o["correct"] else np.zeros(0, np.int8)
+        outcomes = pa.table(
+            {
+                "draw_id": np.concatenate(o["draw_id"]) if o["draw_id"] else np.zeros(0, np.int64),
+                "aggregator": self._dict(o["aggregator"]),
+                "embedder": self._dict(o["embedder"]),
+                "scorer": self._dict(o["scorer"]),
+                "sample_id": pa.array(sid, mask=sid == np.iinfo(np.int64).min),
+                "answer": pa.DictionaryArray.from_arrays(
+                    pa.array(np.maximum(ans_idx, 0).astype(np.int32), mask=ans_idx < 0),
+                    pa.array(self.answers or [""], pa.string()),
+                ),
+                "correct": pa.array(corr == 1, mask=corr < 0),
+            }
+        )
+        return draws, metrics, outcomes
+
+
+def _add(rows: _Rows, pool: Pool, pool_code: int, ans_base: int, ids: np.ndarray,
+         idx: np.ndarray, k: int, seed: int, ev: Evaluation,
+         done: dict[tuple[str, str, str], np.ndarray]) -> tuple[int, int]:
+    """Append the rows of one (pool, k) that are not stored yet; returns (metric, outcome) rows."""
+    n_m = n_o = 0
+    new_draw = ~done[("base", "", "")]
+    if new_draw.any():
+        rows.d_cols["draw_id"].append(ids[new_draw])
+        rows.d_cols["pool"].append(np.full(int(new_draw.sum()), pool_code, np.int64))
+        rows.d_cols["k"].append(np.full(int(new_draw.sum()), k, np.int64))
+        rows.d_cols["rep"].append(np.arange(len(ids))[new_draw])
+        rows.d_cols["seed"].append(np.full(int(new_draw.sum()), seed, np.int64))
+        rows.d_cols["ids"].append(pool.sample_ids[idx[new_draw]].ravel())
+    for (name, emb, sc), values in ev.metrics.items():
+        keep = ~done[variant_of(name, emb, sc)]
+        cnt = int(keep.sum())
+        if not cnt:
+            continue
+        rows.m_cols["draw_id"].append(ids[keep])
+        rows.m_cols["metric"].append(np.full(cnt, rows.code(name), np.int32))
+        rows.m_cols["embedder"].append(np.full(cnt, rows.code(emb), np.int32))
+        rows.m_cols["scorer"].append(np.full(cnt, rows.code(sc), np.int32))
+        rows.m_cols["value"].append(values[keep].astype(np.float64))
+        n_m += cnt
+    ans_pos = np.array([i if a is not None else -1 for i, a in enumerate(pool.answers)], np.int64)
+    for (name, emb, sc), pos in ev.picks.items():
+        keep = ~done[variant_of(name, emb, sc)]
+        cnt = int(keep.sum())
+        if not cnt:
+            continue
+        p = pos[keep]
+        member = np.where(p >= 0, idx[keep][np.arange(cnt), np.maximum(p, 0)], -1)
+        has = member >= 0
+        sid = np.where(has, pool.sample_ids[np.maximum(member, 0)], np.iinfo(np.int64).min)
+        a = np.where(has, ans_pos[np.maximum(member, 0)], -1)
+        corr = np.where(has, pool.correct[np.maximum(member, 0)], False).astype(np.int8)
+        rows.o_cols["draw_id"].append(ids[keep])
+        rows.o_cols["aggregator"].append(np.full(cnt, rows.code(name), np.int32))
+        rows.o_cols["embedder"].append(np.full(cnt, rows.code(emb), np.int32))
+        rows.o_cols["scorer"].append(np.full(cnt, rows.code(sc), np.int32))
+        rows.o_cols["sample_id"].append(sid)
+        rows.o_cols["answer"].append(np.where(a >= 0, a + ans_base, -1))
+        rows.o_cols["correct"].append(corr)
+        n_o += cnt
+    return n_m, n_o
+
+
+def _resolve(requested: Sequence[str] | None, present: list[str], what: str) -> list[str]:
+    """Requested names (all present ones when None); an unknown name is a one-line ValueError."""
+    if requested is None:
+        return present
+    unknown = [r for r in requested if r not in present]
+    if unknown:
+        have = ", ".join(present) or "none"
+        raise ValueError(f"{what} {unknown[0]!r} is not in the database (present: {have})")
+    return list(dict.fromkeys(requested))
+
+
+def _done_masks(
+    ids: np.ndarray, done_draws: np.ndarray, variants: dict[tuple[str, str, str], np.ndarray],
+    keys: set[tuple[str, str, str]],
+) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per variant, which of ``ids`` already have that variant stored."""
+    base = np.isin(ids, done_draws, assume_unique=False)
+    out = {("base", "", ""): base}
+    empty = np.zeros(0, np.int64)
+    for key in keys:
+        if key != ("base", "", ""):
+            out[key] = np.isin(ids, variants.get(key, empty))
+    return out
+
+
+def run_draws(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    sizes: Sequence[int],
+    reps: int,
+    seed: int,
+    run_id: str | None = None,
+    scorers: Sequence[str] | None = None,
+    embedders: Sequence[str] | None = None,
+    distinct_n: int = 3,
+    quality: str = "logprob",
+    progress: Progress | None = None,
+    notice: Callable[[str], None] = print,
+    batch_pools: int = 100,
+) -> dict:
+    """Draw ``reps`` random k-subsets of every pool for each k in ``sizes`` and store all metrics.
+
+    Returns counts: draws written and already present, pools, pools skipped as too small per k,
+    ungraded pools skipped, metric and outcome rows written.
+    """
+    sizes = sorted({int(k) for k in sizes})
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f"sizes must be positive integers, got {list(sizes)}")
+    if reps < 1:
+        raise ValueError(f"reps must be at least 1, got {reps}")
+    if distinct_n < 1:
+        raise ValueError(f"distinct-n must be at least 1, got {distinct_n}")
+    if quality not in QUALITIES:
+        raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+    scorers = _resolve(scorers, dq.scorer_names(con), "scorer")
+    embedders = _resolve(embedders, dq.embedder_names(con), "embedder")
+    runs = dq.run_ids(con) if run_id is None else [run_id]
+    if run_id is not None and run_id not in dq.run_ids(con):
+        raise ValueError(f"run {run_id!r} has no samples in the database")
+    if not scorers:
+        notice("no scorer in the database: wmaj and bst left out (run `divtui score`)")
+    if not embedders:
+        notice(
+            "no embeddings in the database: cosine_sim, dpp, qual_dpp, near_dup_pairs and "
+            "mbr_sem left out (run `divtui embed`)"
+        )
+    all_pools = {r: dq.pool_keys(con, r) for r in runs}
+    total = sum(len(v) for v in all_pools.values())
+    stats: dict = {
+        "draws_written": 0, "draws_existing": 0, "pools": total,
+        "skipped_small": {k: 0 for k in sizes}, "skipped_ungraded": 0,
+        "metric_rows": 0, "outcome_rows": 0,
+    }
+    lacking: Counter[str] = Counter()
+    done_pools = 0
+    for run in runs:
+        rewards = {s: reward_lookup(con, s, run_id=run) for s in scorers}
+        embeds = {e: embedding_lookup(con, e, run_id=run) for e in embedders}
+        done_draws = np.sort(dq.done_draws(con, run, seed, sizes))
+        vt = dq.done_variants(con, run, seed, sizes)
+        variants: dict[tuple[str, str, str], list[int]] = {}
+        for d, kind, e, s in zip(*(vt.column(c).to_pylist() for c in ("draw_id", "kind", "embedder", "scorer")), strict=True):
+            variants.setdefault((kind, e, s), []).append(d)
+        variant_ids = {key: np.sort(np.array(v, np.int64)) for key, v in variants.items()}
+        problems = list(dict.fromkeys(p for _, p, _, _ in all_pools[run]))
+        temps_per_problem = max(1, len(all_pools[run]) // max(1, len(problems)))
+        step = max(1, batch_pools // temps_per_problem)
+        for start in range(0, len(problems), step):
+            chunk = problems[start : start + step]
+            rows = _Rows()
+            for pool in load_pools(con, run, chunk, rewards, embeds):
+                done_pools += 1
+                if not pool.graded:
+                    stats["skipped_ungraded"] += 1
+                    continue
+                _note_lacking(pool, scorers, embedders, quality, lacking)
+                fits = [k for k in sizes if k <= pool.n]
+                for k in sizes:
+                    if k > pool.n:
+                        stats["skipped_small"][k] += 1
+                if not fits:
+                    continue
+                mats = precompute(pool, distinct_n=distinct_n)
+                code = len(rows.d_keys)
+                rows.d_keys.append((pool.run_id, pool.problem_id, pool.temperature))
+                ans_base = len(rows.answers)
+                rows.answers.extend(pool.answers)
+                for k in fits:
+                    idx = draw_indices(seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps)
+                    ids = np.fromiter(
+                        (draw_id(pool.run_id, pool.problem_id, pool.temperature, k, r, seed) for r in range(reps)),
+                        dtype=np.int64, count=reps,
+                    )
+                    ev = evaluate(pool, mats, idx, quality=quality)
+                    keys = {variant_of(*key) for key in (*ev.metrics, *ev.picks)}
+                    done = _done_masks(ids, done_draws, variant_ids, keys)
+                    n_m, n_o = _add(rows, pool, code, ans_base, ids, idx, k, seed, ev, done)
+                    new = int((~done[("base", "", "")]).sum())
+                    stats["draws_written"] += new
+                    stats["draws_existing"] += reps - new
+                    stats["metric_rows"] += n_m
+                    stats["outcome_rows"] += n_o
+            dq.write_draw_batch(con, *rows.tables())
+            if progress is not None:
+                progress(done_pools, total, "pools")
+    _emit_notices(stats, lacking, notice)
+    return stats
+
+
+def _note_lacking(
+    pool: Pool, scorers: list[str], embedders: list[str], quality: str, lacking: Counter[str]
+) -> None:
+    """Count what a pool lacks, for one notice per missing input at the end."""
+    if pool.mean_logprob is None:
+        lacking["logprob"] += 1
+    for s in scorers:
+        if s not in pool.rewards:
+            lacking[f"scorer\x00{s}"] += 1
+    for e in embedders:
+        if e not in pool.embeddings:
+            lacking[f"embedder\x00{e}"] += 1
+
+
+def _emit_notices(stats: dict, lacking: Counter[str], notice: Callable[[str], None]) -> None:
+    """One line per missing input."""
+    if stats["skipped_ungraded"]:
+        notice(
+            f"{stats['skipped_ungraded']} pools have ungraded samples and were skipped "
+            "(run `divtui grade`)"
+        )
+    if lacking["logprob"]:
+        notice(
+            f"{lacking['logprob']} pools lack log-probs: mean_logprob and qual_dpp "
+            "(log-prob quality) left out there"
+        )
+    for key, cnt in sorted(lacking.items()):
+        if key.startswith("scorer\x00"):
+            notice(f"scorer {key.split(chr(0))[1]}: {cnt} pools lack scores, wmaj/bst left out there")
+        elif key.startswith("embedder\x00"):
+            notice(
+                f"embedder {key.split(chr(0))[1]}: {cnt} pools lack embeddings, "
+                "embedding metrics and mbr_sem left out there"
+            )

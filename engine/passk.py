@@ -1,0 +1,22 @@
+"""Unbiased pass@k (Chen et al. 2021): 1 - C(n-c, k) / C(n, k) in its stable product form."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Probability that a uniform k-subset of n samples with c correct holds a correct one."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n} c={c} k={k}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=np.float64)))
+
+
+def pass_at_k_many(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """:func:`pass_at_k` over aligned arrays of pool sizes and correct counts (NaN where n < k)."""
+    return np.array(
+        [pass_at_k(int(a), int(b), k) if a >= k else np.nan for a, b in zip(n, c, strict=True)],
+        dtype=np.float64,
+    )

@@ -1,0 +1,207 @@
+"""SQL of the draw stage: loading pools, their scores and embeddings, and writing draws in bulk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .db import transaction
+from .write import insert
+
+SAMPLE_COLUMNS = (
+    "sample_id",
+    "run_id",
+    "problem_id",
+    "temperature",
+    "idx",
+    "text",
+    "answer",
+    "correct",
+    "answer_class",
+    "mean_logprob",
+)
+
+
+def pool_keys(
+    con: duckdb.DuckDBPyConnection, run_id: str | None = None
+) -> list[tuple[str, str, float, int]]:
+    """Every pool (run_id, problem_id, temperature) with its sample count, in a fixed order."""
+    where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
+    return con.execute(
+        f"""SELECT run_id, problem_id, temperature, count(*) FROM samples {where}
+            GROUP BY ALL ORDER BY run_id, problem_id, temperature""",
+        params,
+    ).fetchall()
+
+
+def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Runs that have samples."""
+    return [r[0] for r in con.execute("SELECT DISTINCT run_id FROM samples ORDER BY 1").fetchall()]
+
+
+def pool_samples(con: duckdb.DuckDBPyConnection, run_id: str, problem_ids: list[str]) -> pa.Table:
+    """Samples of the given problems of one run, ordered by pool then idx."""
+    cols = ", ".join(SAMPLE_COLUMNS)
+    return con.sql(
+        f"""SELECT {cols} FROM samples WHERE run_id = ? AND list_contains(?, problem_id)
+            ORDER BY problem_id, temperature, idx""",
+        params=[run_id, problem_ids],
+    ).to_arrow_table()
+
+
+def samples_by_id(con: duckdb.DuckDBPyConnection, sample_ids: list[int]) -> pa.Table:
+    """Samples with the given ids (any order)."""
+    cols = ", ".join(SAMPLE_COLUMNS)
+    return con.sql(
+        f"SELECT {cols} FROM samples WHERE list_contains(?, sample_id)", params=[sample_ids]
+    ).to_arrow_table()
+
+
+def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Scorer names present in the file."""
+    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
+
+
+def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Embedder names present in the file."""
+    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def scorer_is_probability(con: duckdb.DuckDBPyConnection, scorer: str) -> bool:
+    """True when every value of ``scorer`` lies in [0, 1] (else the engine applies a sigmoid)."""
+    lo, hi = con.execute("SELECT min(value), max(value) FROM scores WHERE scorer = ?", [scorer]).fetchall()[0]
+    return lo is not None and lo >= 0.0 and hi <= 1.0
+
+
+def scores_of(
+    con: duckdb.DuckDBPyConnection, scorer: str, *, run_id: str | None = None,
+    sample_ids: list[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sample_ids, values) of one scorer, restricted to a run or to given samples."""
+    sql = "SELECT c.sample_id, c.value FROM scores c"
+    params: list[Any] = [scorer]
+    if run_id is not None:
+        sql += " SEMI JOIN samples s ON s.sample_id = c.sample_id AND s.run_id = ?"
+        params.insert(0, run_id)
+    sql += " WHERE c.scorer = ?"
+    if sample_ids is not None:
+        sql += " AND list_contains(?, c.sample_id)"
+        params.append(sample_ids)
+    t = con.sql(sql, params=params).to_arrow_table()
+    return (
+        t.column("sample_id").to_numpy().astype(np.int64),
+        t.column("value").to_numpy().astype(np.float64),
+    )
+
+
+def embeddings_of(
+    con: duckdb.DuckDBPyConnection, embedder: str, *, run_id: str | None = None,
+    sample_ids: list[int] | None = None,
+) -> tuple[np.ndarray, pa.ListArray]:
+    """(sample_ids, vectors as an Arrow list array) of one embedder for a run or given samples."""
+    sql = "SELECT e.sample_id, e.vec FROM embeddings e"
+    params: list[Any] = [embedder]
+    if run_id is not None:
+        sql += " SEMI JOIN samples s ON s.sample_id = e.sample_id AND s.run_id = ?"
+        params.insert(0, run_id)
+    sql += " WHERE e.embedder = ?"
+    if sample_ids is not None:
+        sql += " AND list_contains(?, e.sample_id)"
+        params.append(sample_ids)
+    t = con.sql(sql, params=params).to_arrow_table()
+    vec = t.column("vec").combine_chunks()
+    return t.column("sample_id").to_numpy().astype(np.int64), vec
+
+
+def done_draws(
+    con: duckdb.DuckDBPyConnection, run_id: str, seed: int, sizes: list[int]
+) -> np.ndarray:
+    """draw_ids already stored for a run, seed and sizes."""
+    t = con.sql(
+        "SELECT draw_id FROM draws WHERE run_id = ? AND seed = ? AND list_contains(?, k)",
+        params=[run_id, seed, sizes],
+    ).to_arrow_table()
+    return t.column("draw_id").to_numpy().astype(np.int64)
+
+
+def done_variants(
+    con: duckdb.DuckDBPyConnection, run_id: str, seed: int, sizes: list[int]
+) -> pa.Table:
+    """Marker rows (draw_id, kind, embedder, scorer) of the variants already stored.
+
+    A variant's rows are written in one transaction with their marker: ``mbr_sem`` for an
+    embedder, ``bst`` for a scorer, ``qual_dpp`` with both for an (embedder, scorer) pair.
+    """
+    return con.sql(
+        """
+        WITH d AS (SELECT draw_id FROM draws
+                   WHERE run_id = ? AND seed = ? AND list_contains(?, k))
+        SELECT o.draw_id, o.aggregator AS kind, o.embedder, o.scorer
+        FROM draw_outcomes o SEMI JOIN d ON d.draw_id = o.draw_id
+        WHERE o.aggregator IN ('mbr_sem', 'bst')
+        UNION ALL
+        SELECT m.draw_id, 'pair' AS kind, m.embedder, m.scorer
+        FROM draw_metrics m SEMI JOIN d ON d.draw_id = m.draw_id
+        WHERE m.metric = 'qual_dpp' AND m.embedder <> '' AND m.scorer <> ''
+        """,
+        params=[run_id, seed, sizes],
+    ).to_arrow_table()
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    """Plain bulk INSERT BY NAME into a table without a key (the caller ensures uniqueness)."""
+    name = f"_divtui_draw_rows_{table}"
+    con.register(name, data)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+    finally:
+        con.unregister(name)
+
+
+def write_draw_batch(
+    con: duckdb.DuckDBPyConnection, draws: pa.Table, metrics: pa.Table, outcomes: pa.Table
+) -> None:
+    """Insert draws, their metrics and outcomes in ONE transaction (all or nothing)."""
+    with transaction(con):
+        if draws.num_rows:
+            insert(con, "draws", draws)
+        if metrics.num_rows:
+            append_rows(con, "draw_metrics", metrics)
+        if outcomes.num_rows:
+            append_rows(con, "draw_outcomes", outcomes)
+
+
+def draw_row(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
+    """One draw's defining fields and sample_ids, or None."""
+    rows = con.execute(
+        """SELECT draw_id, run_id, problem_id, temperature, k, rep, seed, sample_ids
+           FROM draws WHERE draw_id = ?""",
+        [draw_id],
+    ).fetchall()
+    if not rows:
+        return None
+    cols = ["draw_id", "run_id", "problem_id", "temperature", "k", "rep", "seed", "sample_ids"]
+    return dict(zip(cols, rows[0], strict=True))
+
+
+def draw_metric_rows(con: duckdb.DuckDBPyConnection, draw_id: int) -> list[tuple[str, str, str, float | None]]:
+    """(metric, embedder, scorer, value) rows of one draw."""
+    return con.execute(
+        "SELECT metric, embedder, scorer, value FROM draw_metrics WHERE draw_id = ? ORDER BY ALL",
+        [draw_id],
+    ).fetchall()
+
+
+def draw_outcome_rows(
+    con: duckdb.DuckDBPyConnection, draw_id: int
+) -> list[tuple[str, str, str, int | None, str | None, bool | None]]:
+    """(aggregator, embedder, scorer, sample_id, answer, correct) rows of one draw."""
+    return con.execute(
+        """SELECT aggregator, embedder, scorer, sample_id, answer, correct
+           FROM draw_outcomes WHERE draw_id = ? ORDER BY aggregator, embedder, scorer""",
+        [draw_id],
+    ).fetchall()
