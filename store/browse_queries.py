@@ -1,0 +1,222 @@
+"""Every query the terminal UI runs: overview counts, the cached draw frame, batch members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+
+AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+
+
+def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
+    """Choices the UI offers: scorers, embedders, temperatures, draw sizes, metric names."""
+    scorers = [
+        r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()
+    ]
+    embedders = [
+        r[0] for r in con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
+    ]
+    temps = [
+        float(r[0])
+        for r in con.execute("SELECT DISTINCT temperature FROM samples ORDER BY 1").fetchall()
+    ]
+    ks = [int(r[0]) for r in con.execute("SELECT DISTINCT k FROM draws ORDER BY 1").fetchall()]
+    metrics = [
+        r[0] for r in con.execute("SELECT DISTINCT metric FROM draw_metrics ORDER BY 1").fetchall()
+    ]
+    return {
+        "scorers": scorers,
+        "embedders": embedders,
+        "temperatures": temps,
+        "ks": ks,
+        "metrics": metrics,
+    }
+
+
+def pools(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """One row per pool (run, problem, temperature): sample count n, correct count c, question."""
+    return con.execute(
+        """
+        SELECT s.run_id, s.problem_id, s.temperature,
+               count(*)::BIGINT AS n, count_if(s.correct)::BIGINT AS c,
+               any_value(p.question) AS question
+        FROM samples s LEFT JOIN problems p USING (problem_id)
+        GROUP BY s.run_id, s.problem_id, s.temperature
+        ORDER BY s.run_id, s.problem_id, s.temperature
+        """
+    ).fetchnumpy()
+
+
+def draw_frame(
+    con: duckdb.DuckDBPyConnection,
+    metrics: list[str],
+    *,
+    scorer: str = "",
+    embedder: str = "",
+) -> dict[str, np.ndarray]:
+    """Every draw as one row: pool index, k, rep, each aggregator's correctness, each metric.
+
+    Correctness is -1 where absent, 0 or 1 otherwise; metrics are NaN where absent. Aggregators
+    and metrics are those stored under ``scorer``/``embedder`` (or '' where they use none);
+    ``qual_dpp`` is the one with quality exp(mean_logprob), scorer ''.
+    """
+    agg_cols = ", ".join(
+        f"coalesce(max(o.c) FILTER (WHERE o.aggregator = '{a}'), -1)::TINYINT AS \"a_{a}\""
+        for a in AGGREGATORS
+    )
+    met_cols = ", ".join(
+        f"coalesce(max(m.value) FILTER (WHERE m.metric = ?), 'nan'::DOUBLE) AS \"m_{i}\""
+        for i in range(len(metrics))
+    )
+    met_select = (", " + met_cols) if metrics else ""
+    sql = f"""
+        WITH pl AS (
+            SELECT run_id, problem_id, temperature,
+                   (row_number() OVER (ORDER BY run_id, problem_id, temperature) - 1)::BIGINT
+                   AS pool
+            FROM (SELECT DISTINCT run_id, problem_id, temperature FROM samples)
+        ),
+        o AS (
+            SELECT draw_id, {agg_cols}
+            FROM (SELECT draw_id, aggregator, correct::INTEGER AS c FROM draw_outcomes
+                  WHERE embedder IN ('', ?) AND scorer IN ('', ?)) o
+            GROUP BY draw_id
+        ),
+        m AS (
+            SELECT draw_id{met_select}
+            FROM (SELECT draw_id, metric, value FROM draw_metrics
+                  WHERE embedder IN ('', ?) AND scorer = '') m
+            GROUP BY draw_id
+        )
+        SELECT d.draw_id, pl.pool, d.k, d.rep, d.temperature, o.* EXCLUDE (draw_id),
+               m.* EXCLUDE (draw_id)
+        FROM draws d JOIN pl USING (run_id, problem_id, temperature)
+        LEFT JOIN o USING (draw_id) LEFT JOIN m USING (draw_id)
+        ORDER BY pl.pool, d.k, d.rep, d.draw_id
+    """
+    params: list[Any] = [embedder, scorer, *metrics, embedder]
+    raw = con.execute(sql, params).fetchnumpy()
+    out: dict[str, np.ndarray] = {
+        "draw_id": np.asarray(raw["draw_id"], dtype=np.int64),
+        "pool": np.asarray(raw["pool"], dtype=np.int64),
+        "k": np.asarray(raw["k"], dtype=np.int64),
+        "rep": np.asarray(raw["rep"], dtype=np.int64),
+        "temperature": np.asarray(raw["temperature"], dtype=np.float64),
+    }
+    for a in AGGREGATORS:
+        col = raw[f"a_{a}"]
+        out[a] = np.asarray(np.ma.filled(col, -1) if np.ma.isMaskedArray(col) else col, np.int8)
+    for i, name in enumerate(metrics):
+        col = raw[f"m_{i}"]
+        filled = np.ma.filled(col, np.nan) if np.ma.isMaskedArray(col) else col
+        out[f"metric:{name}"] = np.asarray(filled, dtype=np.float64)
+    return out
+
+
+def pools_matching(con: duckdb.DuckDBPyConnection, pattern: str) -> np.ndarray:
+    """Indices (in :func:`pools` order) of pools whose question or any solution matches a regex."""
+    rows = con.execute(
+        """
+        WITH pl AS (
+            SELECT run_id, problem_id, temperature,
+                   (row_number() OVER (ORDER BY run_id, problem_id, temperature) - 1)::BIGINT
+                   AS pool
+            FROM (SELECT DISTINCT run_id, problem_id, temperature FROM samples)
+        ),
+        hit_q AS (SELECT problem_id FROM problems WHERE regexp_matches(question, ?)),
+        hit_s AS (
+            SELECT DISTINCT run_id, problem_id, temperature FROM samples
+            WHERE regexp_matches(text, ?)
+        )
+        SELECT pool FROM pl
+        WHERE problem_id IN (SELECT problem_id FROM hit_q)
+           OR (run_id, problem_id, temperature) IN (SELECT * FROM hit_s)
+        ORDER BY pool
+        """,
+        [pattern, pattern],
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)
+
+
+def accuracy_by_k(
+    con: duckdb.DuckDBPyConnection, *, scorer: str = "", embedder: str = ""
+) -> list[dict[str, Any]]:
+    """Mean correctness of each aggregator per draw size k (the overview's plot)."""
+    rows = con.execute(
+        """
+        SELECT o.aggregator, d.k, avg(o.correct::INTEGER) AS accuracy, count(*) AS draws
+        FROM draw_outcomes o JOIN draws d USING (draw_id)
+        WHERE o.embedder IN ('', ?) AND o.scorer IN ('', ?) AND o.correct IS NOT NULL
+        GROUP BY ALL ORDER BY 1, 2
+        """,
+        [embedder, scorer],
+    ).fetchall()
+    return [
+        {"aggregator": a, "k": int(k), "accuracy": float(v), "draws": int(n)} for a, k, v, n in rows
+    ]
+
+
+def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
+    """A draw's defining fields and its problem's question and gold answer."""
+    rows = con.execute(
+        """
+        SELECT d.draw_id, d.run_id, d.problem_id, d.temperature, d.k, d.rep, d.seed,
+               d.sample_ids, p.question, p.gold_answer
+        FROM draws d LEFT JOIN problems p USING (problem_id) WHERE d.draw_id = ?
+        """,
+        [int(draw_id)],
+    ).fetchall()
+    if not rows:
+        return None
+    cols = ["draw_id", "run_id", "problem_id", "temperature", "k", "rep", "seed", "sample_ids"]
+    info = dict(zip([*cols, "question", "gold_answer"], rows[0], strict=True))
+    info["sample_ids"] = [int(s) for s in info["sample_ids"]]
+    return info
+
+
+def members(
+    con: duckdb.DuckDBPyConnection, sample_ids: list[int], *, scorer: str = ""
+) -> list[dict[str, Any]]:
+    """The samples of a batch in the given order: idx, text, answer, correct, log-prob, reward."""
+    rows = con.execute(
+        """
+        SELECT s.sample_id, s.idx, s.text, s.answer, s.correct, s.mean_logprob, sc.value
+        FROM unnest(?::BIGINT[]) WITH ORDINALITY AS u(sample_id, pos)
+        JOIN samples s USING (sample_id)
+        LEFT JOIN scores sc ON sc.sample_id = s.sample_id AND sc.scorer = ?
+        ORDER BY u.pos
+        """,
+        [list(map(int, sample_ids)), scorer],
+    ).fetchall()
+    cols = ["sample_id", "idx", "text", "answer", "correct", "mean_logprob", "reward"]
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def outcomes(
+    con: duckdb.DuckDBPyConnection, draw_id: int, *, scorer: str = "", embedder: str = ""
+) -> list[dict[str, Any]]:
+    """What each stored aggregator picked for a draw under ``scorer``/``embedder``."""
+    rows = con.execute(
+        """
+        SELECT aggregator, sample_id, answer, correct FROM draw_outcomes
+        WHERE draw_id = ? AND embedder IN ('', ?) AND scorer IN ('', ?)
+        ORDER BY aggregator
+        """,
+        [int(draw_id), embedder, scorer],
+    ).fetchall()
+    cols = ["aggregator", "sample_id", "answer", "correct"]
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def pool_sample_ids(
+    con: duckdb.DuckDBPyConnection, run_id: str, problem_id: str, temperature: float
+) -> list[int]:
+    """Sample ids of one pool in idx order (to draw a fresh batch from)."""
+    rows = con.execute(
+        "SELECT sample_id FROM samples WHERE run_id = ? AND problem_id = ? "
+        "AND temperature = ? ORDER BY idx",
+        [run_id, problem_id, float(temperature)],
+    ).fetchall()
+    return [int(r[0]) for r in rows]

@@ -1,0 +1,52 @@
+"""Fixtures for the UI tests: the small study on disk and an app opened on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from divtui.store import open_db
+from divtui.tui.app import DivApp
+
+from .tui_fixtures import build_study
+
+SIZE = (120, 36)
+
+
+@pytest.fixture(scope="session")
+def study_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The study built once per session; tests copy it."""
+    return build_study(tmp_path_factory.mktemp("study") / "study.duckdb")
+
+
+@pytest.fixture
+def study(study_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the study database for one test."""
+    path = tmp_path / "study.duckdb"
+    path.write_bytes(study_template.read_bytes())
+    return path
+
+
+@pytest.fixture
+def make_app(study: Path) -> Iterator[Callable[..., DivApp]]:
+    """Build DivApps on the study (one connection each, closed after the test)."""
+    cons = []
+
+    def make(keymap: dict[str, str] | None = None) -> DivApp:
+        con = open_db(study, create=False)
+        cons.append(con)
+        return DivApp(con, "study.duckdb", keymap)
+
+    yield make
+    for con in cons:
+        con.close()
+
+
+async def settle(pilot, app: DivApp) -> None:
+    """Wait until every worker is done and every message handled."""
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()

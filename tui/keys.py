@@ -1,0 +1,74 @@
+"""Default key bindings of every screen, each with an id, and the TOML remap of those ids."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from textual.binding import Binding
+
+# id -> (key, action, description); the id's prefix names the screen ("app" is global)
+DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
+    "app.help": ("f1", "help", "Help"),
+    "app.overview": ("f2", "goto('overview')", "Overview"),
+    "app.problems": ("f3", "goto('problems')", "Problems"),
+    "app.cancel": ("ctrl+g", "cancel_work", "Cancel work"),
+    "app.quit": ("ctrl+q", "quit", "Quit"),
+    "overview.next_table": ("t", "next_table", "Next table"),
+    "problems.filter": ("slash", "focus_filter", "Filter"),
+    "problems.clear": ("x", "clear_filters", "Clear filters"),
+    "problems.open": ("o", "open_batch", "Open batch"),
+    "problems.export": ("e", "export", "Export rows"),
+    "batch.next": ("n", "step(1)", "Next draw"),
+    "batch.prev": ("p", "step(-1)", "Prev draw"),
+    "batch.draw": ("d", "fresh_draw", "Fresh draw"),
+    "batch.rerun": ("r", "rerun", "Rerun aggregators"),
+    "batch.full": ("f", "full_screen", "Full screen"),
+    "batch.mark": ("m", "mark", "Mark"),
+    "batch.compare": ("c", "compare", "Compare"),
+    "batch.export": ("e", "export", "Export batch"),
+    "batch.left": ("left", "move(-1)", "Left"),
+    "batch.right": ("right", "move(1)", "Right"),
+    "batch.back": ("escape", "back", "Back"),
+    "viewer.back": ("escape", "back", "Back"),
+}
+
+
+class KeymapError(ValueError):
+    """The [keys] table of the config file is malformed; str() is one line."""
+
+
+def bindings(screen: str) -> list[Binding]:
+    """The Bindings of one screen (``"app"`` for the global ones), ids attached for remapping."""
+    out = []
+    for bid, (key, action, desc) in DEFAULT_KEYS.items():
+        if bid.split(".", 1)[0] == screen:
+            show = not action.startswith(("move", "back"))
+            out.append(Binding(key, action, desc, id=bid, show=show))
+    return out
+
+
+def load_keymap(path: Path) -> dict[str, str]:
+    """The ``[keys]`` table of the TOML file at ``path`` (binding id -> key); {} if absent."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise KeymapError(f"{path}: not valid TOML: {e}") from None
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict):
+        raise KeymapError(f'{path}: [keys] must be a table of binding id = "key"')
+    out = {}
+    for bid, key in keys.items():
+        if bid not in DEFAULT_KEYS:
+            raise KeymapError(f"{path}: field keys.{bid}: no such binding id")
+        if not isinstance(key, str) or not key:
+            raise KeymapError(f'{path}: field keys.{bid}: expected a key name like "ctrl+x"')
+        out[bid] = key
+    return out
+
+
+def key_for(bid: str, keymap: dict[str, str]) -> str:
+    """The key a binding id is bound to after remapping."""
+    return keymap.get(bid, DEFAULT_KEYS[bid][0])

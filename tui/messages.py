@@ -1,0 +1,57 @@
+"""Messages that thread workers post back to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class DataLoaded(Message):
+    """The cached draw frame and pools are ready (or failed with ``error``)."""
+
+    error: str | None = None
+
+
+@dataclass
+class OverviewReady(Message):
+    """Runs, counts, accuracy-by-k rows and the report tables for the overview."""
+
+    runs: list[dict[str, Any]]
+    counts: dict[str, int]
+    accuracy: list[dict[str, Any]]
+    tables: dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class RowsReady(Message):
+    """The filtered problem table, its filter text and its pass@k size."""
+
+    table: dict[str, Any]
+    description: str
+    k: int
+
+
+@dataclass
+class BatchReady(Message):
+    """A batch's members and aggregator picks, with a label saying where it came from."""
+
+    detail: dict[str, Any]
+    label: str
+
+
+@dataclass
+class WorkFailed(Message):
+    """A worker failed; ``text`` is one line for the status bar."""
+
+    text: str
+
+
+@dataclass
+class Exported(Message):
+    """Rows were written to ``path``."""
+
+    path: str
+    rows: int

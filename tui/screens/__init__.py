@@ -1,0 +1,1 @@
+"""The app's screens: overview, problems, batch view and their modal helpers."""

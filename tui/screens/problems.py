@@ -1,0 +1,284 @@
+"""The problems table: per pool, aggregates over the draws that pass the combined filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from divtui.engine import browse as eb
+
+from .. import keys, state
+from ..messages import Exported, RowsReady, WorkFailed
+from ..widgets.safe_text import one_line, safe_text
+from .modals import PromptScreen
+
+SYNTAX = "T=0.7 k=8 maj=wrong coverage=0 bucket=dpp:5:2 /regex/"
+AGG_COLS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+
+
+class ProblemsScreen(Screen[None]):
+    """Problems with pass@k, aggregator accuracy and mean metrics over the filtered draws."""
+
+    BINDINGS = keys.bindings("problems")
+    AUTO_FOCUS = "#problems"
+    HELP = (
+        "One row per (run, problem, temperature). draws: how many of its draws pass the "
+        "filters; pass@k: unbiased estimate from the pool's n samples, c correct, at the "
+        "filter's k (or the largest k); maj..mbr_sem: accuracy of each aggregator over those "
+        "draws; coverage: share of those draws with a correct member; metric columns: means.\n\n"
+        f"Filters (type in the box, Enter applies, they combine): {SYNTAX}\n"
+        "  T=      temperature        k=   draw size\n"
+        "  AGG=correct|wrong          aggregator maj, wmaj, bst, mbr_lex or mbr_sem\n"
+        "  coverage=1|0               some member correct / none\n"
+        "  bucket=METRIC:N:B          bucket B of N equal-width buckets of METRIC over the "
+        "draws of each size k (the report's buckets)\n"
+        "  /regex/                    question or any solution text matches\n"
+        "Click a column header to sort: ascending, descending, original. Enter opens the "
+        "selected problem's draws in the batch view."
+    )
+
+    def compose(self) -> ComposeResult:
+        """Filter box, filter state, table."""
+        yield Header()
+        yield Input(placeholder=f"filter: {SYNTAX}", id="filter")
+        yield Static("loading…", id="filter-state")
+        yield DataTable(id="problems", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Wait for the app's data, then show every problem."""
+        self.filters = eb.Filters()
+        self.table: dict[str, Any] = {}
+        self.order = np.arange(0)
+        self.sort: tuple[str, int] = ("", 0)
+        self.columns: list[str] = []
+        app: Any = self.app
+        app.data_listeners.append(self)
+        self.query_one(DataTable).loading = True
+        self.query_one(DataTable).focus()
+        if app.data is not None:
+            self.data_ready()
+
+    def data_ready(self) -> None:
+        """The app loaded (or reloaded) its data: recompute the rows."""
+        self.apply(self.filters)
+
+    def apply(self, filters: eb.Filters) -> None:
+        """Recompute the table for ``filters`` in a worker."""
+        self.filters = filters
+        self.query_one(DataTable).loading = True
+        self.compute(filters)
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def compute(self, filters: eb.Filters) -> None:
+        """Mask the draws, aggregate per pool (thread); regex matches are cached per pattern."""
+        app: Any = self.app
+        data = app.data
+        try:
+            cur = app.con.cursor()
+            try:
+                pools = state.regex_pools(data, cur, filters.regex)
+            finally:
+                cur.close()
+            if get_current_worker().is_cancelled:
+                return
+            table = eb.problem_table(
+                data.frame, data.pools, filters, regex_pools=pools, metrics=data.metrics
+            )
+            ks = data.frame["k"]
+            k = filters.k if filters.k is not None else (int(ks.max()) if ks.size else 1)
+            self.post_message(RowsReady(table, eb.describe(filters), k))
+        except Exception as e:  # noqa: BLE001 - shown to the user as one line
+            self.post_message(WorkFailed(f"filter: {type(e).__name__}: {e}"))
+
+    def on_rows_ready(self, msg: RowsReady) -> None:
+        """Show the new rows (keeping the current sort) and the filter state."""
+        self.table = msg.table
+        self.pass_k = msg.k
+        self.show_state()
+        self.fill()
+
+    def show_state(self) -> None:
+        """The filter line: the active filters, the row count, the bucket's range when known."""
+        app: Any = self.app
+        n = len(self.table.get("pool", []))
+        desc = eb.describe(self.filters)
+        t = Text()
+        t.append("filters: ", style="bold")
+        t.append_text(safe_text(desc or "none"))
+        t.append(f"  ·  {n} problems  ·  scorer ")
+        t.append_text(safe_text(app.data.scorer or "-"))
+        t.append("  embedder ")
+        t.append_text(safe_text(app.data.embedder or "-"))
+        f = self.filters
+        if f.metric and f.bucket is not None and f.k is not None:
+            rng = eb.bucket_range(
+                app.data.frame[f"metric:{f.metric}"],
+                app.data.frame["k"],
+                f.k,
+                f.n_buckets,
+                f.bucket,
+            )
+            if rng:
+                t.append(f"  ·  {f.metric} in [{rng[0]:.3g}, {rng[1]:.3g}]")
+        if desc:
+            t.append("  (x clears)", style="dim")
+        self.query_one("#filter-state", Static).update(t)
+
+    def fill(self) -> None:
+        """Rebuild the DataTable from the current rows in the current sort order."""
+        app: Any = self.app
+        data = app.data
+        tab = self.table
+        pools = data.pools
+        idx = tab["pool"]
+        metrics = data.metrics
+        self.columns = ["problem", "run", "T", "n", "c", "pass@k", "draws", *AGG_COLS, *metrics]
+        col_values: dict[str, np.ndarray] = {
+            "problem": pools["problem_id"][idx],
+            "run": pools["run_id"][idx],
+            "T": pools["temperature"][idx],
+            "n": pools["n"][idx],
+            "c": pools["c"][idx],
+            "pass@k": tab["pass@k"],
+            "draws": tab["draws"],
+            **{a: tab[a] for a in AGG_COLS},
+            **{m: tab[m] for m in metrics},
+        }
+        self.col_values = col_values
+        name, direction = self.sort
+        self.order = (
+            eb.sort_order(col_values[name], direction)
+            if name in col_values
+            else (np.arange(len(idx)))
+        )
+        dt = self.query_one(DataTable)
+        dt.clear(columns=True)
+        for c in self.columns:
+            label = f"pass@{self.pass_k}" if c == "pass@k" else c
+            if c == name and direction:
+                label += " ▲" if direction > 0 else " ▼"
+            dt.add_column(label, key=c)
+        dt.add_column("question", key="question")
+        cells = [
+            [safe_text(eb.fmt_value(v)) for v in col_values[c][self.order]] for c in self.columns
+        ]
+        question = [one_line(qq, 50) for qq in pools["question"][idx][self.order]]
+        keys_ = [str(int(p)) for p in idx[self.order]]
+        for key, row, qq in zip(keys_, zip(*cells, strict=True), question, strict=True):
+            dt.add_row(*row, qq, key=key)
+        dt.loading = False
+        if getattr(self, "focus_table", False):
+            self.focus_table = False
+            dt.focus()
+
+    @on(DataTable.HeaderSelected, "#problems")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        """Cycle the clicked column's sort: ascending, descending, original."""
+        col = str(event.column_key.value)
+        if col not in self.columns:
+            return
+        name, direction = self.sort
+        nxt = {0: 1, 1: -1, -1: 0}[direction if name == col else 0]
+        self.sort = (col, nxt)
+        self.fill()
+
+    def sort_by(self, column: str, direction: int) -> None:
+        """Sort by ``column`` (1 ascending, -1 descending, 0 original order)."""
+        self.sort = (column, direction)
+        self.fill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter(self, event: Input.Submitted) -> None:
+        """Parse the typed filters and apply them; a bad one is shown on the state line."""
+        app: Any = self.app
+        try:
+            f = eb.parse_filters(event.value, metrics=app.data.metrics if app.data else None)
+        except eb.FilterError as e:
+            self.query_one("#filter-state", Static).update(
+                Text.assemble(("error: ", "bold red"), safe_text(str(e)))
+            )
+            return
+        self.apply(f)
+        self.focus_table = True
+
+    def action_focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filters(self) -> None:
+        """Drop every filter."""
+        self.query_one("#filter", Input).value = ""
+        self.apply(eb.Filters())
+
+    @on(DataTable.RowSelected, "#problems")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row opens its batch view."""
+        self.open_pool(int(str(event.row_key.value)))
+
+    def action_open_batch(self) -> None:
+        """Open the highlighted problem's draws."""
+        dt = self.query_one(DataTable)
+        if dt.row_count:
+            key = dt.coordinate_to_cell_key(dt.cursor_coordinate).row_key
+            self.open_pool(int(str(key.value)))
+
+    def open_pool(self, pool: int) -> None:
+        """Push the batch view over the draws of ``pool`` that pass the filters."""
+        from .batch import BatchScreen
+
+        app: Any = self.app
+        data = app.data
+        regex = data.regex_cache.get(self.filters.regex) if self.filters.regex else None
+        mask = eb.draw_mask(data.frame, self.filters, regex) & (data.frame["pool"] == pool)
+        draw_ids = [int(d) for d in data.frame["draw_id"][mask]]
+        p = data.pools
+        app.push_screen(
+            BatchScreen(
+                str(p["run_id"][pool]),
+                str(p["problem_id"][pool]),
+                float(p["temperature"][pool]),
+                draw_ids,
+            )
+        )
+
+    def rows_for_export(self) -> list[dict[str, Any]]:
+        """The shown rows, in the shown order, with the question text."""
+        app: Any = self.app
+        pools = app.data.pools
+        idx = self.table["pool"][self.order]
+        rows = []
+        for j, p in enumerate(idx):
+            row = {c: self.col_values[c][self.order][j] for c in self.columns}
+            row[f"pass@{self.pass_k}"] = row.pop("pass@k")
+            row["question"] = pools["question"][p]
+            rows.append(row)
+        return rows
+
+    def action_export(self) -> None:
+        """Ask for a path and write the filtered rows as CSV or JSONL."""
+
+        def done(path: str | None) -> None:
+            if path:
+                self.export(path, self.rows_for_export())
+
+        self.app.push_screen(
+            PromptScreen("Export problem rows to (.csv or .jsonl)", "problems.csv"), done
+        )
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def export(self, path: str, rows: list[dict[str, Any]]) -> None:
+        """Write the rows (thread)."""
+        try:
+            n = eb.export_rows(Path(path), rows)
+            self.post_message(Exported(path, n))
+        except (OSError, ValueError) as e:
+            self.post_message(WorkFailed(f"export: {e}"))

@@ -1,0 +1,1 @@
+"""Widgets the screens share: safe text, solution columns, the accuracy plot, diffs."""
