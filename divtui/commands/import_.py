@@ -1,0 +1,143 @@
+"""`divtui import`: read a file of sampled solutions into the database in one transaction."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from divtui.errors import UserError
+
+from . import db_option, resolve_db
+
+FORMAT_NAMES = ("jsonl", "qwen-math-eval", "gsm8k-example-solutions", "search-and-learn")
+
+
+def _progress(done: int, total: int, label: str) -> None:
+    """Draw a one-line progress bar on a terminal's stderr; nothing when redirected."""
+    if not sys.stderr.isatty() or total <= 0:
+        return
+    width = 30
+    filled = int(width * done / total)
+    end = "\n" if done >= total else ""
+    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}{end}")
+    sys.stderr.flush()
+
+
+def import_file(
+    con: Any,
+    path: Path,
+    fmt: str,
+    *,
+    run_id: str,
+    temperature: float | None = None,
+    dataset: str | None = None,
+    skip_bad: bool = False,
+) -> dict[str, Any]:
+    """Parse and store ``path``; raises UserError (one line) on bad input, storing nothing.
+
+    Returns the ingest counts and the list of skipped-line messages.
+    """
+    from divtui import __version__
+    from divtui.store.formats import BadRecord, ImportOptions, parse_file
+    from divtui.store.ingest import ProblemConflict, ingest
+
+    opts = ImportOptions(run_id=run_id, temperature=temperature, dataset=dataset, skip_bad=skip_bad)
+    try:
+        parsed = parse_file(path, fmt, opts)
+    except BadRecord as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    config = {
+        "file": str(path.resolve()),
+        "format": fmt,
+        "skip_bad": skip_bad,
+        "skipped_lines": [b.line for b in parsed.skipped],
+        **parsed.config,
+    }
+    try:
+        counts = ingest(
+            con,
+            problems=parsed.problems,
+            samples=parsed.samples,
+            scores=parsed.scores,
+            embeddings=parsed.embeddings,
+            run_id=run_id,
+            source=f"import:{fmt}",
+            config=config,
+            version=__version__,
+        )
+    except ProblemConflict as e:
+        raise UserError(f"{path}: field {e.field}: {e}") from None
+    return {"counts": counts, "skipped": [str(b) for b in parsed.skipped]}
+
+
+def _summary(counts: dict[str, dict[str, int]]) -> str:
+    """One line: what was imported, new against already present."""
+    parts = []
+    for table in ("problems", "samples", "scores", "embeddings"):
+        c = counts[table]
+        parts.append(
+            f"{c['rows']} {table} ({c['new']} new, {c['rows'] - c['new']} already present)"
+        )
+    return "imported " + ", ".join(parts)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMAT_NAMES), required=True, help="the file's format"
+)
+@db_option
+@click.option("--run", "run_id", default=None, help="run name (default: the file's stem)")
+@click.option("--skip-bad", is_flag=True, help="import the good lines, report each bad one")
+@click.option("--no-grade", is_flag=True, help="do not extract and grade answers after import")
+@click.option(
+    "--temperature",
+    type=float,
+    default=None,
+    help="sampling temperature, for formats that do not record it "
+    "(defaults: qwen-math-eval 0.7, gsm8k-example-solutions 0.0, search-and-learn 0.8)",
+)
+@click.option("--dataset", default=None, help="dataset name used in problem ids and rows")
+def command(
+    file: Path,
+    fmt: str,
+    db: str | None,
+    run_id: str | None,
+    skip_bad: bool,
+    no_grade: bool,
+    temperature: float | None,
+    dataset: str | None,
+) -> None:
+    """Import FILE (one transaction: a bad line stores nothing unless --skip-bad)."""
+    import math
+
+    from divtui.store import open_db
+
+    if temperature is not None:
+        if fmt == "jsonl":
+            raise UserError("--temperature: jsonl records carry their own 'temperature' field")
+        if not math.isfinite(temperature) or temperature < 0:
+            raise UserError(f"--temperature: must be a finite number >= 0, got {temperature}")
+    run = run_id or file.stem
+    con = open_db(resolve_db(db))
+    try:
+        result = import_file(
+            con, file, fmt, run_id=run, temperature=temperature, dataset=dataset, skip_bad=skip_bad
+        )
+        for line in result["skipped"]:
+            click.echo(f"skipped: {line}", err=True)
+        if result["skipped"]:
+            click.echo(f"skipped {len(result['skipped'])} bad lines", err=True)
+        click.echo(f"{_summary(result['counts'])} into run {run!r}")
+        if not no_grade:
+            from divtui.engine.grading import grade_db
+
+            graded = grade_db(con, run_id=run, progress=_progress)
+            click.echo("graded: " + ", ".join(f"{k} {v}" for k, v in graded.items()))
+    finally:
+        con.close()

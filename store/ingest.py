@@ -1,0 +1,146 @@
+"""Turning a parsed file into one transaction of bulk inserts (runs, problems, samples, ...)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .db import transaction
+from .ids import SEP, _fmt
+from .write import insert
+
+COUNTED = ("runs", "problems", "samples", "scores", "embeddings")
+
+
+class ProblemConflict(Exception):
+    """A problem in the file is already stored with a different question or gold answer."""
+
+    def __init__(self, problem_id: str, field: str) -> None:
+        """Name the problem and the field that differs."""
+        self.problem_id, self.field = problem_id, field
+        super().__init__(f"problem {problem_id!r} is already stored with a different {field}")
+
+
+def _part(value: object) -> bytes:
+    """One length-prefixed field of an id key, as store.ids encodes it."""
+    p = _fmt(value)
+    return f"{len(p)}:{p}".encode()
+
+
+def pool_sample_ids(
+    run_id: str, problem_ids: list[str], temperatures: np.ndarray, idxs: np.ndarray
+) -> np.ndarray:
+    """``store.sample_id`` of every row, hashing each pool's shared prefix once."""
+    out = np.empty(len(problem_ids), dtype=np.int64)
+    sep = SEP.encode()
+    head = _part("sample") + sep + _part(run_id) + sep
+    prefixes: dict[tuple[str, float], Any] = {}
+    for row, (p, t, i) in enumerate(
+        zip(problem_ids, temperatures.tolist(), idxs.tolist(), strict=True)
+    ):
+        h = prefixes.get((p, t))
+        if h is None:
+            h = hashlib.blake2b(head + _part(p) + sep + _part(float(t)) + sep, digest_size=8)
+            prefixes[(p, t)] = h
+        h = h.copy()
+        h.update(_part(int(i)))
+        out[row] = int.from_bytes(h.digest(), "little", signed=True)
+    return out
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of the tables an import writes."""
+    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in COUNTED)
+    return {t: int(n) for t, n in con.execute(sql).fetchall()}
+
+
+def _check_problems(con: duckdb.DuckDBPyConnection, problems: pa.Table) -> None:
+    """Raise ProblemConflict if a stored problem differs in question or gold answer."""
+    con.register("_divtui_new_problems", problems)
+    try:
+        rows = con.execute(
+            "SELECT n.problem_id, CASE WHEN p.question IS DISTINCT FROM n.question "
+            "THEN 'question' ELSE 'gold_answer' END FROM _divtui_new_problems n "
+            "JOIN problems p USING (problem_id) WHERE p.question IS DISTINCT FROM n.question "
+            "OR p.gold_answer IS DISTINCT FROM n.gold_answer ORDER BY n.problem_id LIMIT 1"
+        ).fetchall()
+    finally:
+        con.unregister("_divtui_new_problems")
+    if rows:
+        raise ProblemConflict(rows[0][0], rows[0][1])
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    problems: pa.Table,
+    samples: pa.Table,
+    scores: pa.Table,
+    embeddings: pa.Table,
+    run_id: str,
+    source: str,
+    config: dict[str, Any],
+    version: str,
+    model: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Store one file's rows in one transaction, skipping rows already present.
+
+    ``scores`` and ``embeddings`` refer to samples by ``row`` (row number in ``samples``).
+    Returns, per table, the rows in the file and how many were new.
+    """
+    ids = pool_sample_ids(
+        run_id,
+        samples.column("problem_id").to_pylist(),
+        samples.column("temperature").to_numpy(),
+        samples.column("idx").to_numpy(),
+    )
+    sample_tab = samples.append_column("sample_id", pa.array(ids)).append_column(
+        "run_id", pa.array([run_id] * samples.num_rows, pa.string())
+    )
+    score_tab = pa.table(
+        {
+            "sample_id": pa.array(ids[scores.column("row").to_numpy()], pa.int64()),
+            "scorer": scores.column("scorer"),
+            "value": scores.column("value"),
+        }
+    )
+    emb_tab = pa.table(
+        {
+            "sample_id": pa.array(ids[embeddings.column("row").to_numpy()], pa.int64()),
+            "embedder": embeddings.column("embedder"),
+            "vec": embeddings.column("vec"),
+        }
+    )
+    run_tab = pa.table(
+        {
+            "run_id": [run_id],
+            "source": [source],
+            "model": pa.array([model], pa.string()),
+            "config": [json.dumps(config, sort_keys=True, default=str)],
+            "host": [socket.gethostname()],
+            "divtui_version": [version],
+        }
+    )
+    sizes = {
+        "runs": 1,
+        "problems": problems.num_rows,
+        "samples": samples.num_rows,
+        "scores": scores.num_rows,
+        "embeddings": embeddings.num_rows,
+    }
+    with transaction(con):
+        _check_problems(con, problems)
+        before = _counts(con)
+        insert(con, "runs", run_tab)
+        insert(con, "problems", problems)
+        insert(con, "samples", sample_tab)
+        insert(con, "scores", score_tab)
+        insert(con, "embeddings", emb_tab)
+        after = _counts(con)
+    return {t: {"rows": sizes[t], "new": after[t] - before[t]} for t in COUNTED}
