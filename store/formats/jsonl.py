@@ -44,6 +44,14 @@ from .records import (
 )
 
 
+def _first(obj: dict[str, Any], names: tuple[str, ...], conv: Any) -> Any:
+    """The first of ``names`` present and not null, converted (source_* wins over the short name)."""
+    for name in names:
+        if obj.get(name) is not None:
+            return conv(obj[name], name)
+    return None
+
+
 def parse_line(obj: dict[str, Any], line: int, opts: ImportOptions) -> LineRecord:
     """Validate one native record."""
     temperature = as_float(req(obj, "temperature"), "temperature")
@@ -73,8 +81,8 @@ def parse_line(obj: dict[str, Any], line: int, opts: ImportOptions) -> LineRecor
         sum_logprob=opt(obj, "sum_logprob", as_float),
         mean_logprob=opt(obj, "mean_logprob", as_float),
         finish_reason=opt(obj, "finish_reason", as_str),
-        source_answer=opt(obj, "answer", as_text),
-        source_correct=opt(obj, "correct", as_bool),
+        source_answer=_first(obj, ("source_answer", "answer"), as_text),
+        source_correct=_first(obj, ("source_correct", "correct"), as_bool),
         scores=scores,
         embeddings=embeddings,
     )
@@ -91,6 +99,7 @@ STRING_FIELDS = (
     "subject",
     "finish_reason",
     "answer",
+    "source_answer",
 )
 NUMBER_FIELDS = ("temperature", "sum_logprob", "mean_logprob")
 INT_FIELDS = ("sample_idx", "n_tokens")
@@ -98,13 +107,13 @@ REQUIRED = ("problem_id", "question", "gold_answer", "temperature", "text")
 NUMBER_TYPES = "('DOUBLE', 'BIGINT', 'UBIGINT')"
 INT_TYPES = "('BIGINT', 'UBIGINT')"
 # Characters that can appear in the JSON text of a list of plain numbers, besides digits.
-NOT_A_NUMBER_LIST = r"[^0-9eE+\-., \t]"
 
 
 def _read_sql(path: Path) -> str:
     """The read_json call that loads every field as raw JSON."""
     cols = {n: "JSON" for n in (*STRING_FIELDS, *NUMBER_FIELDS, *INT_FIELDS)}
     cols["correct"] = "JSON"
+    cols["source_correct"] = "JSON"
     cols["scores"] = "MAP(VARCHAR, JSON)"
     cols["embeddings"] = "MAP(VARCHAR, FLOAT[])"
     spec = ", ".join(f"{k}: '{v}'" for k, v in cols.items())
@@ -144,7 +153,8 @@ def _fast_checks(con: duckdb.DuckDBPyConnection) -> bool:
             f"({n} IS NULL OR json_type({n}) = 'NULL' OR (json_type({n}) IN {INT_TYPES} "
             f"AND {n}::HUGEINT BETWEEN 0 AND 2147483647))"
         )
-    conds.append("(correct IS NULL OR json_type(correct) IN ('BOOLEAN', 'NULL'))")
+    for n in ("correct", "source_correct"):
+        conds.append(f"({n} IS NULL OR json_type({n}) IN ('BOOLEAN', 'NULL'))")
     conds.append(
         "(scores IS NULL OR list_bool_and(list_transform(map_values(scores), "
         f"lambda v: json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE))))"
@@ -187,8 +197,9 @@ def _bulk(con: duckdb.DuckDBPyConnection, path: Path, opts: ImportOptions) -> Pa
         "temperature::DOUBLE AS temperature, sample_idx::BIGINT AS given_idx, "
         "text ->> '$' AS text, n_tokens::BIGINT AS n_tokens, "
         "sum_logprob::DOUBLE AS sum_logprob, mean_logprob::DOUBLE AS mean_logprob, "
-        "finish_reason ->> '$' AS finish_reason, answer ->> '$' AS source_answer, "
-        "correct::BOOLEAN AS source_correct, question ->> '$' AS question, "
+        "finish_reason ->> '$' AS finish_reason, "
+        "coalesce(source_answer ->> '$', answer ->> '$') AS source_answer, "
+        "coalesce(source_correct::BOOLEAN, correct::BOOLEAN) AS source_correct, question ->> '$' AS question, "
         "gold_answer ->> '$' AS gold_answer, dataset ->> '$' AS dataset, "
         "level ->> '$' AS level, subject ->> '$' AS subject FROM raw ORDER BY rowid"
     )
@@ -200,11 +211,11 @@ def _bulk(con: duckdb.DuckDBPyConnection, path: Path, opts: ImportOptions) -> Pa
         return None
     keys = con.sql("SELECT problem_id, temperature, given_idx FROM s ORDER BY row").df()
     idx = _implicit_idx(keys["problem_id"], keys["temperature"].to_numpy(), keys["given_idx"])
-    rounded = np.round(keys["temperature"].to_numpy(), 6)
+    rounded = [round(t, 6) for t in keys["temperature"].tolist()]
     dup = pd.DataFrame({"p": keys["problem_id"], "t": rounded, "i": idx}).duplicated()
     if dup.any():
         return None
-    samples = con.execute(
+    samples = con.sql(
         "SELECT problem_id, temperature, text, n_tokens, sum_logprob, mean_logprob, "
         "finish_reason, source_answer, source_correct FROM s ORDER BY row"
     ).to_arrow_table()
