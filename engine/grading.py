@@ -73,6 +73,8 @@ class Verifier:
     timeouts: int = 0
     errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stuck: set[str] = field(default_factory=set)
+    _finished: set[str] = field(default_factory=set)
 
     def submit(self, gold: str, answer: str) -> Future:
         """Schedule one comparison; its future yields a bool or raises on timeout or crash."""
@@ -91,9 +93,29 @@ class Verifier:
                 self.errors += 1
             return ERROR
 
+    def _record(self, pair: tuple[str, str], status: str) -> None:
+        """Remember which strings finished a comparison and which were only in stuck ones."""
+        with self._lock:
+            if status in (TIMEOUT, ERROR):
+                self._stuck.update(s for s in pair if s not in self._finished)
+            else:
+                self._finished.update(pair)
+                self._stuck.difference_update(pair)
+
     def equivalent(self, representative: str, answer: str) -> bool:
-        """Blocking ``verify(parse(representative), parse(answer))``; False on timeout or crash."""
-        return self.outcome(self.submit(representative, answer)) == CORRECT
+        """Blocking ``verify(parse(representative), parse(answer))``; False on timeout or crash.
+
+        A string that was part of a timed-out or crashed comparison and never of a finished one
+        is taken as stuck: later class comparisons with it return False at once instead of
+        timing out again (grading against the gold always runs).
+        """
+        pair = (representative, answer)
+        with self._lock:
+            if any(s in self._stuck for s in pair):
+                return False
+        status = self.outcome(self.submit(representative, answer))
+        self._record(pair, status)
+        return status == CORRECT
 
     def grade(self, golds: Sequence[str | None], answers: Sequence[str | None]) -> list[str]:
         """Status of each (gold, answer): CORRECT, WRONG, NO_ANSWER, NO_GOLD, TIMEOUT or ERROR."""
@@ -105,7 +127,14 @@ class Verifier:
                 futures.append(NO_GOLD)
             else:
                 futures.append(self.submit(gold, answer))
-        return [f if isinstance(f, str) else self.outcome(f) for f in futures]
+        statuses = []
+        for gold, answer, f in zip(golds, answers, futures, strict=True):
+            if isinstance(f, str):
+                statuses.append(f)
+                continue
+            statuses.append(self.outcome(f))
+            self._record((gold, answer), statuses[-1])
+        return statuses
 
     def classes(self, pools: Sequence[Sequence[str | None]]) -> list[list[int | None]]:
         """Answer classes of each pool, pools in parallel threads, comparisons in the processes."""
