@@ -39,6 +39,8 @@ def _reward(value: Any, name: str) -> float:
 def parse_line(obj: dict[str, Any], line: int, opts: ImportOptions) -> LineRecord:
     """Validate one problem line and expand its response lists into samples."""
     field = "code" if obj.get("code") is not None else "response"
+    if obj.get(field) is None:
+        raise FieldError("code", "required field is missing (give code or response)")
     texts = [as_str(t, f"{field}[{i}]") for i, t in enumerate(as_list(req(obj, field), field))]
     if not texts:
         raise FieldError(field, "is an empty list")
