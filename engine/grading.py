@@ -147,11 +147,15 @@ class Verifier:
 
 @contextmanager
 def verifier(workers: int | None = None, timeout: float = 5.0) -> Iterator[Verifier]:
-    """A :class:`Verifier` over ``workers`` processes (default: CPU count), stopped on exit."""
+    """A :class:`Verifier` over ``workers`` processes (default: CPU count), stopped on exit.
+
+    Workers fork from a forkserver that has math-verify imported already, so starting a pool,
+    or replacing a worker killed for a timeout, costs milliseconds rather than an import.
+    """
     n = max(1, workers or os.cpu_count() or 1)
-    pool = ProcessPool(
-        max_workers=n, initializer=_init_worker, context=multiprocessing.get_context("forkserver")
-    )
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["math_verify", __name__])
+    pool = ProcessPool(max_workers=n, initializer=_init_worker, context=context)
     try:
         yield Verifier(pool, float(timeout), n)
     except BaseException:
