@@ -63,9 +63,7 @@ def load(
     ) -> list[list[Completion]]:
         """n completions of each prompt, each prompt seeded by its own seed."""
         return [
-            sample_prompt(
-                model, tokenizer, p, s, temperature, n, max_tokens, eos, pad, batch_size
-            )
+            sample_prompt(model, tokenizer, p, s, temperature, n, max_tokens, eos, pad, batch_size)
             for p, s in zip(prompts, seeds, strict=True)
         ]
 

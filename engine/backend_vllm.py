@@ -31,11 +31,13 @@ def load(
     ) -> list[list[Completion]]:
         """n completions of each prompt in one batched call, each request seeded on its own."""
         params = [sampling_params(n, temperature, max_tokens, s) for s in seeds]
-        inputs = [{"prompt_token_ids": tokenizer(p, add_special_tokens=False).input_ids}
-                  for p in prompts]
+        inputs = [
+            {"prompt_token_ids": tokenizer(p, add_special_tokens=False).input_ids} for p in prompts
+        ]
         results = llm.generate(inputs, params, use_tqdm=False)
-        return [[to_completion(c) for c in sorted(r.outputs, key=lambda c: c.index)]
-                for r in results]
+        return [
+            [to_completion(c) for c in sorted(r.outputs, key=lambda c: c.index)] for r in results
+        ]
 
     info = {
         "vllm": vllm.__version__,

@@ -8,78 +8,150 @@ effective_order=True) is evaluated on all pairs with NumPy.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
+import pandas as pd
 
 MAX_ORDER = 4
-_TOKENIZER = None
+
+_PUNCT = "{|}~[\\]^_` !\"#$%&()*+:;<=>?@/"
+_PADDED = tuple((c, f" {c} ") for c in _PUNCT if c != " ")
+_DIGITS = frozenset("0123456789")
+
+
+def _positions(line: str, chars: str) -> list[int]:
+    """Sorted positions of any of ``chars`` in ``line``."""
+    out: list[int] = []
+    for c in chars:
+        i = line.find(c)
+        while i >= 0:
+            out.append(i)
+            i = line.find(c, i + 1)
+    out.sort()
+    return out
+
+
+def _rule_before(line: str, chars: str, left_digit: bool, right_pad: bool) -> str:
+    """re.sub(r"(L)([chars])", r"\\1 \\2 ") with L = digit or non-digit, left to right."""
+    parts: list[str] = []
+    cursor = 0
+    done = 0
+    for i in _positions(line, chars):
+        if i - 1 < cursor or ((line[i - 1] in _DIGITS) != left_digit):
+            continue
+        parts.append(line[done:i])
+        parts.append(" " + line[i] + (" " if right_pad else ""))
+        done = cursor = i + 1
+    parts.append(line[done:])
+    return "".join(parts)
+
+
+def _rule_after(line: str) -> str:
+    """re.sub(r"([\\.,])([^0-9])", r" \\1 \\2"), scanning left to right without overlaps."""
+    parts: list[str] = []
+    cursor = 0
+    done = 0
+    for i in _positions(line, ".,"):
+        if i < cursor or i + 1 >= len(line) or line[i + 1] in _DIGITS:
+            continue
+        parts.append(line[done:i])
+        parts.append(" " + line[i] + " ")
+        done = i + 1
+        cursor = i + 2
+    parts.append(line[done:])
+    return "".join(parts)
 
 
 def tokenize_13a(text: str) -> list[str]:
-    """Tokens of ``text`` exactly as sacrebleu's default BLEU sees them (13a, no lowercasing)."""
-    global _TOKENIZER
-    if _TOKENIZER is None:
-        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    """Tokens of ``text`` exactly as sacrebleu's default BLEU sees them (13a, no lowercasing).
 
-        _TOKENIZER = Tokenizer13a()
-    return _TOKENIZER(text.rstrip()).split()
+    The same rules as sacrebleu's Tokenizer13a, written without per-position regex scans:
+    symbol padding is ``str.replace`` per symbol present (padding spaces themselves changes
+    nothing once tokens are split); the period/comma/dash rules visit only those characters,
+    keeping the regexes' left-to-right, non-overlapping semantics.
+    """
+    line = text.rstrip().replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
+    if "&" in line:
+        line = line.replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+        line = line.replace("&gt;", ">")
+    line = f" {line} "
+    for c, padded in _PADDED:
+        if c in line:
+            line = line.replace(c, padded)
+    line = _rule_before(line, ".,", left_digit=False, right_pad=True)
+    line = _rule_after(line)
+    line = _rule_before(line, "-", left_digit=True, right_pad=True)
+    return line.split()
 
 
 def token_ids(token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
     """All tokens as one int64 id array (ids local to these texts) and each text's offsets."""
-    vocab: dict[str, int] = {}
-    ids = [vocab.setdefault(t, len(vocab)) for toks in token_lists for t in toks]
+    flat = list(itertools.chain.from_iterable(token_lists))
+    ids = pd.factorize(np.array(flat, dtype=object), sort=False)[0] if flat else []
     lens = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
     offsets = np.zeros(len(token_lists) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     return np.asarray(ids, dtype=np.int64), offsets
 
 
-def ngram_keys(ids: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(text row, n-gram id) of every n-gram inside one text; ids are dense, 0-based per call."""
+def ngram_orders(
+    ids: np.ndarray, offsets: np.ndarray, max_order: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per order 1..max_order: (text row, dense n-gram id) of every n-gram inside one text.
+
+    Order n ids are built from order n-1 ids, so keys stay small integers (no tuple hashing).
+    """
     n_texts = len(offsets) - 1
     lens = np.diff(offsets)
-    counts = np.maximum(lens - n + 1, 0)
-    if counts.sum() == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    rows = np.repeat(np.arange(n_texts, dtype=np.int64), counts)
-    starts = np.repeat(offsets[:-1], counts) + (
-        np.arange(counts.sum(), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    cols = np.stack([ids[starts + j] for j in range(n)], axis=1)
-    _, gram = np.unique(cols, axis=0, return_inverse=True)
-    return rows, gram.reshape(-1).astype(np.int64)
+    row_of = np.repeat(np.arange(n_texts, dtype=np.int64), lens)
+    end_of = np.repeat(offsets[1:], lens)
+    pos = np.arange(len(ids), dtype=np.int64)
+    vocab = int(ids.max()) + 1 if len(ids) else 1
+    prev = ids.copy()
+    out = [(row_of, ids)]
+    for n in range(2, max_order + 1):
+        ok = pos + n - 1 < end_of
+        start = pos[ok]
+        key = prev[ok] * vocab + ids[start + n - 1]
+        gram = pd.factorize(key, sort=False)[0].astype(np.int64)
+        prev = np.zeros(len(ids), dtype=np.int64)
+        prev[ok] = gram
+        out.append((row_of[ok], gram))
+    return out
 
 
-def count_matrix(rows: np.ndarray, gram: np.ndarray, n_texts: int) -> sp.csr_matrix:
-    """Sparse (texts x n-grams) matrix of how often each n-gram occurs in each text."""
+def ngram_keys(ids: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(text row, n-gram id) of every n-gram of order ``n`` inside one text."""
+    return ngram_orders(ids, offsets, n)[n - 1]
+
+
+def count_matrix(rows: np.ndarray, gram: np.ndarray, n_texts: int) -> np.ndarray:
+    """Dense (texts x n-grams) matrix of how often each n-gram occurs in each text."""
     n_cols = int(gram.max()) + 1 if len(gram) else 0
-    m = sp.coo_matrix(
-        (np.ones(len(rows), dtype=np.int64), (rows, gram)), shape=(n_texts, n_cols)
-    ).tocsr()
-    m.sum_duplicates()
-    return m
+    flat = np.bincount(rows * n_cols + gram, minlength=n_texts * n_cols)
+    return flat.reshape(n_texts, n_cols).astype(np.float32)
 
 
-def clipped_matches(counts: sp.csr_matrix) -> np.ndarray:
-    """``M[i, j] = sum_g min(C[i, g], C[j, g])`` via thresholded incidence products."""
+def clipped_matches(counts: np.ndarray) -> np.ndarray:
+    """``M[i, j] = sum_g min(C[i, g], C[j, g])`` as ``sum_t (C >= t)(C >= t)^T``.
+
+    t = 1 covers every column; only the few columns where some text repeats an n-gram take
+    part in the higher thresholds. float32 products are exact for these integer counts.
+    """
     n = counts.shape[0]
-    out = np.zeros((n, n), dtype=np.float64)
-    if counts.nnz == 0:
-        return out
-    data = counts.data
-    t = 1
-    top = int(data.max())
-    while t <= top:
-        keep = sp.csr_matrix(
-            ((data >= t).astype(np.float64), counts.indices.copy(), counts.indptr.copy()),
-            shape=counts.shape,
-        )
-        keep.eliminate_zeros()
-        out += (keep @ keep.T).toarray()
-        t += 1
+    if counts.size == 0:
+        return np.zeros((n, n), dtype=np.float64)
+    ones = (counts > 0).astype(np.float32)
+    out = (ones @ ones.T).astype(np.float64)
+    multi = counts[:, counts.max(axis=0) >= 2]
+    for t in range(2, int(multi.max(initial=1)) + 1):
+        above = (multi >= t).astype(np.float32)
+        keep = above.any(axis=0)
+        above = above[:, keep]
+        multi = multi[:, keep]
+        out += above @ above.T
     return out
 
 
@@ -131,8 +203,7 @@ def pairwise_bleu_from_tokens(token_lists: Sequence[Sequence[str]]) -> np.ndarra
     lens = np.diff(offsets).astype(np.float64)
     correct = np.zeros((n, n, MAX_ORDER), dtype=np.float64)
     total = np.zeros((n, MAX_ORDER), dtype=np.float64)
-    for order in range(1, MAX_ORDER + 1):
-        rows, gram = ngram_keys(ids, offsets, order)
+    for order, (rows, gram) in enumerate(ngram_orders(ids, offsets, MAX_ORDER), start=1):
         correct[:, :, order - 1] = clipped_matches(count_matrix(rows, gram, n))
         total[:, order - 1] = np.maximum(lens - order + 1, 0)
     return bleu_from_stats(correct, total[:, None, :], lens[:, None], lens[None, :])

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from divtui.engine.passk import pass_at_k_many
 from divtui.engine.stats import equal_width_buckets
 
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem")
@@ -177,21 +178,6 @@ def draw_mask(
     return mask
 
 
-def pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """Unbiased pass@k, 1 - C(n-c, k)/C(n, k), in the stable product form; NaN where k > n."""
-    n = np.asarray(n, dtype=np.int64)
-    c = np.asarray(c, dtype=np.int64)
-    out = np.full(n.shape, np.nan)
-    for i, (ni, ci) in enumerate(zip(n.tolist(), c.tolist(), strict=True)):
-        if k > ni or k < 1:
-            continue
-        if ni - ci < k:
-            out[i] = 1.0
-            continue
-        out[i] = 1.0 - float(np.prod(1.0 - k / np.arange(ni - ci + 1, ni + 1)))
-    return out
-
-
 def _group_mean(pool: np.ndarray, values: np.ndarray, n_pools: int) -> np.ndarray:
     """Mean of ``values`` per pool, ignoring NaN; NaN where a pool has none."""
     ok = np.isfinite(values)
@@ -220,7 +206,7 @@ def problem_table(
     out["draws"] = np.bincount(pool, minlength=n_pools)
     ks = frame["k"]
     k = f.k if f.k is not None else (int(ks.max()) if ks.size else 1)
-    out["pass@k"] = pass_at_k(pools["n"], pools["c"], k)
+    out["pass@k"] = pass_at_k_many(pools["n"], pools["c"], k)
     for a in (*AGGREGATORS, "coverage"):
         v = frame[a][mask].astype(np.float64)
         v[v < 0] = np.nan

@@ -180,6 +180,10 @@ def load_problems(
         )
     else:
         source = Source(
-            name or spec.rsplit("/", 1)[-1].lower(), spec, config, split or "test", fields or Fields()
+            name or spec.rsplit("/", 1)[-1].lower(),
+            spec,
+            config,
+            split or "test",
+            fields or Fields(),
         )
     return read_hf(source, limit=limit)

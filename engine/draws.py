@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import draw_id, stable_id
+from divtui.store import stable_id
 from divtui.store import draw_queries as dq
 
 from . import aggregators as ag
@@ -65,9 +65,7 @@ def evaluate(
     """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer)."""
     ev = Evaluation()
     lp = pool.mean_logprob
-    ev.metrics[("distinct_n", "", "")] = mt.distinct_n(
-        mats.gram_indptr, mats.gram_ids, mats.n_grams, mats.gram_totals, idx
-    )
+    ev.metrics[("distinct_n", "", "")] = mt.distinct_n(mats.gram_bits, mats.gram_totals, idx)
     if lp is not None:
         ev.metrics[("mean_logprob", "", "")] = lp[idx].mean(axis=1)
     correct = pool.correct[idx]
@@ -347,10 +345,7 @@ def run_draws(
                 rows.answers.extend(pool.answers)
                 for k in fits:
                     idx = draw_indices(seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps)
-                    ids = np.fromiter(
-                        (draw_id(pool.run_id, pool.problem_id, pool.temperature, k, r, seed) for r in range(reps)),
-                        dtype=np.int64, count=reps,
-                    )
+                    ids = dq.draw_ids_for_reps(pool.run_id, pool.problem_id, pool.temperature, k, reps, seed)
                     ev = evaluate(pool, mats, idx, quality=quality)
                     keys = {variant_of(*key) for key in (*ev.metrics, *ev.picks)}
                     done = _done_masks(ids, done_draws, variant_ids, keys)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from divtui.store import insert, sample_id, stable_id, transaction
 from divtui.store import generate_queries as gq
+from divtui.store import insert, sample_id, stable_id, transaction
 
 from .prompts import DEFAULT_SYSTEM_PROMPT, render_prompt
 
@@ -101,7 +101,9 @@ def load_backend(spec: GenerateSpec) -> Backend:
         from .backend_vllm import load
 
         return load(
-            spec.model, tensor_parallel_size=spec.tensor_parallel_size, seed=spec.seed,
+            spec.model,
+            tensor_parallel_size=spec.tensor_parallel_size,
+            seed=spec.seed,
             dtype=spec.dtype,
         )
     raise ValueError(f"unknown backend {spec.backend!r} (use vllm or transformers)")

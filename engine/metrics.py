@@ -80,24 +80,23 @@ def dpp_contributions(sub_cos: np.ndarray, eps: float = EPS) -> np.ndarray:
     return -np.log(np.diagonal(inv, axis1=-2, axis2=-1))
 
 
-def distinct_n(
-    gram_indptr: np.ndarray,
-    gram_ids: np.ndarray,
-    n_grams: int,
-    gram_totals: np.ndarray,
-    idx: np.ndarray,
-) -> np.ndarray:
-    """``distinct_n``: distinct n-grams of each draw over all its n-grams (NaN when none)."""
-    reps, k = idx.shape
-    lens = (gram_indptr[1:] - gram_indptr[:-1])[idx].ravel()
-    starts = gram_indptr[:-1][idx].ravel()
-    total_len = int(lens.sum())
-    within = np.arange(total_len, dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
-    grams = gram_ids[np.repeat(starts, lens) + within]
-    rep_of = np.repeat(np.repeat(np.arange(reps, dtype=np.int64), k), lens)
-    mark = np.zeros(reps * max(n_grams, 1), dtype=bool)
-    mark[rep_of * max(n_grams, 1) + grams] = True
-    distinct = mark.reshape(reps, max(n_grams, 1)).sum(axis=1)
+def gram_bits(gram_indptr: np.ndarray, gram_ids: np.ndarray, n_grams: int) -> np.ndarray:
+    """Each text's set of distinct n-grams as a packed bitset, shape (texts, words) uint64."""
+    n = len(gram_indptr) - 1
+    width = max(1, -(-n_grams // 64)) * 64
+    dense = np.zeros((n, width), dtype=bool)
+    rows = np.repeat(np.arange(n), np.diff(gram_indptr))
+    dense[rows, gram_ids] = True
+    return np.packbits(dense, axis=1).view(np.uint64)
+
+
+def distinct_n(bits: np.ndarray, gram_totals: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``distinct_n``: distinct n-grams of each draw over all its n-grams (NaN when none).
+
+    The union of the members' n-gram sets is a bitwise OR of their bitsets.
+    """
+    union = np.bitwise_or.reduce(bits[idx], axis=1)
+    distinct = np.bitwise_count(union).sum(axis=1, dtype=np.int64)
     total = gram_totals[idx].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, distinct / np.where(total > 0, total, 1), np.nan)

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from divtui.store import draw_queries as dq
 
 from .bleu import ngram_keys, pairwise_bleu, token_ids
+from .metrics import gram_bits
 
 
 @dataclass
@@ -67,9 +69,7 @@ class PoolMatrices:
 
     bleu: np.ndarray
     cosine: dict[str, np.ndarray]
-    gram_indptr: np.ndarray
-    gram_ids: np.ndarray
-    n_grams: int
+    gram_bits: np.ndarray
     gram_totals: np.ndarray
 
 
@@ -236,7 +236,7 @@ def ngram_incidence(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
     totals = np.maximum(np.diff(offsets) - n + 1, 0)
     rows, gram = ngram_keys(ids, offsets, n)
     n_grams = int(gram.max()) + 1 if len(gram) else 0
-    pairs = np.unique(rows * max(n_grams, 1) + gram)
+    pairs = np.sort(pd.unique(rows * max(n_grams, 1) + gram))
     prow = pairs // max(n_grams, 1)
     indptr = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(np.bincount(prow, minlength=len(texts)), out=indptr[1:])
@@ -249,8 +249,6 @@ def precompute(pool: Pool, *, distinct_n: int = 3, bleu: bool = True) -> PoolMat
     return PoolMatrices(
         bleu=pairwise_bleu(pool.texts) if bleu else np.zeros((pool.n, pool.n)),
         cosine={e: cosine_matrix(v) for e, v in pool.embeddings.items()},
-        gram_indptr=indptr,
-        gram_ids=ids,
-        n_grams=n_grams,
+        gram_bits=gram_bits(indptr, ids, n_grams),
         gram_totals=totals,
     )

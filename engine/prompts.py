@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_SYSTEM_PROMPT = (
-    "Please reason step by step, and put your final answer within \\boxed{}."
-)
+DEFAULT_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
 class PromptError(ValueError):
@@ -25,9 +23,7 @@ def sampling_messages(question: str, system_prompt: str | None) -> list[dict[str
 def render_prompt(tokenizer: Any, question: str, system_prompt: str | None) -> str:
     """The generator's prompt text: the chat template applied with the assistant turn opened."""
     if not getattr(tokenizer, "chat_template", None):
-        raise PromptError(
-            "the model's tokenizer has no chat template; use an instruct/chat model"
-        )
+        raise PromptError("the model's tokenizer has no chat template; use an instruct/chat model")
     try:
         return tokenizer.apply_chat_template(
             sampling_messages(question, system_prompt), tokenize=False, add_generation_prompt=True

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from divtui.store import insert, transaction
 from divtui.store import generate_queries as gq
+from divtui.store import insert, transaction
 
 from .prompts import classifier_messages, orm_messages
 
@@ -43,11 +43,11 @@ def parse_scorer(spec: str) -> tuple[str, str]:
     """Split ``orm:MODEL`` / ``classifier:MODEL`` into (kind, model); other kinds are refused."""
     kind, sep, model = spec.partition(":")
     if not sep or not model:
-        raise ScorerError(f"scorer {spec!r}: expected KIND:MODEL, e.g. orm:RLHFlow/Llama3.1-8B-ORM-Mistral-Data")
-    if kind not in ("orm", "classifier"):
         raise ScorerError(
-            f"scorer {spec!r}: unknown scorer kind {kind!r} (known: orm, classifier)"
+            f"scorer {spec!r}: expected KIND:MODEL, e.g. orm:RLHFlow/Llama3.1-8B-ORM-Mistral-Data"
         )
+    if kind not in ("orm", "classifier"):
+        raise ScorerError(f"scorer {spec!r}: unknown scorer kind {kind!r} (known: orm, classifier)")
     return kind, model
 
 
@@ -97,7 +97,9 @@ def right_pad(rows: list[list[int]], pad: int) -> tuple[Any, Any]:
     return ids, mask
 
 
-def load_orm(model_name: str, *, device: str | None = None, dtype: str | None = None) -> RewardModel:
+def load_orm(
+    model_name: str, *, device: str | None = None, dtype: str | None = None
+) -> RewardModel:
     """Load an RLHFlow-style ORM: P(+) over {+, -} at the position that predicts the ``+``."""
     import torch
     import transformers

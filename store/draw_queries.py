@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from .db import transaction
+from .ids import SEP, _fmt
 from .write import insert
 
 SAMPLE_COLUMNS = (
@@ -23,6 +24,30 @@ SAMPLE_COLUMNS = (
     "answer_class",
     "mean_logprob",
 )
+
+
+def draw_ids_for_reps(
+    run_id: str, problem_id: str, temperature: float, k: int, reps: int, seed: int
+) -> np.ndarray:
+    """``[draw_id(run_id, problem_id, temperature, k, rep, seed) for rep in range(reps)]``, fast.
+
+    Same canonical encoding as ids.stable_id; the shared prefix is hashed once and copied.
+    """
+    import hashlib
+
+    def enc(v: object) -> str:
+        p = _fmt(v)
+        return f"{len(p)}:{p}"
+
+    head = SEP.join(enc(v) for v in ("draw", run_id, problem_id, float(temperature), int(k)))
+    prefix = hashlib.blake2b((head + SEP).encode("utf-8"), digest_size=8)
+    tail = (SEP + enc(int(seed))).encode("utf-8")
+    out = np.empty(reps, dtype=np.int64)
+    for rep in range(reps):
+        h = prefix.copy()
+        h.update(f"{len(str(rep))}:{rep}".encode() + tail)
+        out[rep] = int.from_bytes(h.digest(), "little", signed=True)
+    return out
 
 
 def pool_keys(
@@ -73,12 +98,17 @@ def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def scorer_is_probability(con: duckdb.DuckDBPyConnection, scorer: str) -> bool:
     """True when every value of ``scorer`` lies in [0, 1] (else the engine applies a sigmoid)."""
-    lo, hi = con.execute("SELECT min(value), max(value) FROM scores WHERE scorer = ?", [scorer]).fetchall()[0]
+    lo, hi = con.execute(
+        "SELECT min(value), max(value) FROM scores WHERE scorer = ?", [scorer]
+    ).fetchall()[0]
     return lo is not None and lo >= 0.0 and hi <= 1.0
 
 
 def scores_of(
-    con: duckdb.DuckDBPyConnection, scorer: str, *, run_id: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    scorer: str,
+    *,
+    run_id: str | None = None,
     sample_ids: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sample_ids, values) of one scorer, restricted to a run or to given samples."""
@@ -99,7 +129,10 @@ def scores_of(
 
 
 def embeddings_of(
-    con: duckdb.DuckDBPyConnection, embedder: str, *, run_id: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    embedder: str,
+    *,
+    run_id: str | None = None,
     sample_ids: list[int] | None = None,
 ) -> tuple[np.ndarray, pa.ListArray]:
     """(sample_ids, vectors as an Arrow list array) of one embedder for a run or given samples."""
@@ -188,7 +221,9 @@ def draw_row(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | N
     return dict(zip(cols, rows[0], strict=True))
 
 
-def draw_metric_rows(con: duckdb.DuckDBPyConnection, draw_id: int) -> list[tuple[str, str, str, float | None]]:
+def draw_metric_rows(
+    con: duckdb.DuckDBPyConnection, draw_id: int
+) -> list[tuple[str, str, str, float | None]]:
     """(metric, embedder, scorer, value) rows of one draw."""
     return con.execute(
         "SELECT metric, embedder, scorer, value FROM draw_metrics WHERE draw_id = ? ORDER BY ALL",

@@ -27,8 +27,8 @@ LAUNCH = (
     'setsid nohup "$@" worker run spec.json > log 2>&1 < /dev/null & echo $! > pid; echo $!'
 )
 CHECK = 'command -v -- "$1" > /dev/null 2>&1 || exit 127; exec "$@" worker check'
-ALIVE = 'kill -0 -- "$1" 2> /dev/null'
-SIGNAL = 'kill "-$1" -- "-$2" 2> /dev/null; kill -0 -- "-$2" 2> /dev/null'
+ALIVE = 'kill -s 0 -- "$1" 2> /dev/null'
+SIGNAL = 'kill -s "$1" -- "-$2" 2> /dev/null; kill -s 0 -- "-$2" 2> /dev/null'
 TERMINAL = ("done", "failed", "cancelled", "crashed")
 RESULT_FILE = re.compile(r"^[a-z_]+\.parquet$")
 

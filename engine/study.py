@@ -1,0 +1,344 @@
+"""`study.toml`: parsing with one-line errors naming the key, and the stage runner that resumes."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Progress = Callable[[int, int, str], None]
+ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
+
+STAGES = ("generate", "grade", "score", "embed", "draw", "report")
+FUNCTIONS = {
+    "grade": ("divtui.engine.grading", "grade_db"),
+    "score": ("divtui.engine.rewards", "score_db"),
+    "embed": ("divtui.engine.embed", "embed_db"),
+    "draw": ("divtui.engine.draws", "run_draws"),
+    "report": ("divtui.engine.report", "build_report"),
+}
+
+
+class StudyError(ValueError):
+    """A study file that cannot be used; str() is ``FILE:LINE: key K: what is wrong``."""
+
+
+def _str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _pos_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+
+
+def _bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _temps(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(_num(t) for t in v)
+
+
+def _sizes(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(_pos_int(k) for k in v)
+
+
+def _strs(v: Any) -> bool:
+    return isinstance(v, list) and all(_str(s) for s in v)
+
+
+def _fields(v: Any) -> bool:
+    keys = {"question", "answer", "id", "level", "subject", "answer_marker"}
+    return isinstance(v, dict) and set(v) <= keys and all(_str(x) for x in v.values())
+
+
+KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
+    "study": {"db": (_str, "a path string")},
+    "generate": {
+        "model": (_str, "a model id or folder"),
+        "dataset": (_str, "math-500, gsm8k, an HF name or a .jsonl path"),
+        "temperatures": (_temps, "a non-empty list of numbers >= 0"),
+        "n": (_pos_int, "a positive integer"),
+        "max_tokens": (_pos_int, "a positive integer"),
+        "seed": (_int, "an integer"),
+        "backend": (lambda v: v in ("vllm", "transformers"), '"vllm" or "transformers"'),
+        "limit": (_pos_int, "a positive integer"),
+        "system_prompt": (_str, "a string"),
+        "run_id": (_str, "a string"),
+        "batch_size": (_pos_int, "a positive integer"),
+        "pools_per_call": (_pos_int, "a positive integer"),
+        "device": (_str, "a string such as cuda or cpu"),
+        "dtype": (_str, "float32, bfloat16 or float16"),
+        "tensor_parallel_size": (_pos_int, "a positive integer"),
+        "split": (_str, "a string"),
+        "dataset_config": (_str, "a string"),
+        "dataset_name": (_str, "a string"),
+        "fields": (_fields, "a table of field names (question, answer, id, ...)"),
+    },
+    "grade": {
+        "workers": (_pos_int, "a positive integer"),
+        "timeout": (_num, "a number of seconds"),
+        "regrade": (_bool, "true or false"),
+    },
+    "score": {
+        "scorers": (_strs, "a list of orm:MODEL / classifier:MODEL strings"),
+        "batch_size": (_pos_int, "a positive integer"),
+        "store_hidden": (_bool, "true or false"),
+        "device": (_str, "a string such as cuda or cpu"),
+        "dtype": (_str, "float32, bfloat16 or float16"),
+    },
+    "embed": {
+        "embedders": (_strs, "a list of model ids or folders"),
+        "batch_size": (_pos_int, "a positive integer"),
+        "device": (_str, "a string such as cuda or cpu"),
+    },
+    "draw": {
+        "sizes": (_sizes, "a non-empty list of positive integers"),
+        "reps": (_pos_int, "a positive integer"),
+        "seed": (_int, "an integer"),
+        "distinct_n": (_pos_int, "a positive integer"),
+        "quality": (lambda v: v in ("logprob", "reward"), '"logprob" or "reward"'),
+    },
+    "report": {
+        "format": (lambda v: v in ("md", "json"), '"md" or "json"'),
+        "output": (_str, "a path string"),
+        "tables": (_strs, "a list of table names"),
+        "n_boot": (lambda v: _int(v) and v >= 0, "an integer >= 0"),
+        "seed": (_int, "an integer"),
+    },
+}
+REQUIRED = {
+    "generate": ("model", "dataset", "temperatures", "n"),
+    "draw": ("sizes", "reps"),
+    "score": ("scorers",),
+}
+
+
+@dataclass
+class Study:
+    """A parsed study file: its path, its folder (for relative paths) and its stage tables."""
+
+    path: Path
+    sections: dict[str, dict[str, Any]]
+
+    def resolve(self, value: str) -> str:
+        """A path from the file, relative to the file's folder."""
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else self.path.parent / p)
+
+
+def line_of(text: str, section: str, key: str | None = None) -> int:
+    """The line of ``[section]`` (or of ``key`` inside it) in ``text``; 1 when not found."""
+    lines = text.splitlines()
+    header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
+    for i, line in enumerate(lines):
+        if header.match(line):
+            if key is None:
+                return i + 1
+            pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+            for j in range(i + 1, len(lines)):
+                if re.match(r"^\s*\[", lines[j]) and not lines[j].strip().startswith(
+                    f"[{section}."
+                ):
+                    break
+                if pattern.match(lines[j]) or lines[j].strip() == f"[{section}.{key}]":
+                    return j + 1
+            return i + 1
+    return 1
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and check a study file; every problem is a StudyError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = re.search(r"\(at line (\d+), column \d+\)", msg)
+        line = m.group(1) if m else "1"
+        reason = re.sub(r" \(at line.*", "", msg)
+        raise StudyError(f"{path}:{line}: invalid TOML: {reason}") from None
+    for section, table in data.items():
+        if section not in KEYS:
+            raise StudyError(
+                f"{path}:{line_of(text, section)}: section [{section}]: unknown "
+                f"(known: {', '.join(KEYS)})"
+            )
+        if not isinstance(table, dict):
+            raise StudyError(f"{path}:1: key {section}: must be a [{section}] table")
+        for key, value in table.items():
+            where = f"{path}:{line_of(text, section, key)}: key {section}.{key}"
+            if key not in KEYS[section]:
+                raise StudyError(f"{where}: unknown (known: {', '.join(KEYS[section])})")
+            check, what = KEYS[section][key]
+            if not check(value):
+                raise StudyError(f"{where}: must be {what}, got {value!r}")
+        for key in REQUIRED.get(section, ()):
+            if key not in table:
+                raise StudyError(
+                    f"{path}:{line_of(text, section)}: key {section}.{key}: missing (required)"
+                )
+    if not any(s in data for s in STAGES):
+        raise StudyError(f"{path}:1: no stage sections (use some of {', '.join(STAGES)})")
+    if "score" in data:
+        from .rewards import ScorerError, parse_scorer
+
+        for s in data["score"]["scorers"]:
+            try:
+                parse_scorer(s)
+            except ScorerError as e:
+                raise StudyError(
+                    f"{path}:{line_of(text, 'score', 'scorers')}: key score.scorers: {e}"
+                ) from None
+    return Study(path, data)
+
+
+def stage_function(stage: str) -> Callable[..., Any] | None:
+    """The engine function behind ``stage``, imported now; None when it does not exist (yet)."""
+    module, name = FUNCTIONS[stage]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _no_progress(stage: str) -> AbstractContextManager[Progress | None]:
+    """No progress display."""
+    return nullcontext(None)
+
+
+def _stage_calls(study: Study, stage: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, keyword arguments) of each call a stage makes, from its table in the file."""
+    cfg = dict(study.sections[stage])
+    if stage == "grade":
+        yield "grade", cfg
+    elif stage == "score":
+        for s in cfg.pop("scorers"):
+            yield f"score {s}", {**cfg, "scorer": s}
+    elif stage == "embed":
+        embedders = cfg.pop("embedders", None) or [None]
+        for e in embedders:
+            yield f"embed {e or 'default'}", {**cfg, **({"embedder": e} if e else {})}
+    elif stage == "draw":
+        yield "draw", {"seed": 0, **cfg}
+    elif stage == "report":
+        cfg.pop("format", None)
+        cfg.pop("output", None)
+        yield "report", cfg
+
+
+def run_study(
+    study: Study,
+    *,
+    db: str | None = None,
+    stages: list[str] | None = None,
+    progress: ProgressFactory = _no_progress,
+    echo: Callable[[str], None] = print,
+    render_md: Callable[[dict[str, Any], str], str] | None = None,
+) -> dict[str, Any]:
+    """Run the file's stages in order on its database; each skips work already stored.
+
+    ``render_md`` turns a report into Markdown (the CLI passes its renderer; without it a
+    Markdown report is written as JSON). Returns each stage's counts, and the report.
+    """
+    from divtui.store import open_db
+
+    for s in stages or ():
+        if s not in STAGES:
+            raise StudyError(f"stage {s!r}: unknown (known: {', '.join(STAGES)})")
+    db_path = db or (
+        study.resolve(study.sections["study"]["db"])
+        if "db" in study.sections.get("study", {})
+        else None
+    )
+    if not db_path:
+        raise StudyError(f"{study.path}:1: key study.db: missing (or pass --db)")
+    todo = [s for s in STAGES if s in study.sections and (not stages or s in stages)]
+    results: dict[str, Any] = {}
+    con = open_db(db_path)
+    try:
+        for stage in todo:
+            if stage == "generate":
+                results["generate"] = _run_generate(con, study, progress, echo)
+                continue
+            fn = stage_function(stage)
+            if fn is None:
+                echo(f"{stage}: skipped ({'.'.join(FUNCTIONS[stage])} is not available)")
+                continue
+            for label, kwargs in _stage_calls(study, stage):
+                with progress(label) as bar:
+                    extra = {"notice": echo} if stage == "draw" else {}
+                    out = fn(con, **kwargs, progress=bar, **extra)
+                results.setdefault(stage, []).append(out)
+                if stage == "report":
+                    results["report"] = out
+                    _write_report(study, db_path, out, echo, render_md)
+                else:
+                    echo(f"{label}: {_summary(out)}")
+    finally:
+        con.close()
+    return results
+
+
+def _run_generate(
+    con: Any, study: Study, progress: ProgressFactory, echo: Callable[[str], None]
+) -> dict[str, Any]:
+    """The generate stage: relative dataset paths resolve against the study file's folder."""
+    from .generate import GenerateSpec, generate_db
+
+    cfg = dict(study.sections["generate"])
+    if cfg["dataset"].endswith(".jsonl"):
+        cfg["dataset"] = study.resolve(cfg["dataset"])
+    if Path(study.resolve(cfg["model"])).is_dir():
+        cfg["model"] = study.resolve(cfg["model"])
+    spec = GenerateSpec(**cfg)
+    with progress("generate") as bar:
+        out = generate_db(con, spec, progress=bar)
+    echo(f"generate: {_summary(out)}")
+    return out
+
+
+def _summary(stats: Any) -> str:
+    """A stage's returned counts as one line."""
+    if isinstance(stats, dict):
+        return ", ".join(f"{k}={v}" for k, v in stats.items() if not isinstance(v, dict | list))
+    return str(stats)
+
+
+def _write_report(
+    study: Study,
+    db_path: str,
+    report: dict[str, Any],
+    echo: Callable[[str], None],
+    render_md: Callable[[dict[str, Any], str], str] | None,
+) -> None:
+    """Write the report where [report] output says, as JSON or (with a renderer) Markdown."""
+    cfg = study.sections["report"]
+    if cfg.get("format", "md") == "md" and render_md is not None:
+        text = render_md(report, db_path)
+    else:
+        text = json.dumps(report, default=str, indent=2)
+    if "output" in cfg:
+        out = Path(study.resolve(cfg["output"]))
+        out.write_text(text + "\n", encoding="utf-8")
+        echo(f"report: written to {out}")
+    else:
+        echo(text)
