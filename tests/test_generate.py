@@ -15,7 +15,7 @@ from divtui.engine.prompts import DEFAULT_SYSTEM_PROMPT, render_prompt
 from divtui.store import open_db
 
 from .conftest import run_divtui
-from .tiny_models import build_causal_lm, logprob_tolerance, device_for_tests, dtype_for_tests
+from .tiny_models import build_causal_lm, device_for_tests, dtype_for_tests, logprob_tolerance
 
 QUESTIONS = ["What is 2 + 3?", "Find x if 3x + 4 = 19.", "Compute 12 - 7 in \\boxed{}."]
 
@@ -37,8 +37,9 @@ def backend(model_dir: Path) -> Any:
 @pytest.fixture(scope="module")
 def reference(model_dir: Path) -> Any:
     """A second, independent copy of the model for teacher-forced scoring."""
-    from divtui.engine.backend_transformers import resolve_dtype
     from transformers import AutoModelForCausalLM
+
+    from divtui.engine.backend_transformers import resolve_dtype
 
     dtype = resolve_dtype(dtype_for_tests(), device_for_tests())
     return AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device_for_tests())
@@ -217,8 +218,10 @@ def test_interrupted_generation_resumes_with_the_same_samples(
 
 def test_pool_seed_is_order_free_and_distinct() -> None:
     rng = np.random.default_rng(5)
-    keys = {(int(rng.integers(0, 5)), f"p{rng.integers(50)}", float(rng.choice([0.3, 0.7])))
-            for _ in range(200)}
+    keys = {
+        (int(rng.integers(0, 5)), f"p{rng.integers(50)}", float(rng.choice([0.3, 0.7])))
+        for _ in range(200)
+    }
     seeds = {k: pool_seed(*k) for k in keys}
     assert len(set(seeds.values())) == len(keys)
     assert all(0 <= s < 2**31 and pool_seed(*k) == s for k, s in seeds.items())
@@ -227,8 +230,23 @@ def test_pool_seed_is_order_free_and_distinct() -> None:
 def test_cli_generate_then_rerun_and_bad_input(tmp_path: Path, model_dir: Path) -> None:
     data = problems_file(tmp_path, 2)
     db = tmp_path / "cli.duckdb"
-    args = ["generate", "--db", str(db), "--model", str(model_dir), "--dataset", str(data),
-            "--temperatures", "0.5,1", "--n", "3", "--max-tokens", "6", "--device", device_for_tests()]
+    args = [
+        "generate",
+        "--db",
+        str(db),
+        "--model",
+        str(model_dir),
+        "--dataset",
+        str(data),
+        "--temperatures",
+        "0.5,1",
+        "--n",
+        "3",
+        "--max-tokens",
+        "6",
+        "--device",
+        device_for_tests(),
+    ]
     out = run_divtui(*args)
     assert out.returncode == 0, out.stderr
     assert "4 pools sampled" in out.stdout
@@ -242,14 +260,24 @@ def test_cli_generate_then_rerun_and_bad_input(tmp_path: Path, model_dir: Path) 
     )
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "1+1?", "answer": "2"}\n{"question": 5, "answer": "3"}\n')
-    bad = run_divtui("generate", "--db", str(db), "--model", str(model_dir), "--dataset",
-                     str(broken), "--n", "2")
+    bad = run_divtui(
+        "generate", "--db", str(db), "--model", str(model_dir), "--dataset", str(broken), "--n", "2"
+    )
     assert bad.returncode == 1
     assert bad.stderr.strip() == (
         f"error: {broken}:2: field question: missing or not a non-empty string"
     )
-    bad = run_divtui("generate", "--db", str(db), "--model", str(tmp_path / "nope"),
-                     "--dataset", str(data), "--n", "2")
+    bad = run_divtui(
+        "generate",
+        "--db",
+        str(db),
+        "--model",
+        str(tmp_path / "nope"),
+        "--dataset",
+        str(data),
+        "--n",
+        "2",
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("error: cannot load model")
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
     assert len(stored(db)) == 12
@@ -270,8 +298,12 @@ def test_jsonl_field_mapping_and_errors(tmp_path: Path) -> None:
     path.write_text(path.read_text() + "{oops\n")
     with pytest.raises(DatasetError, match=rf"^{path}:4: not valid JSON"):
         load_problems(str(path), fields=fields)
-    path.write_text(json.dumps({"problem": "Q", "answer": "1", "unique_id": "x"}) * 1 + "\n"
-                    + json.dumps({"problem": "R", "answer": "1", "unique_id": "x"}) + "\n")
+    path.write_text(
+        json.dumps({"problem": "Q", "answer": "1", "unique_id": "x"}) * 1
+        + "\n"
+        + json.dumps({"problem": "R", "answer": "1", "unique_id": "x"})
+        + "\n"
+    )
     with pytest.raises(DatasetError, match=r":2: field unique_id: duplicate id 'x'"):
         load_problems(str(path), fields=fields)
 
@@ -281,8 +313,14 @@ def test_hf_loader_reads_math500_fields_through_datasets(tmp_path: Path) -> None
     folder = tmp_path / "MATH-500"
     folder.mkdir()
     rows = [
-        {"problem": f"P{i}", "solution": "s", "answer": f"{i}", "subject": "Algebra",
-         "level": i % 5 + 1, "unique_id": f"test/algebra/{i}.json"}
+        {
+            "problem": f"P{i}",
+            "solution": "s",
+            "answer": f"{i}",
+            "subject": "Algebra",
+            "level": i % 5 + 1,
+            "unique_id": f"test/algebra/{i}.json",
+        }
         for i in range(7)
     ]
     (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

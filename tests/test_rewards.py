@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,7 +103,8 @@ def test_classifier_padded_batch_equals_each_row_and_hf_own_pooling(clf_dir: Pat
     for i, (q, s) in enumerate(zip(qs, ss, strict=True)):
         ids = tok.apply_chat_template(
             [{"role": "user", "content": q}, {"role": "assistant", "content": s}],
-            return_tensors="pt", return_dict=True,
+            return_tensors="pt",
+            return_dict=True,
         )["input_ids"]
         with torch.no_grad():
             want = hf(ids.to(hf.device)).logits[0, 0].item()
@@ -128,13 +128,29 @@ def seed_db(path: Path, n_problems: int = 3, n: int = 4) -> list[int]:
     rng = np.random.default_rng(3)
     qs, ss = random_pairs(rng, n_problems * n)
     con = open_db(path)
-    insert(con, "problems", pd.DataFrame(
-        {"problem_id": [f"p{i}" for i in range(n_problems)], "question": qs[:n_problems]}))
+    insert(
+        con,
+        "problems",
+        pd.DataFrame(
+            {"problem_id": [f"p{i}" for i in range(n_problems)], "question": qs[:n_problems]}
+        ),
+    )
     insert(con, "runs", pd.DataFrame({"run_id": ["r"], "source": ["demo (simulated)"]}))
     ids = [sample_id("r", f"p{i // n}", 0.7, i % n) for i in range(n_problems * n)]
-    insert(con, "samples", pd.DataFrame({
-        "sample_id": ids, "run_id": "r", "problem_id": [f"p{i // n}" for i in range(len(ids))],
-        "temperature": 0.7, "idx": [i % n for i in range(len(ids))], "text": ss}))
+    insert(
+        con,
+        "samples",
+        pd.DataFrame(
+            {
+                "sample_id": ids,
+                "run_id": "r",
+                "problem_id": [f"p{i // n}" for i in range(len(ids))],
+                "temperature": 0.7,
+                "idx": [i % n for i in range(len(ids))],
+                "text": ss,
+            }
+        ),
+    )
     con.close()
     return ids
 
@@ -150,8 +166,14 @@ def test_score_db_resumes_and_stores_hidden_states(tmp_path: Path, orm_dir: Path
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        score_db(con, scorer=scorer, batch_size=5, store_hidden=True, reward_model=rm,
-                 progress=stop_after_first_batch)
+        score_db(
+            con,
+            scorer=scorer,
+            batch_size=5,
+            store_hidden=True,
+            reward_model=rm,
+            progress=stop_after_first_batch,
+        )
     assert con.execute("SELECT count(*) FROM scores").fetchall()[0][0] == 5
     stats = score_db(con, scorer=scorer, batch_size=5, store_hidden=True, reward_model=rm)
     assert stats["scored"] == 7
@@ -174,8 +196,15 @@ def test_score_db_resumes_and_stores_hidden_states(tmp_path: Path, orm_dir: Path
 def test_cli_score_and_unknown_kind(tmp_path: Path, clf_dir: Path) -> None:
     db = tmp_path / "c.duckdb"
     seed_db(db, 2, 3)
-    out = run_divtui("score", "--db", str(db), "--scorer", f"classifier:{clf_dir}",
-                     "--device", device_for_tests())
+    out = run_divtui(
+        "score",
+        "--db",
+        str(db),
+        "--scorer",
+        f"classifier:{clf_dir}",
+        "--device",
+        device_for_tests(),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("6 samples scored")
     bad = run_divtui("score", "--db", str(db), "--scorer", "probe:x")

@@ -32,7 +32,9 @@ def parse_temperatures(text: str) -> list[float]:
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
-    "--backend", type=click.Choice(["vllm", "transformers"]), default="transformers",
+    "--backend",
+    type=click.Choice(["vllm", "transformers"]),
+    default="transformers",
     show_default=True,
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="first N problems only")
@@ -45,8 +47,13 @@ def parse_temperatures(text: str) -> list[float]:
 @click.option("--answer-field", default=None, help="field holding the gold answer")
 @click.option("--id-field", default=None, help="field holding a problem id")
 @click.option("--answer-marker", default=None, help="gold answer follows this marker, e.g. ####")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="transformers: sequences per generate call")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="transformers: sequences per generate call",
+)
 @click.option("--device", default=None, help="transformers: cuda, cpu (default: cuda if present)")
 @click.option("--dtype", default=None, help="float32, bfloat16, float16 (default: auto)")
 @click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=1, show_default=True)

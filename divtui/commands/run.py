@@ -25,10 +25,12 @@ def progress_bar(stage: str) -> Iterator[Progress]:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress as RichProgress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
+    )
+    from rich.progress import (
+        Progress as RichProgress,
     )
 
     bar = RichProgress(
@@ -77,7 +79,16 @@ def command(study: str, db: str | None, only: str | None) -> None:
         raise UserError(str(e)) from None
     stages = [s.strip() for s in only.split(",")] if only else None
     try:
-        run_study(spec, db=db, stages=stages, progress=progress_bar, echo=click.echo)
+        from .report import to_markdown
+
+        run_study(
+            spec,
+            db=db,
+            stages=stages,
+            progress=progress_bar,
+            echo=click.echo,
+            render_md=to_markdown,
+        )
     except StudyError as e:
         raise UserError(str(e)) from None
     except (ValueError, OSError, RuntimeError) as e:
