@@ -112,10 +112,10 @@ def export_samples(
     folder.mkdir(parents=True, exist_ok=True)
     where = "list_contains(?, problem_id)" + (" AND run_id = ?" if run_id else "")
     params: list[Any] = [list(problem_ids)] + ([run_id] if run_id else [])
-    samples = con.execute(f"SELECT * FROM samples WHERE {where}", params).fetch_arrow_table()
+    samples = con.execute(f"SELECT * FROM samples WHERE {where}", params).to_arrow_table()
     runs = con.execute(
         f"SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM samples WHERE {where})", params
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     pq.write_table(samples, folder / "samples.parquet")
     pq.write_table(runs, folder / "runs.parquet")
     return {"samples": samples.num_rows, "runs": runs.num_rows}

@@ -1,0 +1,372 @@
+"""`divtui remote`: run jobs on a GPU box over SSH, follow them, fetch and ingest their results."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import db_option, resolve_db
+
+ssh_config_option = click.option(
+    "--ssh-config", default=None, help="ssh config file (default ~/.ssh/config)"
+)
+
+
+@click.group("remote")
+def command() -> None:
+    """Run jobs on a remote host named in your ssh config; results come back into the DB."""
+
+
+def _errors(fn: Any) -> Any:
+    """Turn remote, spec, host-config and ingest errors into `error: one line`."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from divtui.engine.remote.errors import RemoteError
+        from divtui.engine.remote.hosts import HostConfigError
+        from divtui.engine.remote.jobspec import SpecError
+        from divtui.errors import UserError
+        from divtui.store.job_queries import IngestError
+
+        try:
+            return fn(*args, **kwargs)
+        except (RemoteError, SpecError, HostConfigError, IngestError) as e:
+            raise UserError(str(e)) from None
+
+    return wrapper
+
+
+def _landing(db: str, job_id: str) -> Path:
+    """The landing folder for a job's result files, beside the database."""
+    return Path(db).with_name(Path(db).name + ".jobs") / job_id
+
+
+def _progress_printer() -> Any:
+    """A callback printing progress lines to stderr."""
+
+    def show(line: dict[str, Any]) -> None:
+        """One progress line."""
+        click.echo(
+            f"  {line.get('stage', '?')}: {line.get('done')}/{line.get('total')} "
+            f"{line.get('label', '')}",
+            err=True,
+        )
+
+    return show
+
+
+async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wait: bool) -> dict:
+    """Connect, wait (optionally) for the job, fetch and ingest its results into ``db``."""
+    from divtui.engine.remote import client
+    from divtui.engine.remote.errors import job_failed
+    from divtui.store import job_queries as jq
+    from divtui.store import open_db
+
+    conn = await client.connect(target)
+    async with conn:
+        if wait:
+            state = await client.guarded(
+                client.wait_job(conn, job_dir, on_progress=_progress_printer()), target.host, job_id
+            )
+        else:
+            state = await client.guarded(client.job_state(conn, job_dir), target.host, job_id)
+        if state["state"] != "done":
+            con = open_db(db)
+            try:
+                jq.set_job_status(con, job_id, state["state"], state["log_tail"][-4000:])
+            finally:
+                con.close()
+            if state["state"] in ("failed", "crashed", "cancelled"):
+                raise job_failed(target.host, job_id, state)
+            return {"state": state["state"], "ingested": None}
+        files = await client.guarded(
+            client.fetch_results(conn, job_dir, _landing(db, job_id)), target.host, job_id
+        )
+    con = open_db(db)
+    try:
+        jq.set_job_status(con, job_id, "done", state["log_tail"][-4000:])
+        added = jq.ingest_job_results(con, _landing(db, job_id), job_id)
+    finally:
+        con.close()
+    return {"state": "ingested", "files": [f.name for f in files], "ingested": added}
+
+
+def _report(job_id: str, result: dict) -> None:
+    """Print what a fetch did."""
+    if result["ingested"] is None:
+        click.echo(f"job {job_id}: {result['state']} (fetch again when it is done)")
+        return
+    parts = ", ".join(f"{n} {t}" for t, n in result["ingested"].items())
+    click.echo(f"job {job_id}: ingested ({parts or 'nothing new'})")
+
+
+@command.command("run")
+@click.argument("host")
+@click.option("--kind", type=click.Choice(["generate", "grade"]), default="generate")
+@click.option("--problem", "problems", multiple=True, required=True, help="problem id (repeat)")
+@click.option("--temperatures", default="0.7", help="comma-separated, e.g. 0.3,0.7,1.0")
+@click.option("--n", "n", type=int, default=8, help="samples per problem and temperature")
+@click.option("--model", default=None, help="model id or folder on the remote (generate)")
+@click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers")
+@click.option("--max-tokens", type=int, default=1024)
+@click.option("--seed", type=int, default=0)
+@click.option("--run-id", default=None, help="run id (generate; default: derived) or run to grade")
+@click.option("--no-grade", is_flag=True, help="generate only; do not grade on the remote")
+@click.option("--timeout", type=float, default=5.0, help="grading timeout per sample (s)")
+@click.option("--wait/--detach", default=True, help="follow the job and ingest its results")
+@click.option("--remote-divtui", default=None, help="divtui command on the remote")
+@click.option("--jobs-dir", default=None, help="remote folder for job folders")
+@ssh_config_option
+@db_option
+@_errors
+def run(
+    host: str,
+    kind: str,
+    problems: tuple[str, ...],
+    temperatures: str,
+    n: int,
+    model: str | None,
+    backend: str,
+    max_tokens: int,
+    seed: int,
+    run_id: str | None,
+    no_grade: bool,
+    timeout: float,
+    wait: bool,
+    remote_divtui: str | None,
+    jobs_dir: str | None,
+    ssh_config: str | None,
+    db: str | None,
+) -> None:
+    """Start a job on HOST for the given problems (their text comes from the database)."""
+    import tempfile
+
+    from divtui.engine.remote import client
+    from divtui.engine.remote import jobspec as js
+    from divtui.engine.remote.hosts import resolve_target
+    from divtui.errors import UserError
+    from divtui.settings import config_path
+    from divtui.store import job_queries as jq
+    from divtui.store import open_db
+
+    path = resolve_db(db)
+    target = resolve_target(
+        host, config_path(), ssh_config=ssh_config, divtui=remote_divtui, jobs_dir=jobs_dir
+    )
+    for pid in problems:
+        js.check_id(pid, "--problem", "command line")
+    with tempfile.TemporaryDirectory() as tmp:
+        con = open_db(path)
+        try:
+            rows = jq.problems_by_id(con, list(problems))
+            missing = sorted(set(problems) - {r["problem_id"] for r in rows})
+            if missing:
+                raise UserError(f"{path}: no problem {missing[0]!r} in the database")
+            inputs = None
+            if kind == "generate":
+                if not model:
+                    raise UserError("--model is required for a generate job")
+                try:
+                    temps = [float(t) for t in temperatures.split(",") if t.strip()]
+                except ValueError:
+                    raise UserError(
+                        f"--temperatures: {temperatures!r} is not a list of numbers"
+                    ) from None
+                spec = js.generate_spec(
+                    rows,
+                    model=model,
+                    temperatures=temps,
+                    n=n,
+                    backend=backend,
+                    max_tokens=max_tokens,
+                    seed=seed,
+                    run_id=run_id,
+                    grade=not no_grade,
+                )
+            else:
+                counts = jq.export_samples(con, Path(tmp), list(problems), run_id)
+                if not counts["samples"]:
+                    raise UserError("no samples of those problems to grade")
+                inputs = {
+                    "runs": Path(tmp) / "runs.parquet",
+                    "samples": Path(tmp) / "samples.parquet",
+                }
+                spec = js.grade_spec(rows, timeout=timeout)
+        finally:
+            con.close()
+
+        async def start() -> dict:
+            """Connect, check the remote divtui, submit."""
+            conn = await client.connect(target)
+            async with conn:
+                await client.guarded(client.check_divtui(conn, target), host)
+                return await client.guarded(client.submit(conn, target, spec, inputs), host)
+
+        launched = asyncio.run(start())
+    job_id = spec["job_id"]
+    remote = {
+        "host": host,
+        "job_dir": launched["job_dir"],
+        "divtui": target.divtui,
+        "jobs_dir": target.jobs_dir,
+        "ssh_config": target.ssh_config,
+    }
+    con = open_db(path)
+    try:
+        jq.record_job(
+            con, job_id=job_id, kind=kind, host=host, status="running", spec=spec, remote=remote
+        )
+    finally:
+        con.close()
+    click.echo(
+        f"job {job_id} started on {host} (pid {launched['pid']}, folder {launched['job_dir']})"
+    )
+    if wait:
+        result = asyncio.run(_follow_and_fetch(target, job_id, launched["job_dir"], path, True))
+        _report(job_id, result)
+
+
+def _job_target(con: Any, job_id: str, ssh_config: str | None) -> tuple[Any, str]:
+    """The Target and job folder of a recorded job."""
+    from divtui.engine.remote.hosts import Target
+    from divtui.errors import UserError
+    from divtui.store import job_queries as jq
+
+    job = jq.get_job(con, job_id)
+    if job is None:
+        raise UserError(f"no job {job_id!r} in the database (`divtui remote status` lists them)")
+    r = job["spec"].get("remote", {})
+    target = Target(
+        host=r.get("host") or job["host"],
+        ssh_config=ssh_config or r.get("ssh_config"),
+        divtui=r.get("divtui") or ["divtui"],
+        jobs_dir=r.get("jobs_dir") or ".divtui/jobs",
+    )
+    return target, r["job_dir"]
+
+
+@command.command("status")
+@click.argument("job_id", required=False)
+@ssh_config_option
+@db_option
+@_errors
+def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
+    """List recorded jobs, or ask the remote how JOB_ID is doing."""
+    from divtui.engine.remote import client
+    from divtui.engine.remote.errors import clean_text
+    from divtui.store import job_queries as jq
+    from divtui.store import open_db
+
+    path = resolve_db(db)
+    con = open_db(path)
+    try:
+        if job_id is None:
+            for j in jq.list_jobs(con):
+                click.echo(
+                    f"{j['job_id']}  {j['kind']:<8} {j['host']:<16} {j['status']:<9} {j['updated_at']}"
+                )
+            return
+        target, job_dir = _job_target(con, job_id, ssh_config)
+    finally:
+        con.close()
+
+    async def ask() -> tuple[dict, list]:
+        """Connect and read the job folder."""
+        conn = await client.connect(target)
+        async with conn:
+            state = await client.guarded(client.job_state(conn, job_dir), target.host, job_id)
+            lines, _ = await client.guarded(
+                client.read_progress(conn, job_dir), target.host, job_id
+            )
+            return state, lines
+
+    state, lines = asyncio.run(ask())
+    con = open_db(path)
+    try:
+        current = jq.get_job(con, job_id)
+        new = current["status"] if current and current["status"] == "ingested" else state["state"]
+        jq.set_job_status(con, job_id, new, state["log_tail"][-4000:])
+    finally:
+        con.close()
+    last = lines[-1] if lines else None
+    prog = f", {last['stage']} {last['done']}/{last['total']}" if last else ""
+    click.echo(f"job {job_id} on {target.host}: {new}{prog}")
+    if state["error"]:
+        click.echo(f"  error: {clean_text(state['error'])}")
+    for line in clean_text(state["log_tail"]).splitlines()[-5:]:
+        click.echo(f"  | {line}")
+
+
+@command.command("fetch")
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="wait for the job to finish first")
+@ssh_config_option
+@db_option
+@_errors
+def fetch(job_id: str, wait: bool, ssh_config: str | None, db: str | None) -> None:
+    """Fetch a finished job's results and ingest them (safe to repeat)."""
+    from divtui.store import open_db
+
+    path = resolve_db(db)
+    con = open_db(path)
+    try:
+        target, job_dir = _job_target(con, job_id, ssh_config)
+    finally:
+        con.close()
+    _report(job_id, asyncio.run(_follow_and_fetch(target, job_id, job_dir, path, wait)))
+
+
+@command.command("cancel")
+@click.argument("job_id")
+@click.option("--grace", type=float, default=5.0, help="seconds between TERM and KILL")
+@ssh_config_option
+@db_option
+@_errors
+def cancel(job_id: str, grace: float, ssh_config: str | None, db: str | None) -> None:
+    """Stop JOB_ID's whole process group on the remote (TERM, then KILL)."""
+    from divtui.engine.remote import client
+    from divtui.store import job_queries as jq
+    from divtui.store import open_db
+
+    path = resolve_db(db)
+    con = open_db(path)
+    try:
+        target, job_dir = _job_target(con, job_id, ssh_config)
+    finally:
+        con.close()
+
+    async def stop() -> dict:
+        """Connect and cancel."""
+        conn = await client.connect(target)
+        async with conn:
+            return await client.guarded(
+                client.cancel_job(conn, job_dir, grace=grace), target.host, job_id
+            )
+
+    state = asyncio.run(stop())
+    con = open_db(path)
+    try:
+        jq.set_job_status(con, job_id, state["state"], state["log_tail"][-4000:])
+    finally:
+        con.close()
+    click.echo(f"job {job_id} on {target.host}: {state['state']}")
+
+
+@command.command("hosts")
+@ssh_config_option
+@_errors
+def hosts(ssh_config: str | None) -> None:
+    """List the hosts of your ssh config and divtui's [hosts.NAME] settings."""
+    from divtui.engine.remote.hosts import load_host_settings, ssh_config_hosts
+    from divtui.settings import config_path
+
+    cfg = Path(ssh_config).expanduser() if ssh_config else Path.home() / ".ssh" / "config"
+    settings = load_host_settings(config_path())
+    for name in dict.fromkeys([*ssh_config_hosts(cfg), *settings]):
+        extra = settings.get(name, {})
+        note = f"  divtui={extra['divtui']}" if "divtui" in extra else ""
+        click.echo(f"{name}{note}")
