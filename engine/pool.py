@@ -34,7 +34,9 @@ class Lookup:
     def take(self, sample_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(values for ``sample_ids``, mask of those found); missing rows hold garbage."""
         if len(self.ids) == 0:
-            return np.zeros((len(sample_ids), *self.values.shape[1:])), np.zeros(len(sample_ids), bool)
+            return np.zeros((len(sample_ids), *self.values.shape[1:])), np.zeros(
+                len(sample_ids), bool
+            )
         pos = np.clip(np.searchsorted(self.ids, sample_ids), 0, len(self.ids) - 1)
         return self.values[pos], self.ids[pos] == sample_ids
 
@@ -198,7 +200,7 @@ def load_samples(
     scorers: Sequence[str] = (),
     embedders: Sequence[str] = (),
 ) -> Pool:
-    """The given samples as one Pool, in the order given (for a draw or a user-edited batch)."""
+    """The given samples (of one pool) as a Pool, in the order given (a draw or an edited batch)."""
     ids = [int(s) for s in sample_ids]
     table = dq.samples_by_id(con, ids)
     found = table.column("sample_id").to_pylist()
@@ -207,15 +209,16 @@ def load_samples(
         raise ValueError(f"sample_id {missing[0]} is not in the database")
     order = {s: i for i, s in enumerate(found)}
     table = table.take(pa.array([order[s] for s in ids]))
-    table = table.set_column(
-        table.schema.get_field_index("problem_id"), "problem_id", pa.array([""] * len(ids))
+    keys = set(
+        zip(
+            table.column("run_id").to_pylist(),
+            table.column("problem_id").to_pylist(),
+            table.column("temperature").to_pylist(),
+            strict=True,
+        )
     )
-    table = table.set_column(
-        table.schema.get_field_index("temperature"), "temperature", pa.array([0.0] * len(ids))
-    )
-    table = table.set_column(
-        table.schema.get_field_index("run_id"), "run_id", pa.array([""] * len(ids))
-    )
+    if len(keys) > 1:
+        raise ValueError("the samples come from more than one pool (run, problem, temperature)")
     rew = {s: reward_lookup(con, s, sample_ids=ids) for s in scorers}
     emb = {e: embedding_lookup(con, e, sample_ids=ids) for e in embedders}
     (pool,) = pools_from_table(table, rew, emb)

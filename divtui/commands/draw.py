@@ -1,0 +1,102 @@
+"""`divtui draw`: random batches of every pool with their diversity metrics and aggregator picks."""
+
+from __future__ import annotations
+
+import click
+
+from divtui.errors import UserError
+
+from . import db_option, resolve_db
+
+
+def _sizes(value: str) -> list[int]:
+    """Parse ``4,8,16,32`` into positive integers, or fail with one line."""
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--sizes: expected comma-separated integers like 4,8,16, got {value!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--sizes: sizes must be positive integers, got {value!r}")
+    return sizes
+
+
+@click.command("draw")
+@db_option
+@click.option("--sizes", required=True, help="batch sizes k, comma-separated (e.g. 4,8,16,32)")
+@click.option("--reps", required=True, type=click.IntRange(min=1), help="draws per pool and k")
+@click.option("--seed", required=True, type=int, help="random seed (same seed, same draws)")
+@click.option("--run", "run_id", default=None, help="only this run (default: every run)")
+@click.option("--scorer", "scorers", multiple=True, help="reward scorer to use (repeatable; default all)")
+@click.option(
+    "--embedder", "embedders", multiple=True, help="embedder to use (repeatable; default all)"
+)
+@click.option("--distinct-n", type=click.IntRange(min=1), default=3, show_default=True,
+              help="n of the distinct-n metric")
+@click.option("--quality", type=click.Choice(["logprob", "reward", "both"]), default="logprob",
+              show_default=True, help="quality q_i of qual_dpp: exp(mean_logprob) or the reward")
+def command(
+    db: str | None,
+    sizes: str,
+    reps: int,
+    seed: int,
+    run_id: str | None,
+    scorers: tuple[str, ...],
+    embedders: tuple[str, ...],
+    distinct_n: int,
+    quality: str,
+) -> None:
+    """Draw REPS random k-subsets of every pool for each k and store all metrics and picks.
+
+    Rerunning with the same options adds nothing; an interrupted run resumes where it stopped.
+    """
+    from divtui.engine.draws import run_draws
+    from divtui.store import open_db
+
+    k_list = _sizes(sizes)
+    con = open_db(resolve_db(db))
+    bar_state: dict = {}
+
+    def progress(done: int, total: int, label: str) -> None:
+        """Advance a click progress bar over pools."""
+        bar = bar_state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label="drawing", file=click.get_text_stream("stderr"))
+            bar.__enter__()
+            bar_state["bar"] = bar
+        bar.update(done - bar.pos)
+
+    def notice(line: str) -> None:
+        """One-line notice on stderr."""
+        click.echo(f"note: {line}", err=True)
+
+    try:
+        stats = run_draws(
+            con,
+            sizes=k_list,
+            reps=reps,
+            seed=seed,
+            run_id=run_id,
+            scorers=list(scorers) or None,
+            embedders=list(embedders) or None,
+            distinct_n=distinct_n,
+            quality=quality,
+            progress=progress,
+            notice=notice,
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if "bar" in bar_state:
+            bar_state["bar"].__exit__(None, None, None)
+        con.close()
+    click.echo(
+        f"{stats['draws_written']} draws written, {stats['draws_existing']} already present, "
+        f"{stats['pools']} pools; {stats['metric_rows']} metric rows, "
+        f"{stats['outcome_rows']} outcome rows"
+    )
+    small = {k: v for k, v in stats["skipped_small"].items() if v}
+    if small:
+        click.echo(
+            "pools skipped as smaller than k: "
+            + ", ".join(f"k={k}: {v}" for k, v in sorted(small.items()))
+        )

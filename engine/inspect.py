@@ -1,0 +1,165 @@
+"""What the UI shows of one draw: per-member figures, the draw's metrics and aggregator picks,
+reruns of the aggregators on an edited batch, and fresh draws for "redraw".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from divtui.store import draw_queries as dq
+
+from . import metrics as mt
+from .draws import draw_indices, evaluate
+from .pool import Pool, PoolMatrices, load_samples, precompute
+
+
+def _pick_name(requested: str | None, present: list[str], what: str) -> str | None:
+    """The scorer/embedder to use: the requested one (checked) or the first present, or None."""
+    if requested is None:
+        return present[0] if present else None
+    if requested not in present:
+        raise ValueError(f"{what} {requested!r} is not in the database")
+    return requested
+
+
+def _batch(
+    con: duckdb.DuckDBPyConnection,
+    sample_ids: Sequence[int],
+    scorer: str | None,
+    embedder: str | None,
+) -> tuple[Pool, PoolMatrices, str | None, str | None]:
+    """Load the given samples as one batch (in the given order) and its matrices."""
+    scorer = _pick_name(scorer, dq.scorer_names(con), "scorer")
+    embedder = _pick_name(embedder, dq.embedder_names(con), "embedder")
+    pool = load_samples(
+        con,
+        sample_ids,
+        scorers=[scorer] if scorer else [],
+        embedders=[embedder] if embedder else [],
+    )
+    return pool, precompute(pool), scorer, embedder
+
+
+def _picks(pool: Pool, mats: PoolMatrices, weighted: bool) -> dict[str, dict[str, Any]]:
+    """Each aggregator's pick on the whole batch, as position, sample_id, answer, correct."""
+    ev = evaluate(pool, mats, np.arange(pool.n)[None, :], weighted=weighted)
+    out: dict[str, dict[str, Any]] = {}
+    for (name, emb, sc), pos in ev.picks.items():
+        p = int(pos[0])
+        pick = {"aggregator": name, "embedder": emb, "scorer": sc, "position": p}
+        if p < 0:
+            pick.update(sample_id=None, answer=None, correct=False if pool.graded else None)
+        else:
+            pick.update(
+                sample_id=int(pool.sample_ids[p]),
+                answer=pool.answers[p],
+                correct=bool(pool.correct[p]) if pool.graded else None,
+            )
+        if name == "coverage" and pool.graded:
+            pick["correct"] = bool(pool.correct.any())
+        out[name] = pick
+    return out
+
+
+def draw_detail(
+    con: duckdb.DuckDBPyConnection,
+    draw_id: int,
+    *,
+    scorer: str | None = None,
+    embedder: str | None = None,
+) -> dict[str, Any]:
+    """One draw for the batch view: members in draw order, stored metrics and picks.
+
+    Per member: sample_id, idx, answer, correct, answer_class, reward (scorer, in [0, 1]),
+    mean_logprob, dpp_contribution (-log [L^-1]_ii, L = S + eps I), mean_bleu and mean_cosine to
+    the other members, near_duplicate. ``scorer``/``embedder`` default to the first present.
+    """
+    row = dq.draw_row(con, draw_id)
+    if row is None:
+        raise ValueError(f"draw {draw_id} is not in the database")
+    pool, mats, scorer, embedder = _batch(con, row["sample_ids"], scorer, embedder)
+    k = pool.n
+    whole = np.arange(k)[None, :]
+    bleu_mean = mt.row_mean_others(mt.gather(mats.bleu, whole))[0]
+    cos = mats.cosine.get(embedder) if embedder else None
+    if cos is not None:
+        cos_mean = mt.row_mean_others(cos[None])[0]
+        contrib = mt.dpp_contributions(cos)
+        near = mt.near_dup_members(cos)
+    reward = pool.rewards.get(scorer) if scorer else None
+    members = []
+    for i in range(k):
+        members.append(
+            {
+                "position": i,
+                "sample_id": int(pool.sample_ids[i]),
+                "idx": int(pool.idx[i]),
+                "text": pool.texts[i],
+                "answer": pool.answers[i],
+                "correct": bool(pool.correct[i]) if pool.graded else None,
+                "answer_class": None if pool.answer_class[i] < 0 else int(pool.answer_class[i]),
+                "reward": None if reward is None else float(reward[i]),
+                "mean_logprob": None if pool.mean_logprob is None else float(pool.mean_logprob[i]),
+                "dpp_contribution": None if cos is None else float(contrib[i]),
+                "mean_bleu": float(bleu_mean[i]),
+                "mean_cosine": None if cos is None else float(cos_mean[i]),
+                "near_duplicate": None if cos is None else bool(near[i]),
+            }
+        )
+    metrics = [
+        {"metric": m, "embedder": e, "scorer": s, "value": v}
+        for m, e, s, v in dq.draw_metric_rows(con, draw_id)
+    ]
+    outcomes = [
+        {"aggregator": a, "embedder": e, "scorer": s, "sample_id": sid, "answer": ans, "correct": c}
+        for a, e, s, sid, ans, c in dq.draw_outcome_rows(con, draw_id)
+    ]
+    return {
+        "draw": {key: row[key] for key in row if key != "sample_ids"},
+        "scorer": scorer,
+        "embedder": embedder,
+        "members": members,
+        "metrics": metrics,
+        "outcomes": outcomes,
+    }
+
+
+def rerun_aggregators(
+    con: duckdb.DuckDBPyConnection,
+    sample_ids: Sequence[int],
+    *,
+    scorer: str | None = None,
+    embedder: str | None = None,
+    weighted: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Aggregator -> pick for a batch the user edited or redrew (samples of one pool, in order).
+
+    ``weighted=False`` leaves out ``wmaj``; aggregators whose input is absent are left out.
+    """
+    if not sample_ids:
+        raise ValueError("an empty batch has no aggregator picks")
+    pool, mats, _, _ = _batch(con, sample_ids, scorer, embedder)
+    return _picks(pool, mats, weighted)
+
+
+def redraw(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    problem_id: str,
+    temperature: float,
+    k: int,
+    seed: int,
+    rep: int = 0,
+) -> list[int]:
+    """sample_ids of draw ``rep`` of size k under ``seed`` (the same draw `divtui draw` stores)."""
+    table = dq.pool_samples(con, run_id, [problem_id])
+    temps = table.column("temperature").to_numpy()
+    sids = table.column("sample_id").to_numpy()[temps == float(temperature)]
+    if len(sids) < k:
+        raise ValueError(f"pool has {len(sids)} samples, fewer than k={k}")
+    idx = draw_indices(seed, run_id, problem_id, float(temperature), k, len(sids), rep + 1)[rep]
+    return [int(s) for s in sids[idx]]
