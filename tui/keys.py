@@ -44,7 +44,8 @@ def bindings(screen: str) -> list[Binding]:
     for bid, (key, action, desc) in DEFAULT_KEYS.items():
         if bid.split(".", 1)[0] == screen:
             show = not action.startswith(("move", "back"))
-            out.append(Binding(key, action, desc, id=bid, show=show))
+            priority = action.startswith("move")  # before the focused column's own scrolling
+            out.append(Binding(key, action, desc, id=bid, show=show, priority=priority))
     return out
 
 

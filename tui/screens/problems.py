@@ -169,7 +169,11 @@ class ProblemsScreen(Screen[None]):
             dt.add_column(label, key=c)
         dt.add_column("question", key="question")
         cells = [
-            [safe_text(eb.fmt_value(v)) for v in col_values[c][self.order]] for c in self.columns
+            [
+                safe_text(f"{v:g}" if c == "T" else eb.fmt_value(v))
+                for v in col_values[c][self.order]
+            ]
+            for c in self.columns
         ]
         question = [one_line(qq, 50) for qq in pools["question"][idx][self.order]]
         keys_ = [str(int(p)) for p in idx[self.order]]

@@ -1,0 +1,392 @@
+"""Pilot tests of every screen and filter, asserting on what the app shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from divtui.store import open_db
+from divtui.tui.screens.batch import BatchScreen
+from divtui.tui.screens.modals import CompareScreen, HelpScreen, ViewerScreen
+from divtui.tui.widgets.solution_column import SolutionColumn
+
+from .conftest import SIZE, settle
+from .tui_fixtures import HOSTILE, SIZES
+
+pytestmark = pytest.mark.asyncio
+
+
+def shown(widget) -> str:
+    """The plain text a Static currently shows."""
+    return str(widget.render())
+
+
+def table_rows(app) -> list[list[str]]:
+    """Every row of the problems table as plain strings."""
+    dt = app.screen.query_one("#problems")
+    return [[str(c) for c in dt.get_row_at(i)] for i in range(dt.row_count)]
+
+
+def column(app, name: str) -> list[str]:
+    """One column of the problems table by key."""
+    dt = app.screen.query_one("#problems")
+    keys = [str(c.key.value) for c in dt.ordered_columns]
+    j = keys.index(name)
+    return [r[j] for r in table_rows(app)]
+
+
+def sql(study_template: Path, query: str, params: list | None = None) -> list[tuple]:
+    """Independent answers straight from the database file."""
+    con = open_db(study_template, read_only=True)
+    try:
+        return con.execute(query, params or []).fetchall()
+    finally:
+        con.close()
+
+
+async def to_problems(pilot, app) -> None:
+    """Open the problems screen and wait for its rows."""
+    await settle(pilot, app)
+    await pilot.press("f3")
+    await settle(pilot, app)
+
+
+async def type_filter(pilot, app, text: str) -> None:
+    """Type a filter expression and apply it."""
+    app.screen.query_one("#filter").value = ""
+    await pilot.press("slash")
+    await pilot.press(*text)
+    await pilot.press("enter")
+    await settle(pilot, app)
+
+
+async def test_overview_shows_counts_plot_and_report_tables(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        runs = shown(app.screen.query_one("#ov-runs"))
+        assert "1 runs · 3 problems · 48 samples" in runs
+        assert "36 draws" in runs and "run-a" in runs
+        plot = app.screen.query_one("#ov-plot")
+        assert set(plot._series) >= {"maj", "bst", "coverage"}
+        assert plot._series["maj"][0] == list(SIZES)
+        names = [str(o.prompt) for o in app.screen.query_one("#ov-tables").options]
+        assert "accuracy_by_k" in names
+        table = app.screen.query_one("#ov-table")
+        first = table.border_title
+        assert table.row_count > 0
+        await pilot.press("t")
+        await settle(pilot, app)
+        assert table.border_title == names[1] != first
+
+
+async def test_problems_unfiltered_lists_every_pool(make_app, study_template: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        want = sql(
+            study_template, "SELECT DISTINCT problem_id, temperature FROM samples ORDER BY 1, 2"
+        )
+        got = [(r[0], float(r[2])) for r in table_rows(app)]
+        assert got == [(p, t) for p, t in want]
+        counts = sql(
+            study_template,
+            "SELECT count(*) FROM draws GROUP BY problem_id, temperature ORDER BY problem_id, temperature",
+        )
+        assert [int(x) for x in column(app, "draws")] == [c for (c,) in counts]
+        assert "filters: none" in shown(app.screen.query_one("#filter-state"))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("T=0.5", "d.temperature = 0.5"),
+        ("k=2", "d.k = 2"),
+        ("maj=wrong", "o.aggregator = 'maj' AND NOT o.correct"),
+        ("bst=correct", "o.aggregator = 'bst' AND o.correct"),
+        ("coverage=0", "o.aggregator = 'coverage' AND NOT o.correct"),
+        (
+            "k=4 mbr_lex=wrong T=1",
+            "d.k = 4 AND d.temperature = 1 AND o.aggregator = 'mbr_lex' AND NOT o.correct",
+        ),
+    ],
+)
+async def test_each_filter_keeps_exactly_the_matching_draws(
+    make_app, study_template: Path, text: str, where: str
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, text)
+        want = sql(
+            study_template,
+            "SELECT d.problem_id, d.temperature, count(DISTINCT d.draw_id) FROM draws d "
+            f"JOIN draw_outcomes o USING (draw_id) WHERE {where} GROUP BY ALL ORDER BY 1, 2",
+        )
+        got = [(r[0], float(r[2]), int(r[6])) for r in table_rows(app)]
+        assert got == [(p, t, n) for p, t, n in want]
+        state = shown(app.screen.query_one("#filter-state"))
+        assert f"{len(want)} problems" in state
+
+
+async def test_aggregator_accuracy_column_is_the_mean_over_filtered_draws(
+    make_app, study_template: Path
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, "k=4")
+        want = sql(
+            study_template,
+            "SELECT d.problem_id, d.temperature, avg(o.correct::INT) FROM draws d JOIN draw_outcomes o "
+            "USING (draw_id) WHERE d.k = 4 AND o.aggregator = 'bst' GROUP BY ALL ORDER BY 1, 2",
+        )
+        assert [float(x) for x in column(app, "bst")] == pytest.approx(
+            [v for *_, v in want], abs=5e-4
+        )
+        assert "pass@4" in [str(c.label) for c in app.screen.query_one("#problems").ordered_columns]
+
+
+async def test_bucket_filter_uses_equal_width_bins_per_k(make_app, study_template: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, "k=2 bucket=dpp:3:3")
+        vals = sql(
+            study_template,
+            "SELECT d.problem_id, d.temperature, m.value FROM draws d JOIN draw_metrics m USING (draw_id) "
+            "WHERE m.metric = 'dpp' AND d.k = 2",
+        )
+        v = np.array([x for *_, x in vals])
+        lo, hi = v.min(), v.max()
+        top = [(p, t) for p, t, x in vals if x >= lo + 2 * (hi - lo) / 3]
+        want = sorted({(p, t, top.count((p, t))) for p, t in top})
+        got = [(r[0], float(r[2]), int(r[6])) for r in table_rows(app)]
+        assert got == want
+        assert f"dpp in [{lo + 2 * (hi - lo) / 3:.3g}, {hi:.3g}]" in shown(
+            app.screen.query_one("#filter-state")
+        )
+
+
+async def test_regex_filter_matches_question_or_solution_text(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, r"/\[link=/")
+        assert [(r[0], r[2]) for r in table_rows(app)] == [("p-alpha", "0.5")]
+        await type_filter(pilot, app, "/sqrt/")
+        assert [(r[0], r[2]) for r in table_rows(app)] == [("p-beta", "0.5"), ("p-beta", "1")]
+
+
+async def test_clear_and_bad_filter(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, "T=1 maj=wrong")
+        n = len(table_rows(app))
+        await type_filter(pilot, app, "k=eight")
+        state = shown(app.screen.query_one("#filter-state"))
+        assert state.startswith("error:") and "field k" in state
+        assert len(table_rows(app)) == n
+        app.screen.query_one("#problems").focus()
+        await pilot.press("x")
+        await settle(pilot, app)
+        assert len(table_rows(app)) == 6
+        assert "filters: none" in shown(app.screen.query_one("#filter-state"))
+
+
+async def test_header_sort_cycles_ascending_descending_original(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        original = column(app, "problem")
+        screen = app.screen
+        dt = screen.query_one("#problems")
+        for expected in ("asc", "desc", "orig"):
+            idx = [str(c.key.value) for c in dt.ordered_columns].index("c")
+            dt.post_message(
+                dt.HeaderSelected(
+                    dt, dt.ordered_columns[idx].key, idx, dt.ordered_columns[idx].label
+                )
+            )
+            await settle(pilot, app)
+            cs = [int(x) for x in column(app, "c")]
+            if expected == "asc":
+                assert cs == sorted(cs)
+            elif expected == "desc":
+                assert cs == sorted(cs, reverse=True)
+            else:
+                assert column(app, "problem") == original
+
+
+async def test_export_filtered_rows(make_app, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await type_filter(pilot, app, "T=0.5")
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "out.jsonl"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert [r["problem"] for r in rows] == [r[0] for r in table_rows(app)]
+        assert all(r["T"] == 0.5 for r in rows) and "pass@4" in rows[0]
+
+
+async def open_first_batch(pilot, app, text: str = "T=0.5") -> BatchScreen:
+    """Filter, then open the first row's batch view."""
+    await to_problems(pilot, app)
+    await type_filter(pilot, app, text)
+    await pilot.press("enter")
+    await settle(pilot, app)
+    assert isinstance(app.screen, BatchScreen)
+    return app.screen
+
+
+async def test_batch_view_columns_headers_and_picks(make_app, study_template: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_batch(pilot, app)
+        info = screen.detail["info"]
+        members = sql(
+            study_template,
+            "SELECT s.idx, s.answer, s.correct, s.text FROM unnest(?::BIGINT[]) WITH ORDINALITY u(sid, pos) "
+            "JOIN samples s ON s.sample_id = u.sid ORDER BY u.pos",
+            [info["sample_ids"]],
+        )
+        cols = list(screen.query(SolutionColumn))
+        assert len(cols) == info["k"] == len(members)
+        for col, (idx, answer, correct, text) in zip(cols, members, strict=True):
+            head = shown(col.query_one(".sol-head"))
+            assert f"idx {idx} " in head and f"ans {answer}" in head
+            assert ("✓" if correct else "✗") in head
+        picks = shown(screen.query_one("#picks"))
+        stored = sql(
+            study_template,
+            "SELECT aggregator, correct FROM draw_outcomes WHERE draw_id = ?",
+            [info["draw_id"]],
+        )
+        for agg, ok in stored:
+            line = next(x for x in picks.splitlines() if x.startswith(agg))
+            assert ("✓" if ok else "✗") in line
+        title = shown(screen.query_one("#batch-title"))
+        assert "p-alpha" in title and "draw 1/6" in title
+        await pilot.press("n")
+        await settle(pilot, app)
+        assert "draw 2/6" in shown(screen.query_one("#batch-title"))
+        await pilot.press("p", "p")
+        await settle(pilot, app)
+        assert "draw 6/6" in shown(screen.query_one("#batch-title"))
+
+
+async def test_hostile_model_text_is_shown_literally(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_batch(pilot, app)
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "8"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        texts = {shown(t) for t in screen.query(".sol-text")}
+        assert "[bold red]x[/] is the answer \\boxed{7}" in texts
+        assert "[link=https://evil.example]click[/link] so \\boxed{7}" in texts
+        assert "\\x1b[31mred\\x1b[0m and \\x1b]0;title\\x07 then \\boxed{3}" in texts
+        assert "a lone [ bracket and $\\frac{1}{2}$ gives \\boxed{7}" in texts
+        for t in screen.query(".sol-text"):
+            content = t.render()
+            assert "\x1b" not in str(content) and "\x07" not in str(content)
+            for span in getattr(t.visual, "spans", []):
+                assert "link" not in str(span.style)
+        assert len(HOSTILE) == 4
+
+
+async def test_fresh_draw_rerun_full_screen_compare_and_export(
+    make_app, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_batch(pilot, app)
+        await pilot.press("d")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "5"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert len(list(screen.query(SolutionColumn))) == 5
+        assert "fresh draw of 5" in shown(screen.query_one("#batch-title"))
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.click("#rerun-go")
+        await settle(pilot, app)
+        assert "rerun: scorer=orm:test-rm embedder=test-embedder@8 weighted=yes" in shown(
+            screen.query_one("#picks")
+        )
+        list(screen.query(".sol-scroll"))[0].focus()
+        await pilot.pause()
+        await pilot.press("right")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, ViewerScreen)
+        second = list(screen.query(SolutionColumn))[1].member
+        assert shown(app.screen.query_one("#viewer-body")) == second["text"].replace(
+            "\x1b", "\\x1b"
+        ).replace("\x07", "\\x07")
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("m", "right", "c")
+        await pilot.pause()
+        assert isinstance(app.screen, CompareScreen)
+        left = shown(app.screen.query_one("#cmp-left"))
+        assert left == second["text"].replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+        await pilot.press("escape")
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "b.csv"
+        await pilot.press("enter")
+        await settle(pilot, app)
+        lines = (tmp_path / "b.csv").read_text().splitlines()
+        assert lines[0].startswith("position,sample_id,idx,text")
+        import csv
+
+        rows = list(csv.DictReader((tmp_path / "b.csv").open()))
+        assert len(rows) == 5 and [int(r["position"]) for r in rows] == list(range(5))
+
+
+async def test_f1_help_and_remapped_keys(make_app) -> None:
+    app = make_app(keymap={"problems.clear": "z"})
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = shown(app.screen.query_one("#help-text"))
+        assert "bucket=METRIC:N:B" in text
+        assert "z  Clear filters" in text
+        await pilot.press("escape")
+        await type_filter(pilot, app, "T=1")
+        assert len(table_rows(app)) == 3
+        app.screen.query_one("#problems").focus()
+        await pilot.press("z")
+        await settle(pilot, app)
+        assert len(table_rows(app)) == 6
+
+
+async def test_command_palette_reaches_screens_and_actions(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to problems")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.current_mode == "problems"
+        assert len(table_rows(app)) == 6
