@@ -265,6 +265,8 @@ async def test_batch_view_columns_headers_and_picks(make_app, study_template: Pa
             head = shown(col.query_one(".sol-head"))
             assert f"idx {idx} " in head and f"ans {answer}" in head
             assert ("✓" if correct else "✗") in head
+            body = shown(col.query_one(".sol-text"))
+            assert body == text.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
         picks = shown(screen.query_one("#picks"))
         stored = sql(
             study_template,
