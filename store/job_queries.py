@@ -112,9 +112,10 @@ def export_samples(
     folder.mkdir(parents=True, exist_ok=True)
     where = "list_contains(?, problem_id)" + (" AND run_id = ?" if run_id else "")
     params: list[Any] = [list(problem_ids)] + ([run_id] if run_id else [])
-    samples = con.execute(f"SELECT * FROM samples WHERE {where}", params).to_arrow_table()
-    runs = con.execute(
-        f"SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM samples WHERE {where})", params
+    samples = con.sql(f"SELECT * FROM samples WHERE {where}", params=params).to_arrow_table()
+    runs = con.sql(
+        f"SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM samples WHERE {where})",
+        params=params,
     ).to_arrow_table()
     pq.write_table(samples, folder / "samples.parquet")
     pq.write_table(runs, folder / "runs.parquet")
@@ -196,7 +197,14 @@ def ingest_job_results(
                 finally:
                     con.unregister(name)
                 before = _count(con, table)
-            insert(con, table, data, on_conflict="ignore")
+            if table in REPLACE_BY_DRAW:
+                name = _register(con, data)
+                try:
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+                finally:
+                    con.unregister(name)
+            else:
+                insert(con, table, data, on_conflict="ignore")
             added[table] = _count(con, table) - before
             if table == "samples":
                 added["samples_regraded"] = _update_grades(con, data)

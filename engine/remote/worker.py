@@ -157,7 +157,7 @@ def export_tables(con: Any, out_dir: Path) -> dict[str, int]:
     out_dir.mkdir(exist_ok=True)
     written = {}
     for table in EXPORT_TABLES:
-        data = con.execute(f"SELECT * FROM {table}").to_arrow_table()
+        data = con.sql(f"SELECT * FROM {table}").to_arrow_table()
         if data.num_rows == 0:
             continue
         part = out_dir / f"{table}.parquet.part"

@@ -111,7 +111,7 @@ def test_dropped_connection_then_fetch_after_reconnect(sshd, tiny_model, tmp_pat
     db = _db(tmp_path / "study.duckdb")
     out = _cli(
         sshd, "remote", "run", "gpubox", "--problem", "gsm8k-7", "--temperatures", "0.7,1.0",
-        "--n", "6", "--model", tiny_model, "--max-tokens", "48", "--db", str(db),
+        "--n", "4", "--model", tiny_model, "--max-tokens", "32", "--db", str(db),
         "--detach", *_user_args(sshd),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
