@@ -107,7 +107,7 @@ def embedding_lookup(
     run_id: str | None = None,
     sample_ids: list[int] | None = None,
 ) -> Lookup:
-    """L2-normalised float32 vectors of one embedder; raises ValueError on mixed dimensions."""
+    """Stored float32 vectors of one embedder; raises ValueError on mixed dimensions."""
     ids, vec = dq.embeddings_of(con, embedder, run_id=run_id, sample_ids=sample_ids)
     if len(ids) == 0:
         return Lookup.build(ids, np.zeros((0, 0), dtype=np.float32))
@@ -120,9 +120,14 @@ def embedding_lookup(
     start = int(vec.offsets[0].as_py())
     flat = vec.values.to_numpy(zero_copy_only=False)[start : start + int(lens.sum())]
     mat = np.asarray(flat, dtype=np.float32).reshape(len(ids), int(lens[0]))
-    norms = np.linalg.norm(mat, axis=1, keepdims=True)
-    mat = mat / np.where(norms > 0, norms, 1.0)
     return Lookup.build(ids, mat)
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm in float64 (zero rows stay zero)."""
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    return v / np.where(norms > 0, norms, 1.0)
 
 
 def pools_from_table(
@@ -175,7 +180,7 @@ def pools_from_table(
                 mean_logprob=None if np.isnan(lp).any() else lp,
                 rewards={s: v[a:b] for s, (v, ok) in rew.items() if ok[a:b].all()},
                 embeddings={
-                    e: v[a:b].astype(np.float64) for e, (v, ok) in emb.items() if ok[a:b].all()
+                    e: normalise(v[a:b]) for e, (v, ok) in emb.items() if ok[a:b].all()
                 },
             )
         )

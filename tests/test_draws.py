@@ -1,0 +1,278 @@
+"""run_draws end to end on real DuckDB files, checked draw by draw against plain references."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sacrebleu
+from divtui.engine.draws import draw_indices, run_draws
+from divtui.store import draw_id, insert, open_db, sample_id
+
+from tests.conftest import run_divtui
+from tests.test_aggregators import ref_argmax, ref_coverage, ref_mbr, ref_vote
+
+VOCAB = ["the", "x", "=", "2", "+", "so", "we", "get", "$x$", "3.", "a,", "(1)"]
+EMB = "emb@8"
+
+
+def make_study(
+    path: Path,
+    *,
+    problems: int = 3,
+    temps: tuple[float, ...] = (0.5, 1.0),
+    n: int = 7,
+    seed: int = 0,
+    logprobs: bool = True,
+    scorers: bool = True,
+    embeddings: bool = True,
+    graded: bool = True,
+) -> None:
+    """A random study written with divtui.store.insert: texts, answers, scores, embeddings."""
+    rng = np.random.default_rng(seed)
+    con = open_db(path)
+    cols: dict[str, list] = {
+        c: []
+        for c in (
+            "sample_id", "run_id", "problem_id", "temperature", "idx", "text",
+            "mean_logprob", "answer", "correct", "answer_class",
+        )
+    }
+    for p in range(problems):
+        for t in temps:
+            classes: dict[str, int] = {}
+            size = n + (p % 2)
+            for i in range(size):
+                ans = [None, "1", "2", "3"][int(rng.integers(0, 4))]
+                words = rng.choice(VOCAB, size=int(rng.integers(0, 14)))
+                cols["sample_id"].append(sample_id("r", f"p{p}", t, i))
+                cols["run_id"].append("r")
+                cols["problem_id"].append(f"p{p}")
+                cols["temperature"].append(t)
+                cols["idx"].append(i)
+                cols["text"].append(" ".join(words) if i != 2 else cols["text"][-1])
+                cols["mean_logprob"].append(-float(rng.random()) if logprobs else None)
+                cols["answer"].append(ans)
+                cols["correct"].append((ans == "1") if graded else None)
+                cols["answer_class"].append(
+                    None if ans is None else classes.setdefault(ans, len(classes))
+                )
+    insert(con, "samples", pa.table(cols))
+    ids = np.array(cols["sample_id"], dtype=np.int64)
+    if scorers:
+        logits = rng.integers(-3, 4, size=len(ids)) / 2.0
+        probs = rng.integers(0, 5, size=len(ids)) / 4.0
+        insert(con, "scores", pa.table({"sample_id": ids, "scorer": ["orm:a"] * len(ids), "value": logits}))
+        insert(con, "scores", pa.table({"sample_id": ids, "scorer": ["prob:b"] * len(ids), "value": probs}))
+    if embeddings:
+        vec = rng.normal(size=(len(ids), 8)).astype(np.float32)
+        vec[1::5] = vec[0::5][: len(vec[1::5])]
+        insert(con, "embeddings", pa.table({"sample_id": ids, "embedder": [EMB] * len(ids), "vec": list(vec)}))
+    con.close()
+
+
+def stored(con) -> tuple[list, list, list]:
+    """Every draw, metric and outcome row, sorted."""
+    return (
+        con.execute("SELECT * FROM draws ORDER BY draw_id").fetchall(),
+        con.execute("SELECT * FROM draw_metrics ORDER BY ALL").fetchall(),
+        con.execute("SELECT * FROM draw_outcomes ORDER BY ALL").fetchall(),
+    )
+
+
+def no_duplicates(con) -> None:
+    """draw_metrics/draw_outcomes have no PK: check their logical keys by hand."""
+    for table, name in (("draw_metrics", "metric"), ("draw_outcomes", "aggregator")):
+        dup = con.execute(
+            f"SELECT count(*) FROM (SELECT draw_id, {name}, embedder, scorer FROM {table} "
+            "GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        assert dup == 0, table
+
+
+def test_every_stored_row_matches_a_per_draw_reference(db_path: Path) -> None:
+    make_study(db_path)
+    con = open_db(db_path)
+    notes: list[str] = []
+    stats = run_draws(con, sizes=[1, 3, 8], reps=4, seed=11, notice=notes.append)
+    assert stats["skipped_small"] == {1: 0, 3: 0, 8: 4} and notes == []
+    samples = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT sample_id, text, answer, correct, answer_class, mean_logprob, problem_id, "
+            "temperature, idx FROM samples"
+        ).fetchall()
+    }
+    scores = {(s, sc): v for s, sc, v in con.execute("SELECT sample_id, scorer, value FROM scores").fetchall()}
+    vecs = {s: np.array(v) for s, v in con.execute("SELECT sample_id, vec FROM embeddings").fetchall()}
+    metrics: dict = {}
+    for d, m, e, s, v in con.execute("SELECT * FROM draw_metrics").fetchall():
+        metrics[(d, m, e, s)] = v
+    outcomes = {(d, a, e, s): (sid, ans, c) for d, a, e, s, sid, ans, c in con.execute("SELECT * FROM draw_outcomes").fetchall()}
+    draws = con.execute("SELECT draw_id, run_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws").fetchall()
+    assert len(draws) == 6 * 4 * 2 + 2 * 4
+    for did, run, prob, temp, k, rep, seed, members in draws:
+        assert did == draw_id(run, prob, temp, k, rep, seed)
+        assert len(set(members)) == k
+        assert all(samples[m][5] == prob and samples[m][6] == temp for m in members)
+        texts = [samples[m][0] for m in members]
+        correct = [bool(samples[m][2]) for m in members]
+        classes = [-1 if samples[m][3] is None else samples[m][3] for m in members]
+        unit = [vecs[m] / np.linalg.norm(vecs[m]) for m in members]
+        bleu = np.array([[sacrebleu.sentence_bleu(h, [r]).score for r in texts] for h in texts])
+        cos = np.array([[1.0 if i == j else float(unit[i] @ unit[j]) for j in range(k)] for i in range(k)])
+        grams = [g for t in texts for g in zip(*(t.split()[i:] for i in range(3)), strict=False)]
+        want_m = {
+            ("n_correct", "", ""): sum(correct),
+            ("mean_logprob", "", ""): np.mean([samples[m][4] for m in members]),
+            ("distinct_n", "", ""): len(set(grams)) / len(grams) if grams else None,
+            ("dpp", EMB, ""): np.log(np.linalg.det(cos + 1e-6 * np.eye(k))),
+            ("near_dup_pairs", EMB, ""): sum(cos[i, j] >= 0.98 for i, j in itertools.combinations(range(k), 2)),
+            ("cosine_sim", EMB, ""): np.mean([cos[i, j] for i, j in itertools.combinations(range(k), 2)]) if k > 1 else None,
+        }
+        want_m[("qual_dpp", EMB, "")] = want_m[("dpp", EMB, "")] + 2 * sum(samples[m][4] for m in members)
+        for key, want in want_m.items():
+            got = metrics[(did, *key)]
+            if want is None:
+                assert got is None, key
+            else:
+                assert got == pytest.approx(want, abs=1e-6), key
+        rew_a = [1 / (1 + np.exp(-scores[(m, "orm:a")])) for m in members]
+        rew_b = [scores[(m, "prob:b")] for m in members]
+        want_pos = {
+            ("maj", "", ""): ref_vote(classes),
+            ("wmaj", "", "orm:a"): ref_vote(classes, rew_a),
+            ("wmaj", "", "prob:b"): ref_vote(classes, rew_b),
+            ("bst", "", "orm:a"): ref_argmax(rew_a),
+            ("bst", "", "prob:b"): ref_argmax(rew_b),
+            ("mbr_lex", "", ""): ref_mbr(bleu),
+            ("mbr_sem", EMB, ""): ref_mbr(cos),
+            ("coverage", "", ""): ref_coverage(correct)[1],
+        }
+        for key, pos in want_pos.items():
+            sid, ans, corr = outcomes[(did, *key)]
+            if pos < 0:
+                assert (sid, ans, corr) == (None, None, False)
+            else:
+                m = members[pos]
+                assert (sid, ans) == (m, samples[m][1]), key
+                assert corr == (any(correct) if key[0] == "coverage" else correct[pos])
+    no_duplicates(con)
+
+
+def test_same_seed_same_draws_whatever_other_pools_exist(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.duckdb", tmp_path / "b.duckdb", tmp_path / "c.duckdb"
+    make_study(a, problems=2)
+    make_study(b, problems=2)
+    make_study(c, problems=2)
+    runs = []
+    for path, seed in ((a, 5), (b, 5), (c, 6)):
+        con = open_db(path)
+        run_draws(con, sizes=[3], reps=6, seed=seed, notice=lambda _: None)
+        runs.append(con.execute("SELECT problem_id, temperature, rep, sample_ids FROM draws ORDER BY ALL").fetchall())
+        con.close()
+    assert runs[0] == runs[1]
+    assert [r[3] for r in runs[0]] != [r[3] for r in runs[2]]
+    one = draw_indices(5, "r", "p0", 0.5, 3, 7, 6)
+    assert (draw_indices(5, "r", "p0", 0.5, 3, 7, 12)[:6] == one).all()
+    assert ([sample_id("r", "p0", 0.5, int(i)) for i in one[0]] == [r[3] for r in runs[0] if r[0] == "p0" and r[1] == 0.5 and r[2] == 0][0])
+
+
+def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
+    ref, cut = tmp_path / "ref.duckdb", tmp_path / "cut.duckdb"
+    make_study(ref, problems=5)
+    shutil.copy(ref, cut)
+    con = open_db(ref)
+    run_draws(con, sizes=[2, 4], reps=3, seed=1, notice=lambda _: None)
+    want = stored(con)
+    again = run_draws(con, sizes=[2, 4], reps=3, seed=1, notice=lambda _: None)
+    assert again["draws_written"] == 0 and again["metric_rows"] == again["outcome_rows"] == 0
+    assert stored(con) == want
+    con.close()
+
+    con = open_db(cut)
+    calls = []
+
+    def stop(done: int, total: int, label: str) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_draws(con, sizes=[2, 4], reps=3, seed=1, progress=stop, batch_pools=2, notice=lambda _: None)
+    partial = con.execute("SELECT count(*) FROM draws").fetchall()[0][0]
+    assert 0 < partial < len(want[0])
+    run_draws(con, sizes=[2, 4], reps=3, seed=1, batch_pools=2, notice=lambda _: None)
+    assert stored(con) == want
+    no_duplicates(con)
+
+
+def test_new_scorer_or_more_reps_fill_only_what_is_missing(tmp_path: Path) -> None:
+    ref, step = tmp_path / "ref.duckdb", tmp_path / "step.duckdb"
+    make_study(ref)
+    shutil.copy(ref, step)
+    con = open_db(ref)
+    run_draws(con, sizes=[3], reps=5, seed=2, notice=lambda _: None)
+    want = stored(con)
+    con.close()
+    con = open_db(step)
+    run_draws(con, sizes=[3], reps=2, seed=2, scorers=["orm:a"], embedders=[], notice=lambda _: None)
+    run_draws(con, sizes=[3], reps=5, seed=2, notice=lambda _: None)
+    assert stored(con) == want
+    no_duplicates(con)
+
+
+def test_missing_inputs_give_one_notice_each_and_no_rows(db_path: Path) -> None:
+    make_study(db_path, logprobs=False, scorers=False, embeddings=False)
+    con = open_db(db_path)
+    notes: list[str] = []
+    run_draws(con, sizes=[2], reps=2, seed=0, notice=notes.append)
+    assert len(notes) == 3 and all("\n" not in n for n in notes)
+    assert any("scorer" in n for n in notes) and any("embeddings" in n for n in notes)
+    assert any("log-probs" in n for n in notes)
+    metrics = {r[0] for r in con.execute("SELECT DISTINCT metric FROM draw_metrics").fetchall()}
+    aggs = {r[0] for r in con.execute("SELECT DISTINCT aggregator FROM draw_outcomes").fetchall()}
+    assert metrics == {"distinct_n", "n_correct"}
+    assert aggs == {"maj", "mbr_lex", "coverage"}
+
+
+def test_ungraded_pools_are_skipped_with_a_notice(db_path: Path) -> None:
+    make_study(db_path, graded=False)
+    con = open_db(db_path)
+    notes: list[str] = []
+    stats = run_draws(con, sizes=[2], reps=2, seed=0, notice=notes.append)
+    assert stats["skipped_ungraded"] == 6 and stats["draws_written"] == 0
+    assert any("divtui grade" in n for n in notes)
+
+
+def test_bad_arguments_are_one_line_errors(db_path: Path) -> None:
+    make_study(db_path)
+    con = open_db(db_path)
+    for kwargs, msg in (
+        ({"sizes": [0]}, "positive"),
+        ({"sizes": [2], "reps": 0}, "reps"),
+        ({"sizes": [2], "scorers": ["nope"]}, "scorer 'nope' is not in the database"),
+        ({"sizes": [2], "run_id": "zz"}, "run 'zz'"),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            run_draws(con, **{"reps": 1, "seed": 0, **kwargs})
+
+
+def test_cli_draw_summary_and_errors(db_path: Path) -> None:
+    make_study(db_path)
+    out = run_divtui("draw", "--db", str(db_path), "--sizes", "2,20", "--reps", "2", "--seed", "4")
+    assert out.returncode == 0, out.stderr
+    assert "12 draws written" in out.stdout and "k=20: 6" in out.stdout
+    again = run_divtui("draw", "--db", str(db_path), "--sizes", "2,20", "--reps", "2", "--seed", "4")
+    assert "0 draws written, 12 already present" in again.stdout
+    bad = run_divtui("draw", "--db", str(db_path), "--sizes", "2,x", "--reps", "2", "--seed", "4")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "error: --sizes: expected comma-separated integers like 4,8,16, got '2,x'"
+    ]
+    bad = run_divtui("draw", "--db", str(db_path), "--sizes", "2", "--reps", "2", "--seed", "4", "--embedder", "e")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: embedder 'e' is not in the database")
