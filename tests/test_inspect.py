@@ -1,0 +1,90 @@
+"""engine.inspect: per-member figures against brute force, picks against the stored ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sacrebleu
+from divtui.engine.draws import run_draws
+from divtui.engine.inspect import draw_detail, redraw, rerun_aggregators
+from divtui.store import open_db
+
+from tests.test_aggregators import ref_argmax, ref_mbr, ref_vote
+from tests.test_draws import EMB, make_study
+
+
+@pytest.fixture
+def con(db_path: Path):
+    make_study(db_path, problems=2, n=8)
+    c = open_db(db_path)
+    run_draws(c, sizes=[5], reps=3, seed=9, notice=lambda _: None)
+    yield c
+    c.close()
+
+
+def test_draw_detail_members_against_brute_force(con) -> None:
+    for (did,) in con.execute("SELECT draw_id FROM draws").fetchall():
+        det = draw_detail(con, did, scorer="orm:a", embedder=EMB)
+        sids = con.execute("SELECT sample_ids FROM draws WHERE draw_id = ?", [did]).fetchall()[0][0]
+        assert [m["sample_id"] for m in det["members"]] == sids
+        texts = [m["text"] for m in det["members"]]
+        vecs = []
+        for s in sids:
+            v = np.array(con.execute("SELECT vec FROM embeddings WHERE sample_id = ?", [s]).fetchall()[0][0])
+            vecs.append(v / np.linalg.norm(v))
+        k = len(sids)
+        cos = np.array([[1.0 if i == j else float(vecs[i] @ vecs[j]) for j in range(k)] for i in range(k)])
+        L = cos + 1e-6 * np.eye(k)
+        full = np.linalg.slogdet(L)[1]
+        for i, m in enumerate(det["members"]):
+            rest = np.delete(np.delete(L, i, 0), i, 1)
+            assert m["dpp_contribution"] == pytest.approx(full - np.linalg.slogdet(rest)[1], abs=1e-5)
+            others = [j for j in range(k) if j != i]
+            assert m["mean_bleu"] == pytest.approx(
+                np.mean([sacrebleu.sentence_bleu(texts[i], [texts[j]]).score for j in others]), abs=1e-9
+            )
+            assert m["mean_cosine"] == pytest.approx(np.mean([cos[i, j] for j in others]), abs=1e-9)
+            assert m["near_duplicate"] == any(cos[i, j] >= 0.98 for j in others)
+            raw = con.execute("SELECT value FROM scores WHERE sample_id = ? AND scorer = 'orm:a'", [m["sample_id"]]).fetchall()[0][0]
+            assert m["reward"] == pytest.approx(1 / (1 + np.exp(-raw)))
+        stored = {(o["aggregator"], o["scorer"]): o["sample_id"] for o in det["outcomes"]}
+        picks = rerun_aggregators(con, sids, scorer="orm:a", embedder=EMB)
+        for name, pick in picks.items():
+            assert stored[(name, pick["scorer"])] == pick["sample_id"], name
+        assert {m["metric"] for m in det["metrics"]} >= {"dpp", "cosine_sim", "distinct_n"}
+
+
+def test_rerun_on_an_edited_batch_matches_plain_python(con) -> None:
+    rows = con.execute(
+        "SELECT sample_id, text, answer_class, correct FROM samples WHERE problem_id = 'p1' "
+        "AND temperature = 1.0 ORDER BY idx DESC"
+    ).fetchall()[:4]
+    sids = [r[0] for r in rows]
+    rewards = [con.execute("SELECT value FROM scores WHERE sample_id = ? AND scorer = 'prob:b'", [s]).fetchall()[0][0] for s in sids]
+    picks = rerun_aggregators(con, sids, scorer="prob:b", embedder=EMB)
+    classes = [-1 if r[2] is None else r[2] for r in rows]
+    bleu = np.array([[sacrebleu.sentence_bleu(a[1], [b[1]]).score for b in rows] for a in rows])
+    assert picks["maj"]["sample_id"] == sids[ref_vote(classes)]
+    assert picks["wmaj"]["sample_id"] == sids[ref_vote(classes, rewards)]
+    assert picks["bst"]["sample_id"] == sids[ref_argmax(rewards)]
+    assert picks["mbr_lex"]["sample_id"] == sids[ref_mbr(bleu)]
+    assert picks["coverage"]["correct"] == any(r[3] for r in rows)
+    assert "wmaj" not in rerun_aggregators(con, sids, scorer="prob:b", weighted=False)
+
+
+def test_redraw_reproduces_stored_draws_and_errors_are_clear(con) -> None:
+    for run, prob, temp, k, rep, seed, sids in con.execute(
+        "SELECT run_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws"
+    ).fetchall():
+        assert redraw(con, run, prob, temp, k, seed, rep) == sids
+    assert redraw(con, "r", "p0", 0.5, 5, 10) != redraw(con, "r", "p0", 0.5, 5, 11)
+    with pytest.raises(ValueError, match="fewer than k"):
+        redraw(con, "r", "p0", 0.5, 50, 1)
+    with pytest.raises(ValueError, match="not in the database"):
+        draw_detail(con, 12345)
+    a = con.execute("SELECT sample_id FROM samples WHERE temperature = 0.5 LIMIT 1").fetchall()[0][0]
+    b = con.execute("SELECT sample_id FROM samples WHERE temperature = 1.0 LIMIT 1").fetchall()[0][0]
+    with pytest.raises(ValueError, match="more than one pool"):
+        rerun_aggregators(con, [a, b])
