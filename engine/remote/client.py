@@ -45,7 +45,7 @@ def launch_command(job_dir: str, divtui: list[str]) -> str:
 
 def job_dir_for(target: Target, job_id: str) -> str:
     """The job's folder on the remote (relative paths start at the remote home)."""
-    if not JOB_ID.match(job_id):
+    if not JOB_ID.fullmatch(job_id):
         raise RemoteError(f"{job_id!r}: not a valid job id")
     return posixpath.join(target.jobs_dir, job_id)
 

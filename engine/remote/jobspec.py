@@ -48,7 +48,7 @@ def check_id(value: Any, field: str, where: str, pattern: re.Pattern[str] = SAFE
     """``value`` if it is a string matching ``pattern``, else a SpecError naming the field."""
     if not isinstance(value, str):
         raise _fail(where, field, f"must be a string, got {type(value).__name__}")
-    if not pattern.match(value) or "/../" in f"/{value}/":
+    if not pattern.fullmatch(value) or "/../" in f"/{value}/":
         raise _fail(
             where,
             field,
