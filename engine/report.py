@@ -149,35 +149,6 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> Iterable[tuple[Row, pd.DataFra
         yield dict(zip(keys, _plain(group), strict=True)), sub
 
 
-def _corr_row(
-    prefix: Row,
-    sub: pd.DataFrame,
-    x: str,
-    y: str,
-    *,
-    partial: bool,
-    rank: bool,
-    n_boot: int,
-    seed: int,
-) -> Row:
-    """One correlation row: the statistics of column x against column y over the sub-frame."""
-    z = sub[CONTROL].to_numpy(float) if partial else None
-    res = stats.correlate(
-        sub[x].to_numpy(float),
-        sub[y].to_numpy(float),
-        pd.factorize(sub["problem_id"])[0],
-        z=z,
-        rank=rank,
-        n_boot=n_boot,
-        seed=seed,
-    )
-    row = {**prefix, "n": res["n"], "n_problems": res["n_problems"]}
-    for key in ("pearson", "spearman", "partial"):
-        if key in res:
-            _ci_fields(row, key, res[key], res[f"{key}_ci"])  # type: ignore[arg-type]
-    return row
-
-
 def _correlations(
     df: pd.DataFrame,
     keys: list[str],
@@ -192,21 +163,25 @@ def _correlations(
 ) -> list[Row]:
     """Rows (keys, metric, target) of correlations of each metric against each target column."""
     rows = []
+    pairs = [(m, t) for m in metrics for t in targets]
     for prefix, sub in _groups(df, keys):
-        for m in metrics:
-            for t in targets:
-                rows.append(
-                    _corr_row(
-                        {**prefix, "metric": m, target_key: t},
-                        sub,
-                        m,
-                        t,
-                        partial=partial,
-                        rank=rank,
-                        n_boot=n_boot,
-                        seed=seed,
-                    )
-                )
+        cols = {c: sub[c].to_numpy(float) for c in dict.fromkeys(metrics + targets)}
+        res = stats.correlate_many(
+            cols,
+            pairs,
+            pd.factorize(sub["problem_id"])[0],
+            z=sub[CONTROL].to_numpy(float) if partial else None,
+            rank=rank,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        for m, t in pairs:
+            r = res[(m, t)]
+            row = {**prefix, "metric": m, target_key: t, "n": r["n"], "n_problems": r["n_problems"]}
+            for key in ("pearson", "spearman", "partial"):
+                if key in r:
+                    _ci_fields(row, key, r[key], r[f"{key}_ci"])  # type: ignore[arg-type]
+            rows.append(row)
     return rows
 
 

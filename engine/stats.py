@@ -116,46 +116,73 @@ def _tie_structure(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, starts, tie_of
 
 
-def _weighted_midranks(
-    ties: tuple[np.ndarray, np.ndarray, np.ndarray], w: np.ndarray
+def _centred_ranks(
+    x: np.ndarray,
+    ties: tuple[np.ndarray, np.ndarray, np.ndarray],
+    w: np.ndarray,
+    n: np.ndarray,
 ) -> np.ndarray:
-    """Mid-ranks of x (given by its tie structure) where item i appears w[b, i] times, per row b."""
+    """sqrt(w) * (mid-rank - (n + 1) / 2) of x in each resample, items by rows: (N, replicates).
+
+    Item i appears w[i, b] times in resample b. A column of two values is its own rank up to a
+    positive affine map, which leaves correlations unchanged, so it is only centred.
+    """
     order, starts, tie_of = ties
-    totals = np.add.reduceat(w[:, order], starts, axis=1)
-    before = np.cumsum(totals, axis=1) - totals
-    return (before + (totals + 1.0) / 2.0)[:, tie_of]
+    if starts.size <= 2:
+        high = (x == x[order[-1]]).astype(float)
+        return (high[:, None] - ((high @ w) / n)[None, :]) * np.sqrt(w)
+    ws = w[order]
+    if starts.size == x.size:
+        mid = np.cumsum(ws, axis=0) - (ws - 1.0) / 2.0
+        ranks = np.empty_like(mid)
+        ranks[order] = mid
+    else:
+        totals = np.add.reduceat(ws, starts, axis=0)
+        mid = np.cumsum(totals, axis=0) - (totals - 1.0) / 2.0
+        ranks = mid[tie_of]
+    ranks -= (n + 1.0) / 2.0
+    ranks *= np.sqrt(w)
+    return ranks
 
 
-def _weighted_corr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted Pearson r of a and b per row of w (rows are replicates)."""
-    n = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ma = (w * a).sum(axis=1) / n
-        mb = (w * b).sum(axis=1) / n
-        da = a - ma[:, None]
-        db = b - mb[:, None]
-        vaa = (w * da * da).sum(axis=1)
-        vbb = (w * db * db).sum(axis=1)
-        cab = (w * da * db).sum(axis=1)
-        r = cab / np.sqrt(vaa * vbb)
-    r[(vaa <= 0) | (vbb <= 0)] = np.nan
-    return np.clip(r, -1.0, 1.0)
+def boot_spearman_pairs(
+    cols: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    groups: np.ndarray,
+    weights: np.ndarray,
+) -> np.ndarray:
+    """Spearman rho of the given pairs of rows of ``cols`` (C, N) on every resample: (B, pairs).
+
+    Spearman is the weighted Pearson r of average-tie mid-ranks; the weighted mean of the
+    mid-ranks is (n + 1) / 2, so only sums of products are needed. Each column is ranked once
+    per chunk of replicates, with items as rows so every gather moves contiguous memory.
+    """
+    n_cols, n_items = cols.shape
+    used = sorted({i for p in pairs for i in p})
+    ties = {i: _tie_structure(cols[i]) for i in used}
+    wt = np.ascontiguousarray(weights.T)
+    n_boot = weights.shape[0]
+    out = np.empty((n_boot, len(pairs)))
+    chunk = max(1, _CHUNK_CELLS // max(1, n_items))
+    for lo in range(0, n_boot, chunk):
+        w = wt[:, lo : lo + chunk][groups]
+        n = w.sum(axis=0)
+        ranks = {i: _centred_ranks(cols[i], ties[i], w, n) for i in used}
+        var = {i: np.einsum("nb,nb->b", r, r) for i, r in ranks.items()}
+        for p, (i, j) in enumerate(pairs):
+            cov = np.einsum("nb,nb->b", ranks[i], ranks[j])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = cov / np.sqrt(var[i] * var[j])
+            r[(var[i] <= 0) | (var[j] <= 0)] = np.nan
+            out[lo : lo + chunk, p] = np.clip(r, -1.0, 1.0)
+    return out
 
 
 def boot_spearman(
     x: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Spearman rho (Pearson of average-tie ranks) of x and y on every weighted resample."""
-    n_boot = weights.shape[0]
-    out = np.empty(n_boot)
-    tx, ty = _tie_structure(x), _tie_structure(y)
-    chunk = max(1, _CHUNK_CELLS // max(1, x.size))
-    for lo in range(0, n_boot, chunk):
-        w = weights[lo : lo + chunk][:, groups]
-        out[lo : lo + chunk] = _weighted_corr(
-            _weighted_midranks(tx, w), _weighted_midranks(ty, w), w
-        )
-    return out
+    return boot_spearman_pairs(np.stack([x, y]), [(0, 1)], groups, weights)[:, 0]
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -224,6 +251,52 @@ def correlate(
         point = float(boot_partial(x, y, zk, g, ones)[0])
         out["partial"] = None if math.isnan(point) else point
         out["partial_ci"] = percentile_ci(boot_partial(x, y, zk, g, w)) if n_boot else None
+    return out
+
+
+def correlate_many(
+    columns: dict[str, np.ndarray],
+    pairs: Sequence[tuple[str, str]],
+    groups: np.ndarray,
+    *,
+    z: np.ndarray | None = None,
+    rank: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[tuple[str, str], dict[str, object]]:
+    """``correlate`` for many (x, y) pairs of named columns, sharing the rank work.
+
+    With no missing value anywhere, Spearman for all pairs comes from one
+    ``boot_spearman_pairs`` (each column ranked once); otherwise each pair is done on its own
+    complete cases.
+    """
+    used = list(dict.fromkeys(c for p in pairs for c in p))
+    complete = all(np.isfinite(columns[c]).all() for c in used) and (
+        z is None or bool(np.isfinite(z).all())
+    )
+    if not complete or not rank or len(pairs) < 2 or len(groups) < 3:
+        return {
+            (x, y): correlate(
+                columns[x], columns[y], groups, z=z, rank=rank, n_boot=n_boot, seed=seed
+            )
+            for x, y in pairs
+        }
+    out = {
+        (x, y): correlate(columns[x], columns[y], groups, z=z, rank=False, n_boot=n_boot, seed=seed)
+        for x, y in pairs
+    }
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = int(g.max()) + 1
+    stack = np.stack([np.asarray(columns[c], float) for c in used])
+    where = {c: i for i, c in enumerate(used)}
+    idx = [(where[x], where[y]) for x, y in pairs]
+    point = boot_spearman_pairs(stack, idx, g, np.ones((1, n_groups)))[0]
+    w = bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    boots = boot_spearman_pairs(stack, idx, g, w) if n_boot else None
+    for p, pair in enumerate(pairs):
+        res = out[pair]
+        res["spearman"] = None if math.isnan(point[p]) else float(point[p])
+        res["spearman_ci"] = percentile_ci(boots[:, p]) if boots is not None else None
     return out
 
 

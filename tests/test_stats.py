@@ -187,3 +187,25 @@ def test_buckets_match_numpy_histogram_and_a_loop(values: list[float], n_bins: i
     for v, b in zip(x, idx, strict=True):
         last = b == n_bins - 1
         assert edges[b] <= v and (v <= edges[b + 1] if last else v < edges[b + 1])
+
+
+@pytest.mark.parametrize("holes", [False, True])
+def test_correlate_many_equals_correlate_pair_by_pair(holes: bool) -> None:
+    rng = np.random.default_rng(21)
+    x, y, z, groups = _study(rng, 18)
+    cols = {
+        "x": x,
+        "y": y,
+        "x2": np.round(x * rng.random(x.size), 2),
+        "y2": (rng.random(x.size) < 0.3).astype(float),
+        "c": rng.integers(0, 4, x.size).astype(float),
+    }
+    if holes:
+        cols["x2"][::5] = np.nan
+    pairs = [(a, b) for a in ("x", "x2", "c") for b in ("y", "y2", "c") if a != b]
+    many = stats.correlate_many(cols, pairs, groups, z=z, n_boot=150, seed=4)
+    for a, b in pairs:
+        one = stats.correlate(cols[a], cols[b], groups, z=z, n_boot=150, seed=4)
+        assert many[(a, b)].keys() == one.keys()
+        for key, value in one.items():
+            assert many[(a, b)][key] == pytest.approx(value, abs=1e-10), (a, b, key)
