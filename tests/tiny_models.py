@@ -76,23 +76,28 @@ def _config(tokenizer: Any, **extra: Any) -> Any:
     """A 2-layer, 32-wide Llama config over ``tokenizer``'s vocabulary."""
     from transformers import LlamaConfig
 
+    sizes = {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 1024,
+    }
+    sizes.update(extra)
     return LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=False,
-        **extra,
+        **sizes,
     )
 
 
-def build_causal_lm(folder: Path, *, seed: int = 0, eos_logit: float | None = 3.0) -> Path:
+def build_causal_lm(
+    folder: Path, *, seed: int = 0, eos_logit: float | None = 3.0, **sizes: Any
+) -> Path:
     """Save a tiny random LlamaForCausalLM (and its tokenizer) to ``folder``; returns the folder.
 
     ``eos_logit`` makes the end-of-turn token likely enough that some samples stop before the
@@ -106,7 +111,7 @@ def build_causal_lm(folder: Path, *, seed: int = 0, eos_logit: float | None = 3.
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(folder)
     torch.manual_seed(seed)
-    config = _config(tokenizer, initializer_range=0.2)
+    config = _config(tokenizer, **{"initializer_range": 0.2, **sizes})
     model = LlamaForCausalLM(config)
     if eos_logit is not None:
         with torch.no_grad():
