@@ -25,13 +25,21 @@ from divtui.engine.draws import run_draws
 from divtui.store import open_db
 
 
-def naive_draw(texts: list[str], vecs: np.ndarray, classes: list[int], rewards: list[float],
-               logprobs: list[float], correct: list[bool]) -> dict:
+def naive_draw(
+    texts: list[str],
+    vecs: np.ndarray,
+    classes: list[int],
+    rewards: list[float],
+    logprobs: list[float],
+    correct: list[bool],
+) -> dict:
     """Every metric and aggregator of one draw, computed directly: sacrebleu per pair, numpy."""
     import sacrebleu
 
     k = len(texts)
-    bleu = [[sacrebleu.sentence_bleu(texts[i], [texts[j]]).score for j in range(k)] for i in range(k)]
+    bleu = [
+        [sacrebleu.sentence_bleu(texts[i], [texts[j]]).score for j in range(k)] for i in range(k)
+    ]
     unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
     cos = unit @ unit.T
     np.fill_diagonal(cos, 1.0)
@@ -77,8 +85,12 @@ def time_naive(db: Path, sizes: list[int], per_k: int) -> dict[int, float]:
             r = [by_id[s] for s in sids]
             t0 = time.perf_counter()
             naive_draw(
-                [x[1] for x in r], np.array([x[6] for x in r]), [x[2] for x in r],
-                [1 / (1 + np.exp(-x[5])) for x in r], [x[3] for x in r], [x[4] for x in r],
+                [x[1] for x in r],
+                np.array([x[6] for x in r]),
+                [x[2] for x in r],
+                [1 / (1 + np.exp(-x[5])) for x in r],
+                [x[3] for x in r],
+                [x[4] for x in r],
             )
             spent += time.perf_counter() - t0
         out[k] = spent / max(1, len(draws))

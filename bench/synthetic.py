@@ -27,7 +27,9 @@ def _vocab(rng: np.random.Generator, size: int = 3000) -> np.ndarray:
     return np.array(words, dtype=object)
 
 
-def _texts(rng: np.random.Generator, vocab: np.ndarray, n: int, answers: list[str | None]) -> list[str]:
+def _texts(
+    rng: np.random.Generator, vocab: np.ndarray, n: int, answers: list[str | None]
+) -> list[str]:
     """``n`` solutions of ~150-300 words that share phrasing within one problem."""
     zipf = 1.0 / np.arange(1, len(vocab) + 1) ** 1.1
     zipf /= zipf.sum()
@@ -66,8 +68,19 @@ def build_study(
     cols: dict[str, list] = {
         c: []
         for c in (
-            "sample_id", "run_id", "problem_id", "temperature", "idx", "text", "n_tokens",
-            "sum_logprob", "mean_logprob", "finish_reason", "answer", "correct", "answer_class",
+            "sample_id",
+            "run_id",
+            "problem_id",
+            "temperature",
+            "idx",
+            "text",
+            "n_tokens",
+            "sum_logprob",
+            "mean_logprob",
+            "finish_reason",
+            "answer",
+            "correct",
+            "answer_class",
         )
     }
     vecs = []
@@ -127,7 +140,11 @@ def build_study(
         )
         insert(con, "problems", pa.table(prob_rows))
         insert(con, "samples", pa.table(cols))
-        insert(con, "scores", pa.table({"sample_id": sids, "scorer": [SCORER] * len(sids), "value": logits}))
+        insert(
+            con,
+            "scores",
+            pa.table({"sample_id": sids, "scorer": [SCORER] * len(sids), "value": logits}),
+        )
         insert(
             con,
             "embeddings",

@@ -16,7 +16,7 @@ import pandas as pd
 
 MAX_ORDER = 4
 
-_PUNCT = "{|}~[\\]^_` !\"#$%&()*+:;<=>?@/"
+_PUNCT = '{|}~[\\]^_` !"#$%&()*+:;<=>?@/'
 _PADDED = tuple((c, f" {c} ") for c in _PUNCT if c != " ")
 _DIGITS = frozenset("0123456789")
 

@@ -302,57 +302,56 @@ def batch_detail(
 ) -> dict[str, Any]:
     """A batch for the batch view: its members (MEMBER_FIELDS) and each aggregator's pick.
 
-    A stored draw is read with engine.inspect.draw_detail; a fresh or rerun batch (given by
-    ``sample_ids``) goes through engine.inspect.rerun_aggregators. Without engine.inspect the
-    stored values are shown and the computed columns are None.
+    A stored draw (``draw_id``) is read with engine.inspect.draw_detail, its picks being the
+    stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) gets its
+    picks from engine.inspect.rerun_aggregators.
     """
+    from divtui.engine import inspect as ins
     from divtui.store import browse_queries as bq
 
     info: dict[str, Any] = {}
     if draw_id is not None:
         info = bq.draw_info(con, draw_id) or {}
-        sample_ids = info.get("sample_ids", [])
-    ids = list(sample_ids or [])
-    members = bq.members(con, ids, scorer=scorer or "")
-    picks: list[dict[str, Any]] = []
-    try:
-        from divtui.engine import inspect as ins
-    except ImportError:
-        ins = None
-    if ins is not None and draw_id is not None and sample_ids == info.get("sample_ids"):
         detail = ins.draw_detail(con, draw_id, scorer=scorer, embedder=embedder)
-        members, picks = _merge(members, detail)
-    elif ins is not None:
-        detail = ins.rerun_aggregators(
+        sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
+        members = [_member(m) for m in detail["members"]]
+        picks = [
+            o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)
+        ]
+        return {"info": info, "members": members, "picks": sorted(picks, key=_agg_order)}
+    ids = [int(s) for s in sample_ids or []]
+    rows = bq.members(con, ids, scorer=scorer or "")
+    picks = list(
+        ins.rerun_aggregators(
             con, ids, scorer=scorer, embedder=embedder, weighted=weighted
-        )
-        members, picks = _merge(members, detail)
-    elif draw_id is not None:
-        picks = bq.outcomes(con, draw_id, scorer=scorer or "", embedder=embedder or "")
-    for m in members:
-        for key in MEMBER_FIELDS:
-            m.setdefault(key, None)
-    return {"info": info, "members": members, "picks": picks}
+        ).values()
+    )
+    return {
+        "info": info,
+        "members": [_member(m) for m in rows],
+        "picks": sorted(picks, key=_agg_order),
+    }
 
 
-def _merge(
-    members: list[dict[str, Any]], detail: dict[str, Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Overlay engine.inspect's per-member values on the stored rows; return its picks."""
-    by_id = {int(m["sample_id"]): m for m in detail.get("members", [])}
-    merged = []
-    for m in members:
-        extra = by_id.get(int(m["sample_id"]), {})
-        merged.append({**m, **{k: v for k, v in extra.items() if k != "text"}})
-    picks = detail.get("picks") or detail.get("aggregators") or []
-    if isinstance(picks, dict):
-        picks = [{"aggregator": a, **p} for a, p in picks.items()]
-    return merged, list(picks)
+def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:
+    """Aggregators in the DESIGN order, unknown ones after."""
+    order = (*AGGREGATORS, "coverage")
+    name = str(pick["aggregator"])
+    return (order.index(name) if name in order else len(order), name)
 
 
-def fresh_sample_ids(pool_ids: list[int], size: int, seed: int) -> list[int]:
-    """A random subset of ``size`` samples of a pool, without replacement, in draw order."""
-    if not 1 <= size <= len(pool_ids):
-        raise ValueError(f"batch size must be in 1..{len(pool_ids)}")
-    rng = np.random.default_rng(seed)
-    return [int(pool_ids[i]) for i in rng.choice(len(pool_ids), size=size, replace=False)]
+def _member(m: dict[str, Any]) -> dict[str, Any]:
+    """A member row restricted to MEMBER_FIELDS (engine.inspect calls near_dup near_duplicate)."""
+    out = {key: m.get(key) for key in MEMBER_FIELDS}
+    if out["near_dup"] is None:
+        out["near_dup"] = m.get("near_duplicate")
+    return out
+
+
+def fresh_sample_ids(
+    con: Any, run_id: str, problem_id: str, temperature: float, size: int, seed: int
+) -> list[int]:
+    """A fresh random batch of ``size`` from one pool (engine.inspect.redraw under ``seed``)."""
+    from divtui.engine import inspect as ins
+
+    return ins.redraw(con, run_id, problem_id, float(temperature), int(size), int(seed))

@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import stable_id
 from divtui.store import draw_queries as dq
+from divtui.store import stable_id
 
 from . import aggregators as ag
 from . import metrics as mt
@@ -28,7 +28,15 @@ QUALITIES = ("logprob", "reward", "both")
 LOG_Q_FLOOR = 1e-12
 """Rewards used as DPP quality are floored here before the log (a reward of 0 has no log)."""
 
-METRICS = ("distinct_n", "mean_logprob", "n_correct", "cosine_sim", "dpp", "near_dup_pairs", "qual_dpp")
+METRICS = (
+    "distinct_n",
+    "mean_logprob",
+    "n_correct",
+    "cosine_sim",
+    "dpp",
+    "near_dup_pairs",
+    "qual_dpp",
+)
 
 
 def draw_indices(
@@ -96,15 +104,50 @@ def evaluate(
     return ev
 
 
-def variant_of(name: str, emb: str, sc: str) -> tuple[str, str, str]:
-    """Which resumable unit a row belongs to: base, an embedder, a scorer, or a pair."""
-    if emb and sc:
-        return ("pair", emb, sc)
-    if emb:
-        return ("mbr_sem", emb, "")
-    if sc:
-        return ("bst", "", sc)
-    return ("base", "", "")
+def row_keys(
+    pool: Pool, quality: str = "logprob", weighted: bool = True
+) -> set[tuple[str, str, str]]:
+    """The (name, embedder, scorer) rows :func:`evaluate` gives for draws of ``pool``."""
+    keys = {("distinct_n", "", ""), ("maj", "", ""), ("mbr_lex", "", "")}
+    if pool.mean_logprob is not None:
+        keys.add(("mean_logprob", "", ""))
+    if pool.graded:
+        keys |= {("n_correct", "", ""), ("coverage", "", "")}
+    for emb in pool.embeddings:
+        keys |= {(m, emb, "") for m in ("cosine_sim", "dpp", "near_dup_pairs", "mbr_sem")}
+        if pool.mean_logprob is not None and quality in ("logprob", "both"):
+            keys.add(("qual_dpp", emb, ""))
+        if quality in ("reward", "both"):
+            keys |= {("qual_dpp", emb, sc) for sc in pool.rewards}
+    for sc in pool.rewards:
+        keys.add(("bst", "", sc))
+        if weighted:
+            keys.add(("wmaj", "", sc))
+    return keys
+
+
+def _all_done(
+    pool: Pool,
+    k: int,
+    reps: int,
+    seed: int,
+    quality: str,
+    done_draws: np.ndarray,
+    done_rows: dict[tuple[str, str, str], np.ndarray],
+) -> bool:
+    """True when every draw of (pool, k) and every row it would get are stored already."""
+    ids = dq.draw_ids_for_reps(pool.run_id, pool.problem_id, pool.temperature, k, reps, seed)
+    if not _stored(done_draws, ids).all():
+        return False
+    return all(_stored(done_rows.get(key), ids).all() for key in row_keys(pool, quality))
+
+
+def _stored(sorted_ids: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+    """Mask of ``ids`` present in the sorted array ``sorted_ids``."""
+    if sorted_ids is None or len(sorted_ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[pos] == ids
 
 
 class _Rows:
@@ -114,11 +157,24 @@ class _Rows:
         """Empty buffers."""
         self.names: dict[str, int] = {}
         self.answers: list[str | None] = []
-        self.d_cols: dict[str, list] = {k: [] for k in ("draw_id", "pool", "k", "rep", "seed", "off", "ids")}
+        self.d_cols: dict[str, list] = {
+            k: [] for k in ("draw_id", "pool", "k", "rep", "seed", "off", "ids")
+        }
         self.d_keys: list[tuple[str, str, float]] = []
-        self.m_cols: dict[str, list] = {k: [] for k in ("draw_id", "metric", "embedder", "scorer", "value")}
+        self.m_cols: dict[str, list] = {
+            k: [] for k in ("draw_id", "metric", "embedder", "scorer", "value")
+        }
         self.o_cols: dict[str, list] = {
-            k: [] for k in ("draw_id", "aggregator", "embedder", "scorer", "sample_id", "answer", "correct")
+            k: []
+            for k in (
+                "draw_id",
+                "aggregator",
+                "embedder",
+                "scorer",
+                "sample_id",
+                "answer",
+                "correct",
+            )
         }
 
     def code(self, s: str) -> int:
@@ -129,7 +185,9 @@ class _Rows:
         """A dictionary-encoded string column from code chunks."""
         names = sorted(self.names, key=self.names.get)
         idx = np.concatenate(codes) if codes else np.zeros(0, np.int32)
-        return pa.DictionaryArray.from_arrays(pa.array(idx.astype(np.int32)), pa.array(names, pa.string()))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(idx.astype(np.int32)), pa.array(names, pa.string())
+        )
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(draws, draw_metrics, draw_outcomes) as Arrow tables."""
@@ -140,7 +198,10 @@ class _Rows:
             offsets = np.zeros(len(kk) + 1, dtype=np.int32)
             np.cumsum(kk, out=offsets[1:])
             pool_of = np.concatenate(d["pool"])
-            keys = pa.array(self.d_keys, pa.struct([("r", pa.string()), ("p", pa.string()), ("t", pa.float64())]))
+            keys = pa.array(
+                self.d_keys,
+                pa.struct([("r", pa.string()), ("p", pa.string()), ("t", pa.float64())]),
+            )
             take = pa.array(pool_of)
             draws = pa.table(
                 {
@@ -189,12 +250,21 @@ class _Rows:
         return draws, metrics, outcomes
 
 
-def _add(rows: _Rows, pool: Pool, pool_code: int, ans_base: int, ids: np.ndarray,
-         idx: np.ndarray, k: int, seed: int, ev: Evaluation,
-         done: dict[tuple[str, str, str], np.ndarray]) -> tuple[int, int]:
+def _add(
+    rows: _Rows,
+    pool: Pool,
+    pool_code: int,
+    ans_base: int,
+    ids: np.ndarray,
+    idx: np.ndarray,
+    k: int,
+    seed: int,
+    ev: Evaluation,
+    done: dict[tuple[str, str, str], np.ndarray],
+) -> tuple[int, int]:
     """Append the rows of one (pool, k) that are not stored yet; returns (metric, outcome) rows."""
     n_m = n_o = 0
-    new_draw = ~done[("base", "", "")]
+    new_draw = ~done[("", "", "")]
     if new_draw.any():
         rows.d_cols["draw_id"].append(ids[new_draw])
         rows.d_cols["pool"].append(np.full(int(new_draw.sum()), pool_code, np.int64))
@@ -203,7 +273,7 @@ def _add(rows: _Rows, pool: Pool, pool_code: int, ans_base: int, ids: np.ndarray
         rows.d_cols["seed"].append(np.full(int(new_draw.sum()), seed, np.int64))
         rows.d_cols["ids"].append(pool.sample_ids[idx[new_draw]].ravel())
     for (name, emb, sc), values in ev.metrics.items():
-        keep = ~done[variant_of(name, emb, sc)]
+        keep = ~done[(name, emb, sc)]
         cnt = int(keep.sum())
         if not cnt:
             continue
@@ -215,7 +285,7 @@ def _add(rows: _Rows, pool: Pool, pool_code: int, ans_base: int, ids: np.ndarray
         n_m += cnt
     ans_pos = np.array([i if a is not None else -1 for i, a in enumerate(pool.answers)], np.int64)
     for (name, emb, sc), pos in ev.picks.items():
-        keep = ~done[variant_of(name, emb, sc)]
+        keep = ~done[(name, emb, sc)]
         cnt = int(keep.sum())
         if not cnt:
             continue
@@ -245,20 +315,6 @@ def _resolve(requested: Sequence[str] | None, present: list[str], what: str) -> 
         have = ", ".join(present) or "none"
         raise ValueError(f"{what} {unknown[0]!r} is not in the database (present: {have})")
     return list(dict.fromkeys(requested))
-
-
-def _done_masks(
-    ids: np.ndarray, done_draws: np.ndarray, variants: dict[tuple[str, str, str], np.ndarray],
-    keys: set[tuple[str, str, str]],
-) -> dict[tuple[str, str, str], np.ndarray]:
-    """Per variant, which of ``ids`` already have that variant stored."""
-    base = np.isin(ids, done_draws, assume_unique=False)
-    out = {("base", "", ""): base}
-    empty = np.zeros(0, np.int64)
-    for key in keys:
-        if key != ("base", "", ""):
-            out[key] = np.isin(ids, variants.get(key, empty))
-    return out
 
 
 def run_draws(
@@ -305,9 +361,13 @@ def run_draws(
     all_pools = {r: dq.pool_keys(con, r) for r in runs}
     total = sum(len(v) for v in all_pools.values())
     stats: dict = {
-        "draws_written": 0, "draws_existing": 0, "pools": total,
-        "skipped_small": {k: 0 for k in sizes}, "skipped_ungraded": 0,
-        "metric_rows": 0, "outcome_rows": 0,
+        "draws_written": 0,
+        "draws_existing": 0,
+        "pools": total,
+        "skipped_small": {k: 0 for k in sizes},
+        "skipped_ungraded": 0,
+        "metric_rows": 0,
+        "outcome_rows": 0,
     }
     lacking: Counter[str] = Counter()
     done_pools = 0
@@ -315,11 +375,7 @@ def run_draws(
         rewards = {s: reward_lookup(con, s, run_id=run) for s in scorers}
         embeds = {e: embedding_lookup(con, e, run_id=run) for e in embedders}
         done_draws = np.sort(dq.done_draws(con, run, seed, sizes))
-        vt = dq.done_variants(con, run, seed, sizes)
-        variants: dict[tuple[str, str, str], list[int]] = {}
-        for d, kind, e, s in zip(*(vt.column(c).to_pylist() for c in ("draw_id", "kind", "embedder", "scorer")), strict=True):
-            variants.setdefault((kind, e, s), []).append(d)
-        variant_ids = {key: np.sort(np.array(v, np.int64)) for key, v in variants.items()}
+        done_rows = dq.done_rows(con, run, seed, sizes)
         problems = list(dict.fromkeys(p for _, p, _, _ in all_pools[run]))
         temps_per_problem = max(1, len(all_pools[run]) // max(1, len(problems)))
         step = max(1, batch_pools // temps_per_problem)
@@ -338,19 +394,33 @@ def run_draws(
                         stats["skipped_small"][k] += 1
                 if not fits:
                     continue
+                todo = [
+                    k
+                    for k in fits
+                    if not _all_done(pool, k, reps, seed, quality, done_draws, done_rows)
+                ]
+                stats["draws_existing"] += reps * (len(fits) - len(todo))
+                if not todo:
+                    continue
                 mats = precompute(pool, distinct_n=distinct_n)
                 code = len(rows.d_keys)
                 rows.d_keys.append((pool.run_id, pool.problem_id, pool.temperature))
                 ans_base = len(rows.answers)
                 rows.answers.extend(pool.answers)
-                for k in fits:
-                    idx = draw_indices(seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps)
-                    ids = dq.draw_ids_for_reps(pool.run_id, pool.problem_id, pool.temperature, k, reps, seed)
+                for k in todo:
+                    idx = draw_indices(
+                        seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps
+                    )
+                    ids = dq.draw_ids_for_reps(
+                        pool.run_id, pool.problem_id, pool.temperature, k, reps, seed
+                    )
                     ev = evaluate(pool, mats, idx, quality=quality)
-                    keys = {variant_of(*key) for key in (*ev.metrics, *ev.picks)}
-                    done = _done_masks(ids, done_draws, variant_ids, keys)
+                    done = {
+                        key: _stored(done_rows.get(key), ids) for key in (*ev.metrics, *ev.picks)
+                    }
+                    done[("", "", "")] = _stored(done_draws, ids)
                     n_m, n_o = _add(rows, pool, code, ans_base, ids, idx, k, seed, ev, done)
-                    new = int((~done[("base", "", "")]).sum())
+                    new = int((~done[("", "", "")]).sum())
                     stats["draws_written"] += new
                     stats["draws_existing"] += reps - new
                     stats["metric_rows"] += n_m
@@ -390,7 +460,9 @@ def _emit_notices(stats: dict, lacking: Counter[str], notice: Callable[[str], No
         )
     for key, cnt in sorted(lacking.items()):
         if key.startswith("scorer\x00"):
-            notice(f"scorer {key.split(chr(0))[1]}: {cnt} pools lack scores, wmaj/bst left out there")
+            notice(
+                f"scorer {key.split(chr(0))[1]}: {cnt} pools lack scores, wmaj/bst left out there"
+            )
         elif key.startswith("embedder\x00"):
             notice(
                 f"embedder {key.split(chr(0))[1]}: {cnt} pools lack embeddings, "

@@ -179,9 +179,7 @@ def pools_from_table(
                 answer_class=np.array([-1 if c is None else c for c in cls_raw[a:b]], np.int64),
                 mean_logprob=None if np.isnan(lp).any() else lp,
                 rewards={s: v[a:b] for s, (v, ok) in rew.items() if ok[a:b].all()},
-                embeddings={
-                    e: normalise(v[a:b]) for e, (v, ok) in emb.items() if ok[a:b].all()
-                },
+                embeddings={e: normalise(v[a:b]) for e, (v, ok) in emb.items() if ok[a:b].all()},
             )
         )
     return pools

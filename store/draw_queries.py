@@ -36,6 +36,7 @@ def draw_ids_for_reps(
     import hashlib
 
     def enc(v: object) -> str:
+        """Length-prefixed canonical text of one field, as stable_id writes it."""
         p = _fmt(v)
         return f"{len(p)}:{p}"
 
@@ -161,28 +162,30 @@ def done_draws(
     return t.column("draw_id").to_numpy().astype(np.int64)
 
 
-def done_variants(
+def done_rows(
     con: duckdb.DuckDBPyConnection, run_id: str, seed: int, sizes: list[int]
-) -> pa.Table:
-    """Marker rows (draw_id, kind, embedder, scorer) of the variants already stored.
+) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per (metric or aggregator, embedder, scorer): sorted draw_ids that already have that row.
 
-    A variant's rows are written in one transaction with their marker: ``mbr_sem`` for an
-    embedder, ``bst`` for a scorer, ``qual_dpp`` with both for an (embedder, scorer) pair.
+    Only draws of this run, seed and sizes are looked at; used to skip rows already stored.
     """
-    return con.sql(
+    t = con.sql(
         """
         WITH d AS (SELECT draw_id FROM draws
                    WHERE run_id = ? AND seed = ? AND list_contains(?, k))
-        SELECT o.draw_id, o.aggregator AS kind, o.embedder, o.scorer
-        FROM draw_outcomes o SEMI JOIN d ON d.draw_id = o.draw_id
-        WHERE o.aggregator IN ('mbr_sem', 'bst')
+        SELECT m.metric AS name, m.embedder, m.scorer, list(m.draw_id ORDER BY m.draw_id) AS ids
+        FROM draw_metrics m SEMI JOIN d ON d.draw_id = m.draw_id GROUP BY ALL
         UNION ALL
-        SELECT m.draw_id, 'pair' AS kind, m.embedder, m.scorer
-        FROM draw_metrics m SEMI JOIN d ON d.draw_id = m.draw_id
-        WHERE m.metric = 'qual_dpp' AND m.embedder <> '' AND m.scorer <> ''
+        SELECT o.aggregator, o.embedder, o.scorer, list(o.draw_id ORDER BY o.draw_id)
+        FROM draw_outcomes o SEMI JOIN d ON d.draw_id = o.draw_id GROUP BY ALL
         """,
         params=[run_id, seed, sizes],
     ).to_arrow_table()
+    out = {}
+    for i in range(t.num_rows):
+        key = (t["name"][i].as_py(), t["embedder"][i].as_py(), t["scorer"][i].as_py())
+        out[key] = t["ids"][i].values.to_numpy().astype(np.int64)
+    return out
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:

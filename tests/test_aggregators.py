@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from divtui.engine import aggregators as ag
 from divtui.engine import metrics as mt
 
@@ -37,7 +38,9 @@ def ref_argmax(values: list[float]) -> int:
 def ref_mbr(util: np.ndarray) -> int:
     """Highest mean utility to the other members, ties earliest."""
     k = len(util)
-    means = [sum(util[i][j] for j in range(k) if j != i) / (k - 1) if k > 1 else 0.0 for i in range(k)]
+    means = [
+        sum(util[i][j] for j in range(k) if j != i) / (k - 1) if k > 1 else 0.0 for i in range(k)
+    ]
     return ref_argmax(means)
 
 

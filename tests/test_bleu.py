@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import sacrebleu
-from divtui.engine.bleu import bleu_from_stats, pairwise_bleu, tokenize_13a
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sacrebleu.metrics.bleu import BLEU
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+from divtui.engine.bleu import bleu_from_stats, pairwise_bleu, tokenize_13a
 
 ALPHABET = "ab1 9.,-\n&;<>{}[]()$\\^_`|~!\"#%*+:=?@/'"
 WORDS = ["a", "b", "the", "x", "=", "1", "2.5", "3,000", "-4", "(x+1)", "\\frac{1}{2}", "a.", ",b"]
@@ -50,7 +51,9 @@ def test_pairwise_bleu_on_long_random_solutions() -> None:
     st.integers(0, 45),
     st.integers(0, 45),
 )
-def test_vectorised_formula_equals_compute_bleu(extra: list[int], sys_len: int, ref_len: int) -> None:
+def test_vectorised_formula_equals_compute_bleu(
+    extra: list[int], sys_len: int, ref_len: int
+) -> None:
     total = [max(sys_len - n, 0) for n in range(4)]
     correct = [min(e, t) for e, t in zip(extra, total, strict=True)]
     want = BLEU.compute_bleu(

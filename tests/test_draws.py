@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sacrebleu
+
 from divtui.engine.draws import draw_indices, run_draws
 from divtui.store import draw_id, insert, open_db, sample_id
-
 from tests.conftest import run_divtui
 from tests.test_aggregators import ref_argmax, ref_coverage, ref_mbr, ref_vote
 
@@ -38,8 +38,16 @@ def make_study(
     cols: dict[str, list] = {
         c: []
         for c in (
-            "sample_id", "run_id", "problem_id", "temperature", "idx", "text",
-            "mean_logprob", "answer", "correct", "answer_class",
+            "sample_id",
+            "run_id",
+            "problem_id",
+            "temperature",
+            "idx",
+            "text",
+            "mean_logprob",
+            "answer",
+            "correct",
+            "answer_class",
         )
     }
     for p in range(problems):
@@ -66,12 +74,24 @@ def make_study(
     if scorers:
         logits = rng.integers(-3, 4, size=len(ids)) / 2.0
         probs = rng.integers(0, 5, size=len(ids)) / 4.0
-        insert(con, "scores", pa.table({"sample_id": ids, "scorer": ["orm:a"] * len(ids), "value": logits}))
-        insert(con, "scores", pa.table({"sample_id": ids, "scorer": ["prob:b"] * len(ids), "value": probs}))
+        insert(
+            con,
+            "scores",
+            pa.table({"sample_id": ids, "scorer": ["orm:a"] * len(ids), "value": logits}),
+        )
+        insert(
+            con,
+            "scores",
+            pa.table({"sample_id": ids, "scorer": ["prob:b"] * len(ids), "value": probs}),
+        )
     if embeddings:
         vec = rng.normal(size=(len(ids), 8)).astype(np.float32)
         vec[1::5] = vec[0::5][: len(vec[1::5])]
-        insert(con, "embeddings", pa.table({"sample_id": ids, "embedder": [EMB] * len(ids), "vec": list(vec)}))
+        insert(
+            con,
+            "embeddings",
+            pa.table({"sample_id": ids, "embedder": [EMB] * len(ids), "vec": list(vec)}),
+        )
     con.close()
 
 
@@ -107,13 +127,23 @@ def test_every_stored_row_matches_a_per_draw_reference(db_path: Path) -> None:
             "temperature, idx FROM samples"
         ).fetchall()
     }
-    scores = {(s, sc): v for s, sc, v in con.execute("SELECT sample_id, scorer, value FROM scores").fetchall()}
-    vecs = {s: np.array(v) for s, v in con.execute("SELECT sample_id, vec FROM embeddings").fetchall()}
+    scores = {
+        (s, sc): v
+        for s, sc, v in con.execute("SELECT sample_id, scorer, value FROM scores").fetchall()
+    }
+    vecs = {
+        s: np.array(v) for s, v in con.execute("SELECT sample_id, vec FROM embeddings").fetchall()
+    }
     metrics: dict = {}
     for d, m, e, s, v in con.execute("SELECT * FROM draw_metrics").fetchall():
         metrics[(d, m, e, s)] = v
-    outcomes = {(d, a, e, s): (sid, ans, c) for d, a, e, s, sid, ans, c in con.execute("SELECT * FROM draw_outcomes").fetchall()}
-    draws = con.execute("SELECT draw_id, run_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws").fetchall()
+    outcomes = {
+        (d, a, e, s): (sid, ans, c)
+        for d, a, e, s, sid, ans, c in con.execute("SELECT * FROM draw_outcomes").fetchall()
+    }
+    draws = con.execute(
+        "SELECT draw_id, run_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws"
+    ).fetchall()
     assert len(draws) == 6 * 4 * 2 + 2 * 4
     for did, run, prob, temp, k, rep, seed, members in draws:
         assert did == draw_id(run, prob, temp, k, rep, seed)
@@ -124,17 +154,27 @@ def test_every_stored_row_matches_a_per_draw_reference(db_path: Path) -> None:
         classes = [-1 if samples[m][3] is None else samples[m][3] for m in members]
         unit = [vecs[m] / np.linalg.norm(vecs[m]) for m in members]
         bleu = np.array([[sacrebleu.sentence_bleu(h, [r]).score for r in texts] for h in texts])
-        cos = np.array([[1.0 if i == j else float(unit[i] @ unit[j]) for j in range(k)] for i in range(k)])
+        cos = np.array(
+            [[1.0 if i == j else float(unit[i] @ unit[j]) for j in range(k)] for i in range(k)]
+        )
         grams = [g for t in texts for g in zip(*(t.split()[i:] for i in range(3)), strict=False)]
         want_m = {
             ("n_correct", "", ""): sum(correct),
             ("mean_logprob", "", ""): np.mean([samples[m][4] for m in members]),
             ("distinct_n", "", ""): len(set(grams)) / len(grams) if grams else None,
             ("dpp", EMB, ""): np.log(np.linalg.det(cos + 1e-6 * np.eye(k))),
-            ("near_dup_pairs", EMB, ""): sum(cos[i, j] >= 0.98 for i, j in itertools.combinations(range(k), 2)),
-            ("cosine_sim", EMB, ""): np.mean([cos[i, j] for i, j in itertools.combinations(range(k), 2)]) if k > 1 else None,
+            ("near_dup_pairs", EMB, ""): sum(
+                cos[i, j] >= 0.98 for i, j in itertools.combinations(range(k), 2)
+            ),
+            ("cosine_sim", EMB, ""): np.mean(
+                [cos[i, j] for i, j in itertools.combinations(range(k), 2)]
+            )
+            if k > 1
+            else None,
         }
-        want_m[("qual_dpp", EMB, "")] = want_m[("dpp", EMB, "")] + 2 * sum(samples[m][4] for m in members)
+        want_m[("qual_dpp", EMB, "")] = want_m[("dpp", EMB, "")] + 2 * sum(
+            samples[m][4] for m in members
+        )
         for key, want in want_m.items():
             got = metrics[(did, *key)]
             if want is None:
@@ -173,13 +213,19 @@ def test_same_seed_same_draws_whatever_other_pools_exist(tmp_path: Path) -> None
     for path, seed in ((a, 5), (b, 5), (c, 6)):
         con = open_db(path)
         run_draws(con, sizes=[3], reps=6, seed=seed, notice=lambda _: None)
-        runs.append(con.execute("SELECT problem_id, temperature, rep, sample_ids FROM draws ORDER BY ALL").fetchall())
+        runs.append(
+            con.execute(
+                "SELECT problem_id, temperature, rep, sample_ids FROM draws ORDER BY ALL"
+            ).fetchall()
+        )
         con.close()
     assert runs[0] == runs[1]
     assert [r[3] for r in runs[0]] != [r[3] for r in runs[2]]
     one = draw_indices(5, "r", "p0", 0.5, 3, 7, 6)
     assert (draw_indices(5, "r", "p0", 0.5, 3, 7, 12)[:6] == one).all()
-    assert ([sample_id("r", "p0", 0.5, int(i)) for i in one[0]] == [r[3] for r in runs[0] if r[0] == "p0" and r[1] == 0.5 and r[2] == 0][0])
+    assert [sample_id("r", "p0", 0.5, int(i)) for i in one[0]] == [
+        r[3] for r in runs[0] if r[0] == "p0" and r[1] == 0.5 and r[2] == 0
+    ][0]
 
 
 def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
@@ -203,7 +249,9 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_draws(con, sizes=[2, 4], reps=3, seed=1, progress=stop, batch_pools=2, notice=lambda _: None)
+        run_draws(
+            con, sizes=[2, 4], reps=3, seed=1, progress=stop, batch_pools=2, notice=lambda _: None
+        )
     partial = con.execute("SELECT count(*) FROM draws").fetchall()[0][0]
     assert 0 < partial < len(want[0])
     run_draws(con, sizes=[2, 4], reps=3, seed=1, batch_pools=2, notice=lambda _: None)
@@ -220,7 +268,9 @@ def test_new_scorer_or_more_reps_fill_only_what_is_missing(tmp_path: Path) -> No
     want = stored(con)
     con.close()
     con = open_db(step)
-    run_draws(con, sizes=[3], reps=2, seed=2, scorers=["orm:a"], embedders=[], notice=lambda _: None)
+    run_draws(
+        con, sizes=[3], reps=2, seed=2, scorers=["orm:a"], embedders=[], notice=lambda _: None
+    )
     run_draws(con, sizes=[3], reps=5, seed=2, notice=lambda _: None)
     assert stored(con) == want
     no_duplicates(con)
@@ -267,12 +317,56 @@ def test_cli_draw_summary_and_errors(db_path: Path) -> None:
     out = run_divtui("draw", "--db", str(db_path), "--sizes", "2,20", "--reps", "2", "--seed", "4")
     assert out.returncode == 0, out.stderr
     assert "12 draws written" in out.stdout and "k=20: 6" in out.stdout
-    again = run_divtui("draw", "--db", str(db_path), "--sizes", "2,20", "--reps", "2", "--seed", "4")
+    again = run_divtui(
+        "draw", "--db", str(db_path), "--sizes", "2,20", "--reps", "2", "--seed", "4"
+    )
     assert "0 draws written, 12 already present" in again.stdout
     bad = run_divtui("draw", "--db", str(db_path), "--sizes", "2,x", "--reps", "2", "--seed", "4")
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
         "error: --sizes: expected comma-separated integers like 4,8,16, got '2,x'"
     ]
-    bad = run_divtui("draw", "--db", str(db_path), "--sizes", "2", "--reps", "2", "--seed", "4", "--embedder", "e")
+    bad = run_divtui(
+        "draw",
+        "--db",
+        str(db_path),
+        "--sizes",
+        "2",
+        "--reps",
+        "2",
+        "--seed",
+        "4",
+        "--embedder",
+        "e",
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: embedder 'e' is not in the database")
+
+
+@pytest.mark.parametrize("quality", ["logprob", "reward", "both"])
+def test_row_keys_list_exactly_what_evaluate_gives(db_path: Path, quality: str) -> None:
+    from divtui.engine.draws import evaluate, row_keys
+    from divtui.engine.pool import embedding_lookup, load_pools, precompute, reward_lookup
+
+    make_study(db_path, problems=2)
+    con = open_db(db_path)
+    rew = {s: reward_lookup(con, s) for s in ("orm:a", "prob:b")}
+    emb = {EMB: embedding_lookup(con, EMB)}
+    for pool in load_pools(con, "r", ["p0", "p1"], rew, emb):
+        ev = evaluate(
+            pool, precompute(pool), draw_indices(0, "r", "p", 0.5, 3, pool.n, 2), quality=quality
+        )
+        assert set(ev.metrics) | set(ev.picks) == row_keys(pool, quality)
+
+
+def test_switching_quality_adds_only_the_new_rows(tmp_path: Path) -> None:
+    ref, step = tmp_path / "ref.duckdb", tmp_path / "step.duckdb"
+    make_study(ref)
+    shutil.copy(ref, step)
+    con = open_db(ref)
+    run_draws(con, sizes=[3], reps=2, seed=2, quality="both", notice=lambda _: None)
+    want = stored(con)
+    con = open_db(step)
+    run_draws(con, sizes=[3], reps=2, seed=2, quality="reward", notice=lambda _: None)
+    run_draws(con, sizes=[3], reps=2, seed=2, quality="logprob", notice=lambda _: None)
+    assert stored(con) == want
+    no_duplicates(con)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sacrebleu
+
 from divtui.engine.draws import run_draws
 from divtui.engine.inspect import draw_detail, redraw, rerun_aggregators
 from divtui.store import open_db
-
 from tests.test_aggregators import ref_argmax, ref_mbr, ref_vote
 from tests.test_draws import EMB, make_study
 
@@ -32,22 +32,32 @@ def test_draw_detail_members_against_brute_force(con) -> None:
         texts = [m["text"] for m in det["members"]]
         vecs = []
         for s in sids:
-            v = np.array(con.execute("SELECT vec FROM embeddings WHERE sample_id = ?", [s]).fetchall()[0][0])
+            v = np.array(
+                con.execute("SELECT vec FROM embeddings WHERE sample_id = ?", [s]).fetchall()[0][0]
+            )
             vecs.append(v / np.linalg.norm(v))
         k = len(sids)
-        cos = np.array([[1.0 if i == j else float(vecs[i] @ vecs[j]) for j in range(k)] for i in range(k)])
+        cos = np.array(
+            [[1.0 if i == j else float(vecs[i] @ vecs[j]) for j in range(k)] for i in range(k)]
+        )
         L = cos + 1e-6 * np.eye(k)
         full = np.linalg.slogdet(L)[1]
         for i, m in enumerate(det["members"]):
             rest = np.delete(np.delete(L, i, 0), i, 1)
-            assert m["dpp_contribution"] == pytest.approx(full - np.linalg.slogdet(rest)[1], abs=1e-5)
+            assert m["dpp_contribution"] == pytest.approx(
+                full - np.linalg.slogdet(rest)[1], abs=1e-5
+            )
             others = [j for j in range(k) if j != i]
             assert m["mean_bleu"] == pytest.approx(
-                np.mean([sacrebleu.sentence_bleu(texts[i], [texts[j]]).score for j in others]), abs=1e-9
+                np.mean([sacrebleu.sentence_bleu(texts[i], [texts[j]]).score for j in others]),
+                abs=1e-9,
             )
             assert m["mean_cosine"] == pytest.approx(np.mean([cos[i, j] for j in others]), abs=1e-9)
             assert m["near_duplicate"] == any(cos[i, j] >= 0.98 for j in others)
-            raw = con.execute("SELECT value FROM scores WHERE sample_id = ? AND scorer = 'orm:a'", [m["sample_id"]]).fetchall()[0][0]
+            raw = con.execute(
+                "SELECT value FROM scores WHERE sample_id = ? AND scorer = 'orm:a'",
+                [m["sample_id"]],
+            ).fetchall()[0][0]
             assert m["reward"] == pytest.approx(1 / (1 + np.exp(-raw)))
         stored = {(o["aggregator"], o["scorer"]): o["sample_id"] for o in det["outcomes"]}
         picks = rerun_aggregators(con, sids, scorer="orm:a", embedder=EMB)
@@ -62,7 +72,12 @@ def test_rerun_on_an_edited_batch_matches_plain_python(con) -> None:
         "AND temperature = 1.0 ORDER BY idx DESC"
     ).fetchall()[:4]
     sids = [r[0] for r in rows]
-    rewards = [con.execute("SELECT value FROM scores WHERE sample_id = ? AND scorer = 'prob:b'", [s]).fetchall()[0][0] for s in sids]
+    rewards = [
+        con.execute(
+            "SELECT value FROM scores WHERE sample_id = ? AND scorer = 'prob:b'", [s]
+        ).fetchall()[0][0]
+        for s in sids
+    ]
     picks = rerun_aggregators(con, sids, scorer="prob:b", embedder=EMB)
     classes = [-1 if r[2] is None else r[2] for r in rows]
     bleu = np.array([[sacrebleu.sentence_bleu(a[1], [b[1]]).score for b in rows] for a in rows])
@@ -84,7 +99,11 @@ def test_redraw_reproduces_stored_draws_and_errors_are_clear(con) -> None:
         redraw(con, "r", "p0", 0.5, 50, 1)
     with pytest.raises(ValueError, match="not in the database"):
         draw_detail(con, 12345)
-    a = con.execute("SELECT sample_id FROM samples WHERE temperature = 0.5 LIMIT 1").fetchall()[0][0]
-    b = con.execute("SELECT sample_id FROM samples WHERE temperature = 1.0 LIMIT 1").fetchall()[0][0]
+    a = con.execute("SELECT sample_id FROM samples WHERE temperature = 0.5 LIMIT 1").fetchall()[0][
+        0
+    ]
+    b = con.execute("SELECT sample_id FROM samples WHERE temperature = 1.0 LIMIT 1").fetchall()[0][
+        0
+    ]
     with pytest.raises(ValueError, match="more than one pool"):
         rerun_aggregators(con, [a, b])

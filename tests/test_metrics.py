@@ -6,11 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from divtui.engine import metrics as mt
 from divtui.engine.draws import draw_indices
 from divtui.engine.pool import cosine_matrix, ngram_incidence
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def random_unit(rng: np.random.Generator, n: int, dim: int = 16, dups: int = 2) -> np.ndarray:

@@ -8,13 +8,16 @@ from math import comb
 
 import numpy as np
 import pytest
-from divtui.engine import aggregators as ag
-from divtui.engine.passk import pass_at_k, pass_at_k_many
 from hypothesis import given
 from hypothesis import strategies as st
 
+from divtui.engine import aggregators as ag
+from divtui.engine.passk import pass_at_k, pass_at_k_many
 
-@given(st.integers(1, 9).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+
+@given(
+    st.integers(1, 9).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n)))
+)
 def test_estimator_equals_exact_binomial_form(args: tuple[int, int, int]) -> None:
     n, c, k = args
     exact = 1 - Fraction(comb(n - c, k), comb(n, k))

