@@ -121,27 +121,36 @@ def _centred_ranks(
     ties: tuple[np.ndarray, np.ndarray, np.ndarray],
     w: np.ndarray,
     n: np.ndarray,
+    root: np.ndarray,
 ) -> np.ndarray:
-    """sqrt(w) * (mid-rank - (n + 1) / 2) of x in each resample, items by rows: (N, replicates).
+    """root * (mid-rank - (n + 1) / 2) of x in each resample, items by rows: (N, replicates).
 
-    Item i appears w[i, b] times in resample b. A column of two values is its own rank up to a
+    Item i appears w[i, b] times in resample b; root is sqrt(w). A column of two values is its own rank up to a
     positive affine map, which leaves correlations unchanged, so it is only centred.
     """
     order, starts, tie_of = ties
     if starts.size <= 2:
         high = (x == x[order[-1]]).astype(float)
-        return (high[:, None] - ((high @ w) / n)[None, :]) * np.sqrt(w)
+        out = np.subtract(high[:, None], ((high @ w) / n)[None, :])
+        out *= root
+        return out
     ws = w[order]
     if starts.size == x.size:
-        mid = np.cumsum(ws, axis=0) - (ws - 1.0) / 2.0
+        mid = np.cumsum(ws, axis=0)
+        ws -= 1.0
+        ws *= 0.5
+        mid -= ws
         ranks = np.empty_like(mid)
         ranks[order] = mid
     else:
         totals = np.add.reduceat(ws, starts, axis=0)
-        mid = np.cumsum(totals, axis=0) - (totals - 1.0) / 2.0
+        mid = np.cumsum(totals, axis=0)
+        totals -= 1.0
+        totals *= 0.5
+        mid -= totals
         ranks = mid[tie_of]
     ranks -= (n + 1.0) / 2.0
-    ranks *= np.sqrt(w)
+    ranks *= root
     return ranks
 
 
@@ -167,7 +176,8 @@ def boot_spearman_pairs(
     for lo in range(0, n_boot, chunk):
         w = wt[:, lo : lo + chunk][groups]
         n = w.sum(axis=0)
-        ranks = {i: _centred_ranks(cols[i], ties[i], w, n) for i in used}
+        root = np.sqrt(w)
+        ranks = {i: _centred_ranks(cols[i], ties[i], w, n, root) for i in used}
         var = {i: np.einsum("nb,nb->b", r, r) for i, r in ranks.items()}
         for p, (i, j) in enumerate(pairs):
             cov = np.einsum("nb,nb->b", ranks[i], ranks[j])
