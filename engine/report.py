@@ -19,6 +19,7 @@ import pandas as pd
 from divtui.store import report_queries as rq
 
 from . import stats
+from .passk import pass_at_k_many
 
 TABLES = (
     "accuracy_by_k",
@@ -55,13 +56,6 @@ Row = dict[str, Any]
 
 class ReportError(ValueError):
     """A report request that cannot be answered (unknown table or run, no draws); one line."""
-
-
-def _pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k of a pool of n samples with c correct: 1 - C(n-c, k)/C(n, k)."""
-    if n - c < k:
-        return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
 def _labels(found: Iterable[tuple[str, str, str]]) -> list[rq.Column]:
@@ -229,7 +223,7 @@ def _pass_at_k_rows(
             ok = n >= k
             if not ok.any():
                 continue
-            values = np.array([_pass_at_k(a, b, k) for a, b in zip(n[ok], c[ok], strict=True)])
+            values = pass_at_k_many(n[ok], c[ok], k)
             mean, ci = stats.mean_with_ci(values, np.ones(values.size), n_boot=n_boot, seed=seed)
             row: Row = {**prefix, "k": k}
             _ci_fields(row, "pass_at_k", mean, ci)

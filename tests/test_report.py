@@ -17,7 +17,8 @@ import scipy.stats as ss
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 
-from divtui.engine.report import TABLES, _pass_at_k, build_report
+from divtui.engine.passk import pass_at_k
+from divtui.engine.report import TABLES, build_report
 from divtui.store import draw_id, insert, open_db, sample_id, transaction
 
 METRICS_PLAIN = ("distinct_n", "mean_logprob")
@@ -307,7 +308,7 @@ def test_pass_at_k_estimator_equals_subset_mean(n: int, data: st_.DataObject) ->
     k = data.draw(st_.integers(1, n))
     pool = [True] * c + [False] * (n - c)
     want = np.mean([any(s) for s in itertools.combinations(pool, k)])
-    assert _pass_at_k(n, c, k) == pytest.approx(want)
+    assert pass_at_k(n, c, k) == pytest.approx(want)
 
 
 def test_several_embedders_label_their_columns(tmp_path: Path) -> None:
