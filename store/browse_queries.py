@@ -208,15 +208,3 @@ def outcomes(
     ).fetchall()
     cols = ["aggregator", "sample_id", "answer", "correct"]
     return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
-def pool_sample_ids(
-    con: duckdb.DuckDBPyConnection, run_id: str, problem_id: str, temperature: float
-) -> list[int]:
-    """Sample ids of one pool in idx order (to draw a fresh batch from)."""
-    rows = con.execute(
-        "SELECT sample_id FROM samples WHERE run_id = ? AND problem_id = ? "
-        "AND temperature = ? ORDER BY idx",
-        [run_id, problem_id, float(temperature)],
-    ).fetchall()
-    return [int(r[0]) for r in rows]

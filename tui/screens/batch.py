@@ -14,7 +14,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from divtui.engine import browse as eb
-from divtui.store import browse_queries as bq
 
 from .. import keys
 from ..messages import BatchReady, Exported, WorkFailed
@@ -106,8 +105,9 @@ class BatchScreen(Screen[None]):
         cur = app.con.cursor()
         try:
             if fresh is not None:
-                ids = bq.pool_sample_ids(cur, self.run_id, self.problem_id, self.temperature)
-                sample_ids = eb.fresh_sample_ids(ids, fresh, next(_fresh_seed))
+                sample_ids = eb.fresh_sample_ids(
+                    cur, self.run_id, self.problem_id, self.temperature, fresh, next(_fresh_seed)
+                )
             detail = eb.batch_detail(
                 cur,
                 draw_id=draw_id,

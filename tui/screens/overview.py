@@ -80,7 +80,6 @@ class OverviewScreen(Screen[None]):
         """Fill the summary, the plot and the table list."""
         c = msg.counts
         t = Text()
-        t.append(f"{self.app.sub_title}\n", style="bold")
         t.append(
             f"{c['runs']} runs · {c['problems']} problems · {c['samples']} samples\n"
             f"{c['scores']} scores · {c['embeddings']} embeddings · {c['draws']} draws\n\n"
