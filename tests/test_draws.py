@@ -244,6 +244,7 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
     calls = []
 
     def stop(done: int, total: int, label: str) -> None:
+        """Interrupt the run like Ctrl-C after its first committed batch."""
         calls.append(done)
         if len(calls) == 2:
             raise KeyboardInterrupt
@@ -370,3 +371,23 @@ def test_switching_quality_adds_only_the_new_rows(tmp_path: Path) -> None:
     run_draws(con, sizes=[3], reps=2, seed=2, quality="logprob", notice=lambda _: None)
     assert stored(con) == want
     no_duplicates(con)
+
+
+def test_mixed_embedding_dimensions_are_a_clear_error_and_lose_nothing(db_path: Path) -> None:
+    make_study(db_path, embeddings=False)
+    con = open_db(db_path)
+    run_draws(con, sizes=[2], reps=1, seed=0, notice=lambda _: None)
+    before = stored(con)
+    ids = [r[0] for r in con.execute("SELECT sample_id FROM samples ORDER BY 1 LIMIT 2").fetchall()]
+    vecs = [[1.0, 0.0], [1.0, 0.0, 0.0]]
+    insert(con, "embeddings", pa.table({"sample_id": ids, "embedder": ["bad", "bad"], "vec": vecs}))
+    con.close()
+    out = run_divtui("draw", "--db", str(db_path), "--sizes", "2", "--reps", "3", "--seed", "0")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: embedder 'bad': vectors have lengths 2..3")
+    )
+    con = open_db(db_path)
+    assert stored(con) == before

@@ -17,6 +17,7 @@ from tests.test_draws import EMB, make_study
 
 @pytest.fixture
 def con(db_path: Path):
+    """A drawn study: 2 problems x 2 temperatures x 8-9 samples, k=5, 3 reps."""
     make_study(db_path, problems=2, n=8)
     c = open_db(db_path)
     run_draws(c, sizes=[5], reps=3, seed=9, notice=lambda _: None)
