@@ -22,8 +22,8 @@ from .tiny_models import (
 
 
 def tol() -> float:
-    """Tolerance on a probability or logit: tight in float32, loose in 16-bit."""
-    return 1e-5 if dtype_for_tests() == "float32" else 2e-2
+    """Tolerance on a probability or logit: tight in float32, a few bf16 steps (1/64 near 3) in 16-bit."""
+    return 1e-5 if dtype_for_tests() == "float32" else 1e-1
 
 
 @pytest.fixture(scope="module")
