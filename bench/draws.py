@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--reps", type=int, default=100)
     ap.add_argument("--sizes", default="4,8,16,32")
-    ap.add_argument("--naive-draws", type=int, default=4, help="naive draws timed per size")
+    ap.add_argument("--naive-draws", type=int, default=6, help="naive draws timed per size")
     ap.add_argument("--db", default=None, help="database file (default: a temp file)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -128,15 +128,12 @@ def row_keys(
 
 def _all_done(
     pool: Pool,
-    k: int,
-    reps: int,
-    seed: int,
+    ids: np.ndarray,
     quality: str,
     done_draws: np.ndarray,
     done_rows: dict[tuple[str, str, str], np.ndarray],
 ) -> bool:
-    """True when every draw of (pool, k) and every row it would get are stored already."""
-    ids = dq.draw_ids_for_reps(pool.run_id, pool.problem_id, pool.temperature, k, reps, seed)
+    """True when the draws ``ids`` of a pool and every row they would get are stored already."""
     if not _stored(done_draws, ids).all():
         return False
     return all(_stored(done_rows.get(key), ids).all() for key in row_keys(pool, quality))
@@ -394,10 +391,16 @@ def run_draws(
                         stats["skipped_small"][k] += 1
                 if not fits:
                     continue
+                ids_of = {
+                    k: dq.draw_ids_for_reps(
+                        pool.run_id, pool.problem_id, pool.temperature, k, reps, seed
+                    )
+                    for k in fits
+                }
                 todo = [
                     k
                     for k in fits
-                    if not _all_done(pool, k, reps, seed, quality, done_draws, done_rows)
+                    if not _all_done(pool, ids_of[k], quality, done_draws, done_rows)
                 ]
                 stats["draws_existing"] += reps * (len(fits) - len(todo))
                 if not todo:
@@ -411,9 +414,7 @@ def run_draws(
                     idx = draw_indices(
                         seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps
                     )
-                    ids = dq.draw_ids_for_reps(
-                        pool.run_id, pool.problem_id, pool.temperature, k, reps, seed
-                    )
+                    ids = ids_of[k]
                     ev = evaluate(pool, mats, idx, quality=quality)
                     done = {
                         key: _stored(done_rows.get(key), ids) for key in (*ev.metrics, *ev.picks)

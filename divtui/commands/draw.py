@@ -68,6 +68,7 @@ def command(
 
     k_list = _sizes(sizes)
     con = open_db(resolve_db(db))
+    con.execute("SET enable_progress_bar = false")
     bar_state: dict = {}
 
     def progress(done: int, total: int, label: str) -> None:
