@@ -26,6 +26,32 @@ def _progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
+def _bulk_jsonl(con: Any, path: Path, opts: Any, base: dict[str, Any]) -> dict[str, Any] | None:
+    """The native jsonl fast path inside DuckDB; None when the line-by-line validator must run."""
+    from divtui import __version__
+    from divtui.store.formats import jsonl_bulk
+    from divtui.store.ingest import ingest_relations
+
+    try:
+        staged = jsonl_bulk.stage(con, path, opts)
+        if staged is None:
+            return None
+        return ingest_relations(
+            con,
+            problems=staged.problems,
+            samples=staged.samples,
+            scores=staged.scores,
+            embeddings=staged.embeddings,
+            sizes=staged.sizes,
+            run_id=opts.run_id,
+            source="import:jsonl",
+            config={**base, "parser": "bulk"},
+            version=__version__,
+        )
+    finally:
+        jsonl_bulk.drop(con)
+
+
 def import_file(
     con: Any,
     path: Path,
@@ -45,20 +71,19 @@ def import_file(
     from divtui.store.ingest import ProblemConflict, ingest
 
     opts = ImportOptions(run_id=run_id, temperature=temperature, dataset=dataset, skip_bad=skip_bad)
+    base = {"file": str(path.resolve()), "format": fmt, "skip_bad": skip_bad}
     try:
-        parsed = parse_file(path, fmt, opts)
-    except BadRecord as e:
-        raise UserError(str(e)) from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
-    config = {
-        "file": str(path.resolve()),
-        "format": fmt,
-        "skip_bad": skip_bad,
-        "skipped_lines": [b.line for b in parsed.skipped],
-        **parsed.config,
-    }
-    try:
+        if fmt == "jsonl" and not skip_bad:
+            counts = _bulk_jsonl(con, path, opts, {**base, "skipped_lines": []})
+            if counts is not None:
+                return {"counts": counts, "skipped": []}
+        try:
+            parsed = parse_file(path, fmt, opts)
+        except BadRecord as e:
+            raise UserError(str(e)) from None
+        except OSError as e:
+            raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+        config = {**base, "skipped_lines": [b.line for b in parsed.skipped], **parsed.config}
         counts = ingest(
             con,
             problems=parsed.problems,

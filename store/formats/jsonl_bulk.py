@@ -1,0 +1,282 @@
+"""The native jsonl fast path, inside DuckDB: read once into a temp table, check, insert by SELECT.
+
+``stage`` reads the whole file with ``read_json`` into a TEMP table on the target connection
+(scalar fields as raw JSON so no lenient cast slips through, scores as ``MAP(VARCHAR, JSON)``,
+embeddings converted once to ``MAP(VARCHAR, FLOAT[])``), checks every per-line rule with one
+aggregate query, checks duplicates and conflicting problems with GROUP BY, computes sample ids
+(Python hashes only the three short key columns) and returns SQL relations that
+``store.ingest.ingest_relations`` inserts with ``INSERT ... SELECT``: the big columns never leave
+DuckDB. At the first doubt it returns None and the line-by-line validator (the authority) runs,
+giving either the same rows or the exact ``FILE:LINE: field`` error.
+
+Known difference: inside embedding vectors ``read_json`` turns numeric strings and booleans into
+numbers, where the line-by-line validator rejects them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..ingest import pool_sample_ids
+from .records import ImportOptions
+
+RAW = "_divtui_jsonl_raw"
+TEMPS = "_divtui_jsonl_temps"
+KEYS = "_divtui_jsonl_keys"
+IDS = "_divtui_jsonl_ids"
+ARROW = "_divtui_jsonl_arrow"
+TEMP_TABLES = (RAW, TEMPS, KEYS, IDS)
+
+STRING_FIELDS = (
+    "problem_id",
+    "question",
+    "gold_answer",
+    "text",
+    "dataset",
+    "level",
+    "subject",
+    "finish_reason",
+    "answer",
+    "source_answer",
+)
+NUMBER_FIELDS = ("temperature", "sum_logprob", "mean_logprob")
+INT_FIELDS = ("sample_idx", "n_tokens")
+BOOL_FIELDS = ("correct", "source_correct")
+REQUIRED = ("problem_id", "question", "gold_answer", "temperature", "text")
+NUMBER_TYPES = "('DOUBLE', 'BIGINT', 'UBIGINT')"
+INT_TYPES = "('BIGINT', 'UBIGINT')"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A checked file held in temp tables: SQL for each table's new rows, and their counts."""
+
+    problems: str
+    samples: str
+    scores: str
+    embeddings: str
+    sizes: dict[str, int]
+
+
+def quote(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def read_sql(path: Path) -> str:
+    """The read_json call: scalars as raw JSON, scores as JSON values, embeddings as FLOAT[].
+
+    The default maximum_object_size (16 MB) keeps read buffers small so both threads parse;
+    1 GB made the read 2x slower. A longer line fails here and goes to the line-by-line path.
+    """
+    cols = {n: "JSON" for n in (*STRING_FIELDS, *NUMBER_FIELDS, *INT_FIELDS, *BOOL_FIELDS)}
+    cols["scores"] = "MAP(VARCHAR, JSON)"
+    cols["embeddings"] = "MAP(VARCHAR, FLOAT[])"
+    spec = ", ".join(f"{k}: '{v}'" for k, v in cols.items())
+    return (
+        f"SELECT * FROM read_json({quote(str(path))}, format='newline_delimited', "
+        f"columns={{{spec}}})"
+    )
+
+
+def _is_null(n: str) -> str:
+    """SQL: the raw JSON field ``n`` is absent or JSON null."""
+    return f"({n} IS NULL OR {n}::VARCHAR = 'null')"
+
+
+def row_rules() -> list[str]:
+    """One SQL condition per rule of the line-by-line validator, over the raw JSON columns.
+
+    A JSON column holds the value's minified JSON text, so a string is exactly a value that
+    starts with a double quote and a boolean is the text true or false: plain text tests,
+    much cheaper than json_type on long texts.
+    """
+    rules = [f"NOT {_is_null(n)}" for n in REQUIRED]
+    rules.append("regexp_matches(problem_id ->> '$', '[0-9A-Za-z]')")
+    for n in STRING_FIELDS:
+        rules.append(f"({_is_null(n)} OR starts_with({n}::VARCHAR, '\"'))")
+    for n in NUMBER_FIELDS:
+        rules.append(
+            f"({_is_null(n)} OR (json_type({n}) IN {NUMBER_TYPES} AND isfinite({n}::DOUBLE)))"
+        )
+    rules.append("temperature::DOUBLE >= 0")
+    for n in INT_FIELDS:
+        rules.append(
+            f"({_is_null(n)} OR (json_type({n}) IN {INT_TYPES} "
+            f"AND {n}::HUGEINT BETWEEN 0 AND 2147483647))"
+        )
+    for n in BOOL_FIELDS:
+        rules.append(f"({n} IS NULL OR {n}::VARCHAR IN ('true', 'false', 'null'))")
+    rules.append(
+        "(scores IS NULL OR list_bool_and(list_transform(map_values(scores), "
+        f"lambda v: json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE))))"
+    )
+    return rules
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The single count ``sql`` returns."""
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], int] | None:
+    """Every per-line rule in aggregate queries: None if one fails, else the row counts and
+    the number of samples without a ``sample_idx``.
+
+    Embeddings are checked over their unnested vectors and floats: no empty vector, no null
+    element, and min and max finite (NaN sorts above infinity, so it makes max non-finite).
+    """
+    n, ok, n_scores, no_idx = con.execute(
+        f"SELECT count(*), coalesce(bool_and({' AND '.join(row_rules())}), false), "
+        f"coalesce(sum(cardinality(scores)), 0), count(*) FILTER ({_is_null('sample_idx')}) "
+        f"FROM {RAW}"
+    ).fetchall()[0]
+    if not n or not ok:
+        return None
+    vecs = f"SELECT unnest(map_values(embeddings)) AS v FROM {RAW}"
+    n_emb, shortest = con.execute(
+        f"SELECT count(*), coalesce(min(len(v)), 1) FROM ({vecs})"
+    ).fetchall()[0]
+    floats_ok = con.execute(
+        "SELECT count(x) = count(*) AND coalesce(isfinite(min(x)) AND isfinite(max(x)), true) "
+        f"FROM (SELECT unnest(v) AS x FROM ({vecs}))"
+    ).fetchall()[0][0]
+    if not shortest or not floats_ok:
+        return None
+    return {"samples": n, "scores": n_scores, "embeddings": n_emb}, no_idx
+
+
+def _pool_keys(con: duckdb.DuckDBPyConnection, implicit: bool) -> bool:
+    """Build the keys table (row, problem, temperature, pool temperature, idx); False on a clash.
+
+    The pool temperature is Python's ``round(t, 6)``, mapped over the few distinct temperatures,
+    so pools group exactly as in the line-by-line builder. An absent ``sample_idx`` is the
+    sample's position within its pool in file order (the window runs only when ``implicit``).
+    """
+    temps = [
+        t for (t,) in con.execute(f"SELECT DISTINCT temperature::DOUBLE FROM {RAW}").fetchall()
+    ]
+    table = pa.table(
+        {
+            "temperature": pa.array(temps, pa.float64()),
+            "t6": pa.array([round(t, 6) for t in temps], pa.float64()),
+        }
+    )
+    con.register(ARROW, table)
+    try:
+        con.execute(f"CREATE TEMP TABLE {TEMPS} AS SELECT * FROM {ARROW}")
+    finally:
+        con.unregister(ARROW)
+    position = "row_number() OVER (PARTITION BY r.problem_id ->> '$', t.t6 ORDER BY r.rowid) - 1"
+    idx = f"coalesce(r.sample_idx::BIGINT, {position})" if implicit else "r.sample_idx::BIGINT"
+    con.execute(
+        f"CREATE TEMP TABLE {KEYS} AS SELECT r.rowid AS row, r.problem_id ->> '$' AS problem_id, "
+        f"r.temperature::DOUBLE AS temperature, t.t6, {idx} AS idx "
+        f"FROM {RAW} r JOIN {TEMPS} t ON r.temperature::DOUBLE = t.temperature"
+    )
+    clashes = _count(
+        con,
+        f"SELECT count(*) FROM (SELECT 1 FROM {KEYS} GROUP BY problem_id, t6, idx "
+        "HAVING count(*) > 1)",
+    )
+    return clashes == 0
+
+
+def _conflicting_problems(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether one problem id comes with two questions or two gold answers in the file."""
+    return bool(
+        _count(
+            con,
+            f"SELECT count(*) FROM (SELECT 1 FROM {RAW} GROUP BY problem_id ->> '$' "
+            "HAVING count(DISTINCT question ->> '$') > 1 "
+            "OR count(DISTINCT gold_answer ->> '$') > 1)",
+        )
+    )
+
+
+def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Hash every sample's key into ``store.sample_id`` and keep (row, ..., sample_id) in IDS."""
+    keys = con.execute(f"SELECT row, problem_id, temperature, idx FROM {KEYS}")
+    cols = keys.fetchnumpy()
+    ids = pool_sample_ids(
+        run_id, cols["problem_id"].tolist(), np.asarray(cols["temperature"]), cols["idx"]
+    )
+    con.register(ARROW, pa.table({"row": pa.array(cols["row"]), "sample_id": pa.array(ids)}))
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE {IDS} AS SELECT k.row, k.problem_id, k.temperature, "
+            f"k.idx, a.sample_id FROM {KEYS} k JOIN {ARROW} a USING (row)"
+        )
+    finally:
+        con.unregister(ARROW)
+
+
+def _relations(run_id: str, dataset: str | None) -> tuple[str, str, str, str]:
+    """SELECTs of the problems, samples, scores and embeddings rows the staged file holds."""
+    default = quote(dataset) if dataset else "NULL"
+    joined = f"{RAW} r JOIN {IDS} i ON i.row = r.rowid"
+    problems = (
+        "SELECT problem_id ->> '$' AS problem_id, "
+        f"coalesce(nullif(first(dataset ->> '$' ORDER BY rowid), ''), {default}) AS dataset, "
+        "first(question ->> '$' ORDER BY rowid) AS question, "
+        "first(gold_answer ->> '$' ORDER BY rowid) AS gold_answer, "
+        "first(level ->> '$' ORDER BY rowid) AS level, "
+        "first(subject ->> '$' ORDER BY rowid) AS subject, NULL::JSON AS meta "
+        f"FROM {RAW} GROUP BY problem_id ->> '$'"
+    )
+    samples = (
+        f"SELECT i.sample_id, {quote(run_id)} AS run_id, i.problem_id, i.temperature, "
+        "i.idx::INTEGER AS idx, r.text ->> '$' AS text, r.n_tokens::INTEGER AS n_tokens, "
+        "r.sum_logprob::DOUBLE AS sum_logprob, r.mean_logprob::DOUBLE AS mean_logprob, "
+        "r.finish_reason ->> '$' AS finish_reason, "
+        "coalesce(r.source_answer ->> '$', r.answer ->> '$') AS source_answer, "
+        "coalesce(r.source_correct::BOOLEAN, r.correct::BOOLEAN) AS source_correct "
+        f"FROM {joined}"
+    )
+    scores = (
+        "SELECT sample_id, e.key AS scorer, e.value::DOUBLE AS value FROM "
+        f"(SELECT i.sample_id, unnest(map_entries(r.scores)) AS e FROM {joined} "
+        "WHERE r.scores IS NOT NULL)"
+    )
+    embeddings = (
+        "SELECT sample_id, e.key AS embedder, e.value AS vec FROM "
+        f"(SELECT i.sample_id, unnest(map_entries(r.embeddings)) AS e FROM {joined} "
+        "WHERE r.embeddings IS NOT NULL)"
+    )
+    return problems, samples, scores, embeddings
+
+
+def drop(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the temp tables ``stage`` made (also after a failure half way)."""
+    for name in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def stage(con: duckdb.DuckDBPyConnection, path: Path, opts: ImportOptions) -> Staged | None:
+    """Read and check ``path`` into temp tables on ``con``; None whenever anything is in doubt.
+
+    The caller inserts the returned relations and then calls ``drop``.
+    """
+    drop(con)
+    try:
+        con.execute(f"CREATE TEMP TABLE {RAW} AS {read_sql(path)}")
+        checked = _check_rows(con)
+        if checked is None or _conflicting_problems(con) or not _pool_keys(con, checked[1] > 0):
+            return None
+        _assign_ids(con, opts.run_id)
+        n_problems = _count(con, f"SELECT count(DISTINCT problem_id ->> '$') FROM {RAW}")
+    except duckdb.Error:
+        return None
+    problems, samples, scores, embeddings = _relations(opts.run_id, opts.dataset)
+    return Staged(
+        problems=problems,
+        samples=samples,
+        scores=scores,
+        embeddings=embeddings,
+        sizes={"runs": 1, "problems": n_problems, **checked[0]},
+    )
