@@ -99,7 +99,9 @@ def test_classifier_padded_batch_equals_each_row_and_hf_own_pooling(clf_dir: Pat
     qs, ss = random_pairs(np.random.default_rng(2), 5)
     batch = rm.score(qs, ss, False).values
     tok = AutoTokenizer.from_pretrained(clf_dir)
-    hf = AutoModelForSequenceClassification.from_pretrained(clf_dir).to(device_for_tests())
+    hf = AutoModelForSequenceClassification.from_pretrained(
+        clf_dir, dtype=getattr(torch, dtype_for_tests())
+    ).to(device_for_tests())
     for i, (q, s) in enumerate(zip(qs, ss, strict=True)):
         ids = tok.apply_chat_template(
             [{"role": "user", "content": q}, {"role": "assistant", "content": s}],
