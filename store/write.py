@@ -20,11 +20,15 @@ def _register(con: duckdb.DuckDBPyConnection, data: Any) -> str:
 def insert(
     con: duckdb.DuckDBPyConnection, table: str, data: Any, *, on_conflict: str = "ignore"
 ) -> int:
-    """Insert rows by column name; ``on_conflict`` is 'ignore' (keep stored) or 'replace'.
+    """Insert rows by column name; ``on_conflict``: 'ignore' (keep stored), 'replace', or 'append'.
+
+    'append' is a plain INSERT, for tables without a key (draw_metrics, draw_outcomes).
 
     Returns the number of rows in ``data``.
     """
-    verb = {"ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}[on_conflict]
+    verb = {"ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE", "append": "INSERT"}[
+        on_conflict
+    ]
     name = _register(con, data)
     try:
         con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
