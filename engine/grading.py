@@ -150,7 +150,9 @@ def verifier(workers: int | None = None, timeout: float = 5.0) -> Iterator[Verif
     """A :class:`Verifier` over ``workers`` processes (default: CPU count), stopped on exit.
 
     Workers fork from a forkserver that has math-verify imported already, so starting a pool,
-    or replacing a worker killed for a timeout, costs milliseconds rather than an import.
+    or replacing a worker killed for a timeout, costs milliseconds rather than an import. As with
+    any forkserver or spawn pool, a script calling this must guard its top level with
+    ``if __name__ == "__main__":`` (the ``divtui`` command and the UI do).
     """
     n = max(1, workers or os.cpu_count() or 1)
     context = multiprocessing.get_context("forkserver")

@@ -82,7 +82,8 @@ def test_stuck_comparison_times_out_and_the_pool_recovers() -> None:
     assert v.timeouts == 1, "a string already stuck is not compared (and waited for) again"
 
 
-def test_grading_works_from_a_worker_thread() -> None:
+def test_grading_works_from_a_worker_thread(db_path: Path) -> None:
+    truth = _build_db(db_path, seed=6, n_problems=2)
     out: dict[str, object] = {}
 
     def work() -> None:
@@ -90,6 +91,9 @@ def test_grading_works_from_a_worker_thread() -> None:
             with verifier(workers=2, timeout=10) as v:
                 out["grades"] = v.grade(["\\frac{1}{2}", "3"], ["0.5", "4"])
                 out["classes"] = v.classes([["1/2", "0.5", "2"]])
+            con = open_db(db_path)
+            out["counts"] = grade_db(con, workers=2, timeout=20)
+            con.close()
         except BaseException as e:
             out["error"] = e
 
@@ -100,6 +104,7 @@ def test_grading_works_from_a_worker_thread() -> None:
     assert "error" not in out, out.get("error")
     assert out["grades"] == [CORRECT, WRONG]
     assert out["classes"] == [[0, 0, 1]]
+    _check_against_truth(db_path, truth)
 
 
 def _text(answer: str | None, style: int) -> str:
