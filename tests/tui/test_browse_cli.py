@@ -50,7 +50,11 @@ def test_newer_schema(tmp_path: Path) -> None:
 
 def test_locked_file(study: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(study)!r}); print('ok', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(study)!r}); print('ok', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -61,7 +65,10 @@ def test_locked_file(study: Path) -> None:
         holder.kill()
         holder.wait()
     time.sleep(0.1)
-    assert open_db(study, read_only=True).execute("SELECT count(*) FROM samples").fetchall()[0][0] == 48
+    assert (
+        open_db(study, read_only=True).execute("SELECT count(*) FROM samples").fetchall()[0][0]
+        == 48
+    )
 
 
 def test_bad_keys_config(study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

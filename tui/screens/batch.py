@@ -145,13 +145,18 @@ class BatchScreen(Screen[None]):
             if p.get("sample_id") is not None:
                 picked.setdefault(int(p["sample_id"]), []).append(str(p["aggregator"]))
         cols = self.query_one("#columns", HorizontalScroll)
-        await cols.remove_children()
-        await cols.mount_all(
-            [
-                SolutionColumn(i, m, picked.get(int(m["sample_id"]), []))
-                for i, m in enumerate(members)
-            ]
-        )
+        existing = self.columns()
+        if len(existing) == len(members):
+            for col, m in zip(existing, members, strict=True):
+                col.show(m, picked.get(int(m["sample_id"]), []))
+        else:
+            await cols.remove_children()
+            await cols.mount_all(
+                [
+                    SolutionColumn(i, m, picked.get(int(m["sample_id"]), []))
+                    for i, m in enumerate(members)
+                ]
+            )
         self.query_one("#picks", Static).update(picks_text(msg.detail["picks"], members, msg.label))
         first = self.query(".sol-scroll")
         if first:

@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from divtui.engine import browse as eb
@@ -74,7 +75,7 @@ class ProblemsScreen(Screen[None]):
     def apply(self, filters: eb.Filters) -> None:
         """Recompute the table for ``filters`` in a worker."""
         self.filters = filters
-        self.query_one(DataTable).loading = True
+        self.query_one("#filter-state", Static).update(Text("computing…", style="italic"))
         self.compute(filters)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
@@ -161,13 +162,24 @@ class ProblemsScreen(Screen[None]):
             else (np.arange(len(idx)))
         )
         dt = self.query_one(DataTable)
-        dt.clear(columns=True)
+        labels = []
         for c in self.columns:
             label = f"pass@{self.pass_k}" if c == "pass@k" else c
             if c == name and direction:
                 label += " ▲" if direction > 0 else " ▼"
-            dt.add_column(label, key=c)
-        dt.add_column("question", key="question")
+            labels.append(label)
+        width = {c: max(len(c), 6) + 2 for c in self.columns}
+        width["problem"] = min(28, max([7, *(len(str(p)) for p in pools["problem_id"])]))
+        width["run"] = min(16, max([3, *(len(str(r)) for r in pools["run_id"])]))
+        if [str(k.value) for k in dt.columns] == [*self.columns, "question"]:
+            dt.clear()
+            for c, label in zip(self.columns, labels, strict=True):
+                dt.columns[ColumnKey(c)].label = Text(label)
+        else:
+            dt.clear(columns=True)
+            for c, label in zip(self.columns, labels, strict=True):
+                dt.add_column(label, key=c, width=width[c])
+            dt.add_column("question", key="question", width=50)
         cells = [
             [
                 safe_text(f"{v:g}" if c == "T" else eb.fmt_value(v))
@@ -180,9 +192,6 @@ class ProblemsScreen(Screen[None]):
         for key, row, qq in zip(keys_, zip(*cells, strict=True), question, strict=True):
             dt.add_row(*row, qq, key=key)
         dt.loading = False
-        if getattr(self, "focus_table", False):
-            self.focus_table = False
-            dt.focus()
 
     @on(DataTable.HeaderSelected, "#problems")
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -211,8 +220,8 @@ class ProblemsScreen(Screen[None]):
                 Text.assemble(("error: ", "bold red"), safe_text(str(e)))
             )
             return
+        self.query_one(DataTable).focus()
         self.apply(f)
-        self.focus_table = True
 
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter box."""

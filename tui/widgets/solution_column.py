@@ -56,6 +56,13 @@ class SolutionColumn(Vertical):
         with VerticalScroll(classes="sol-scroll"):
             yield Static(safe_text(self.member.get("text")), classes="sol-text")
 
+    def show(self, member: dict[str, Any], picked_by: list[str]) -> None:
+        """Reuse this column for another member (a redraw of the same size), unmarked."""
+        self.member, self.picked_by, self.marked = member, picked_by, False
+        self.query_one(".sol-head", Static).update(header_text(self.pos, member, picked_by, False))
+        self.query_one(".sol-text", Static).update(safe_text(member.get("text")))
+        self.query_one(".sol-scroll", VerticalScroll).scroll_home(animate=False)
+
     def set_marked(self, marked: bool) -> None:
         """Show or hide the compare mark."""
         self.marked = marked

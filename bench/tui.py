@@ -1,0 +1,290 @@
+"""Benchmark of `divtui browse` on a 1,000,000-draw study, driven with Textual's Pilot.
+
+    python -m bench.tui [--db PATH] [--problems 500] [--reps 125] [--repeat 5]
+
+Builds (once; reused when PATH exists) 500 problems x 4 temperatures x 64 samples and 4 sizes
+(4, 8, 16, 32) x 125 reps = 1,000,000 draws with 7 metrics and 6 aggregators each, then times:
+first paint, applying a filter, sorting, opening a batch view of 32 solutions, redrawing a batch.
+The naive baseline, measured in the same run, answers the same filter with one uncached DuckDB
+GROUP BY over the stored rows (what the UI would do without its cached draw frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from divtui.store import insert, open_db, transaction
+
+TEMPS = (0.3, 0.5, 0.7, 1.0)
+SIZES = (4, 8, 16, 32)
+N = 64
+METRICS = (
+    "cosine_sim",
+    "distinct_n",
+    "dpp",
+    "qual_dpp",
+    "near_dup_pairs",
+    "mean_logprob",
+    "n_correct",
+)
+AGGS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+SCORER = "orm:bench"
+EMBEDDER = "bench-embedder@256"
+
+
+def _append(con: Any, table: str, data: pa.Table) -> None:
+    """Bulk-append an Arrow table to a table without a key."""
+    con.register("_bench_rows", data)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _bench_rows")
+    finally:
+        con.unregister("_bench_rows")
+
+
+def build(path: Path, problems: int, reps: int, seed: int = 0) -> int:
+    """Write the synthetic study straight as rows; returns the number of draws."""
+    rng = np.random.default_rng(seed)
+    con = open_db(path)
+    n_pools = problems * len(TEMPS)
+    pid = np.repeat([f"bench/{p:04d}" for p in range(problems)], len(TEMPS))
+    ptemp = np.tile(TEMPS, problems)
+    s_pool = np.repeat(np.arange(n_pools), N)
+    n_samples = n_pools * N
+    skill = rng.random(n_pools)
+    correct = rng.random(n_samples) < skill[s_pool]
+    words = np.array(
+        ["so", "we", "add", "the", "terms", "x", "=", "then", "[bold]", "\\frac{1}{2}"]
+    )
+    texts = [" ".join(rng.choice(words, size=40)) + f" \\boxed{{{int(c)}}}" for c in correct]
+    with transaction(con):
+        insert(con, "runs", pa.table({"run_id": ["bench"], "source": ["bench"], "model": ["m"]}))
+        insert(
+            con,
+            "problems",
+            pa.table(
+                {
+                    "problem_id": [f"bench/{p:04d}" for p in range(problems)],
+                    "question": [f"Bench problem {p}: compute it." for p in range(problems)],
+                    "gold_answer": ["1"] * problems,
+                }
+            ),
+        )
+        insert(
+            con,
+            "samples",
+            pa.table(
+                {
+                    "sample_id": np.arange(n_samples, dtype=np.int64),
+                    "run_id": ["bench"] * n_samples,
+                    "problem_id": pid[s_pool],
+                    "temperature": ptemp[s_pool],
+                    "idx": np.tile(np.arange(N, dtype=np.int32), n_pools),
+                    "text": texts,
+                    "mean_logprob": -rng.random(n_samples),
+                    "answer": correct.astype(int).astype(str),
+                    "correct": correct,
+                    "answer_class": (~correct).astype(np.int32),
+                }
+            ),
+        )
+        insert(
+            con,
+            "scores",
+            pa.table(
+                {
+                    "sample_id": np.arange(n_samples, dtype=np.int64),
+                    "scorer": [SCORER] * n_samples,
+                    "value": rng.random(n_samples),
+                }
+            ),
+        )
+        vec = rng.normal(size=(n_samples, 16)).astype(np.float32)
+        emb = pa.FixedSizeListArray.from_arrays(pa.array(vec.ravel()), 16).cast(
+            pa.list_(pa.float32())
+        )
+        insert(
+            con,
+            "embeddings",
+            pa.table(
+                {
+                    "sample_id": np.arange(n_samples, dtype=np.int64),
+                    "embedder": [EMBEDDER] * n_samples,
+                    "vec": emb,
+                }
+            ),
+        )
+    total = 0
+    for k in SIZES:
+        n_draws = n_pools * reps
+        d_pool = np.repeat(np.arange(n_pools), reps)
+        ids = np.arange(total, total + n_draws, dtype=np.int64)
+        picks = np.argsort(rng.random((n_draws, N)), axis=1)[:, :k]
+        members = d_pool[:, None] * N + picks
+        offsets = pa.array(np.arange(0, n_draws * k + 1, k, dtype=np.int32))
+        lists = pa.ListArray.from_arrays(offsets, pa.array(members.ravel().astype(np.int64)))
+        draws = pa.table(
+            {
+                "draw_id": ids,
+                "run_id": ["bench"] * n_draws,
+                "problem_id": pid[d_pool],
+                "temperature": ptemp[d_pool],
+                "k": np.full(n_draws, k, dtype=np.int32),
+                "rep": np.tile(np.arange(reps, dtype=np.int32), n_pools),
+                "seed": np.zeros(n_draws, dtype=np.int64),
+                "sample_ids": lists,
+            }
+        )
+        mc = correct[members]
+        with transaction(con):
+            insert(con, "draws", draws)
+            for m in METRICS:
+                emb_name = (
+                    EMBEDDER if m in ("cosine_sim", "dpp", "qual_dpp", "near_dup_pairs") else ""
+                )
+                _append(
+                    con,
+                    "draw_metrics",
+                    pa.table(
+                        {
+                            "draw_id": ids,
+                            "metric": [m] * n_draws,
+                            "embedder": [emb_name] * n_draws,
+                            "scorer": [""] * n_draws,
+                            "value": rng.normal(size=n_draws),
+                        }
+                    ),
+                )
+            for a in AGGS:
+                j = rng.integers(0, k, size=n_draws)
+                ok = mc.any(axis=1) if a == "coverage" else mc[np.arange(n_draws), j]
+                _append(
+                    con,
+                    "draw_outcomes",
+                    pa.table(
+                        {
+                            "draw_id": ids,
+                            "aggregator": [a] * n_draws,
+                            "embedder": [EMBEDDER if a == "mbr_sem" else ""] * n_draws,
+                            "scorer": [SCORER if a in ("wmaj", "bst") else ""] * n_draws,
+                            "sample_id": members[np.arange(n_draws), j],
+                            "answer": ok.astype(int).astype(str),
+                            "correct": ok,
+                        }
+                    ),
+                )
+        total += n_draws
+    con.close()
+    return total
+
+
+NAIVE_FILTER = """
+    SELECT d.run_id, d.problem_id, d.temperature, count(*) AS draws,
+           avg(CASE WHEN o.aggregator = 'bst' THEN o.correct::INT END)
+    FROM draws d JOIN draw_outcomes o USING (draw_id)
+    WHERE d.k = 8 AND d.draw_id IN (
+        SELECT draw_id FROM draw_outcomes WHERE aggregator = 'maj' AND NOT correct)
+    GROUP BY ALL
+"""
+
+
+async def _settle(pilot: Any, app: Any) -> None:
+    """Wait until workers are done and messages handled."""
+    for _ in range(2):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
+    """Drive the app with Pilot and time each interaction."""
+    from divtui.tui.app import DivApp
+    from divtui.tui.screens.batch import BatchScreen
+
+    out: dict[str, list[float]] = {}
+    con = open_db(path, create=False)
+    try:
+        t0 = time.perf_counter()
+        app = DivApp(con, "bench.duckdb")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            out["first paint"] = [time.perf_counter() - t0]
+            t0 = time.perf_counter()
+            await _settle(pilot, app)
+            out["data load (background)"] = [time.perf_counter() - t0]
+            await pilot.press("f3")
+            await _settle(pilot, app)
+            screen = app.screen
+            for i in range(repeat):
+                screen.query_one("#filter").value = (
+                    "k=8 maj=wrong" if i % 2 == 0 else "k=8 bst=wrong"
+                )
+                screen.query_one("#filter").focus()
+                t0 = time.perf_counter()
+                await pilot.press("enter")
+                await _settle(pilot, app)
+                out.setdefault("apply a filter", []).append(time.perf_counter() - t0)
+            for i in range(repeat):
+                t0 = time.perf_counter()
+                screen.sort_by("dpp", 1 if i % 2 == 0 else -1)
+                await pilot.pause()
+                out.setdefault("sort", []).append(time.perf_counter() - t0)
+            screen.query_one("#filter").value = "k=32"
+            screen.query_one("#filter").focus()
+            await pilot.press("enter")
+            await _settle(pilot, app)
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                await pilot.press("o")
+                await _settle(pilot, app)
+                assert isinstance(app.screen, BatchScreen)
+                assert len(app.screen.columns()) == 32
+                out.setdefault("open batch view (32)", []).append(time.perf_counter() - t0)
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    await pilot.press("n")
+                    await _settle(pilot, app)
+                    out.setdefault("redraw batch (next draw)", []).append(time.perf_counter() - t0)
+                await pilot.press("escape")
+                await _settle(pilot, app)
+        naive = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            con.execute(NAIVE_FILTER).fetchall()
+            naive.append(time.perf_counter() - t0)
+        out["naive filter (uncached SQL)"] = naive
+    finally:
+        con.close()
+    return out
+
+
+def main() -> None:
+    """Build the study if needed, measure, print a table with ratios to the naive filter."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=Path("/tmp/divtui-bench-tui.duckdb"))
+    ap.add_argument("--problems", type=int, default=500)
+    ap.add_argument("--reps", type=int, default=125)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    if not args.db.exists():
+        t0 = time.perf_counter()
+        n = build(args.db, args.problems, args.reps)
+        print(f"built {args.db}: {n:,} draws in {time.perf_counter() - t0:.1f} s")
+    res = asyncio.run(measure(args.db, args.repeat))
+    naive = statistics.median(res["naive filter (uncached SQL)"])
+    filt = statistics.median(res["apply a filter"])
+    print(f"{'step':<30} {'median ms':>10} {'max ms':>9}")
+    for name, times in res.items():
+        print(f"{name:<30} {1000 * statistics.median(times):>10.1f} {1000 * max(times):>9.1f}")
+    print(f"filter speed-up over the naive uncached query: {naive / filt:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
