@@ -28,6 +28,10 @@ def run_cli(cli: click.Group) -> int:
         return 130
     except click.exceptions.Exit as e:
         return e.exit_code
+    except click.UsageError as e:
+        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
+        click.echo(f"error: {e.format_message()}{where}", err=True)
+        return e.exit_code
     except click.ClickException as e:
         e.show()
         return e.exit_code
