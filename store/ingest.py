@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import socket
 from typing import Any
 
@@ -36,20 +37,30 @@ def _part(value: object) -> bytes:
 def pool_sample_ids(
     run_id: str, problem_ids: list[str], temperatures: np.ndarray, idxs: np.ndarray
 ) -> np.ndarray:
-    """``store.sample_id`` of every row, hashing each pool's shared prefix once."""
+    """``store.sample_id`` of every row, hashing each pool's shared prefix once.
+
+    Per row only a copy of the pool's hash state, the cached bytes of ``idx`` and the digest
+    remain (about 1 microsecond).
+    """
     out = np.empty(len(problem_ids), dtype=np.int64)
     sep = SEP.encode()
     head = _part("sample") + sep + _part(run_id) + sep
-    prefixes: dict[tuple[str, float], Any] = {}
+    prefixes: dict[tuple[Any, ...], Any] = {}
+    tails: dict[int, bytes] = {}
     for row, (p, t, i) in enumerate(
         zip(problem_ids, temperatures.tolist(), idxs.tolist(), strict=True)
     ):
-        h = prefixes.get((p, t))
+        # -0.0 == 0.0 but formats as "-0.000000": zero keys carry their sign.
+        key = (p, t) if t else (p, t, math.copysign(1.0, t))
+        h = prefixes.get(key)
         if h is None:
             h = hashlib.blake2b(head + _part(p) + sep + _part(float(t)) + sep, digest_size=8)
-            prefixes[(p, t)] = h
+            prefixes[key] = h
+        tail = tails.get(i)
+        if tail is None:
+            tail = tails[i] = _part(int(i))
         h = h.copy()
-        h.update(_part(int(i)))
+        h.update(tail)
         out[row] = int.from_bytes(h.digest(), "little", signed=True)
     return out
 

@@ -10,8 +10,11 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from divtui.commands.import_ import import_file
+from divtui.errors import UserError
 from divtui.store import open_db, sample_id
 from divtui.store.queries import table_counts
 from tests.conftest import run_divtui
@@ -300,3 +303,196 @@ def test_numbers_keep_their_text_and_finite_check() -> None:
     with pytest.raises(FieldError):
         as_float(loads('{"x": 1e400}')["x"], "x")
     assert math.isclose(as_float(loads('{"x": -2.5e-3}')["x"], "x"), -0.0025)
+
+
+def _varied_records(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Random native records exercising what the bulk path must reproduce exactly.
+
+    Pools that give sample_idx (shuffled, with gaps) and pools that leave it to file order,
+    temperatures that only agree after rounding to 6 places, several scorers and embedders of
+    different sizes, per-line dataset/level/subject (the first line of a problem wins),
+    explicit nulls, answer/correct against source_answer/source_correct, unicode ids.
+    """
+    # Each pool's temperatures all round to the same 6 places.
+    pools = [[0.3, 0.1 + 0.2], [1.0], [0.0, -0.0, 1e-7]]
+    recs: list[dict[str, Any]] = []
+    for p in range(int(rng.integers(1, 5))):
+        pid = f"p{p}-ü∑" if rng.random() < 0.5 else f"q {p}"
+        for pool in rng.choice(len(pools), int(rng.integers(1, 4)), replace=False):
+            n = int(rng.integers(1, 6))
+            explicit = rng.random() < 0.5
+            idxs = rng.permutation(int(rng.integers(n, n + 5)))[:n]
+            for k in range(n):
+                r: dict[str, Any] = {
+                    "problem_id": pid,
+                    "question": f"Q{p} é",
+                    "gold_answer": f"{p}",
+                    "temperature": pools[pool][int(rng.integers(len(pools[pool])))],
+                    "text": "".join(rng.choice(list('ab \\{}\n"ü'), int(rng.integers(0, 30)))),
+                }
+                if explicit:
+                    r["sample_idx"] = int(idxs[k])
+                for name in ("dataset", "level", "subject", "finish_reason"):
+                    if rng.random() < 0.4:
+                        r[name] = rng.choice(["", "math", "L3", None])
+                for name in ("sum_logprob", "mean_logprob"):
+                    if rng.random() < 0.5:
+                        r[name] = None if rng.random() < 0.2 else float(-rng.random() * 10)
+                if rng.random() < 0.5:
+                    r["n_tokens"] = int(rng.integers(0, 2**31 - 1))
+                for a, c in (("answer", "correct"), ("source_answer", "source_correct")):
+                    if rng.random() < 0.4:
+                        r[a] = None if rng.random() < 0.3 else str(int(rng.integers(5)))
+                        r[c] = None if rng.random() < 0.3 else bool(rng.random() < 0.5)
+                if rng.random() < 0.6:
+                    r["scores"] = {
+                        f"s{j}": float(rng.normal() * 10 ** int(rng.integers(-3, 4)))
+                        for j in range(int(rng.integers(0, 3)))
+                    }
+                if rng.random() < 0.6:
+                    r["embeddings"] = {
+                        f"e{j}@{d}": [float(x) for x in rng.normal(size=d)]
+                        for j, d in enumerate(rng.choice([1, 3, 8], int(rng.integers(0, 3))))
+                    }
+                recs.append(r)
+    order = rng.permutation(len(recs))
+    return [recs[i] for i in order]
+
+
+def _parser(con: duckdb.DuckDBPyConnection, run: str) -> str:
+    """Which parser stored ``run``."""
+    cfg = con.execute("SELECT config FROM runs WHERE run_id = ?", [run]).fetchall()[0][0]
+    return json.loads(cfg)["parser"]
+
+
+def _all_rows(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Every column of every table an import writes (minus the run's config and time)."""
+    return {
+        t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("problems", "samples", "scores", "embeddings")
+    }
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bulk_path_equals_line_by_line_on_varied_records(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    path = _write(tmp_path / "v.jsonl", _varied_records(rng))
+    dataset = "ds" if seed % 2 else None
+    bulk, lines = open_db(tmp_path / "bulk.duckdb"), open_db(tmp_path / "lines.duckdb")
+    got = import_file(bulk, path, "jsonl", run_id="v", dataset=dataset)
+    ref = import_file(lines, path, "jsonl", run_id="v", dataset=dataset, skip_bad=True)
+    assert got == ref
+    assert _all_rows(bulk) == _all_rows(lines)
+    assert _parser(bulk, "v") == "bulk"
+    ids = bulk.execute("SELECT sample_id, problem_id, temperature, idx FROM samples").fetchall()
+    assert all(sid == sample_id("v", p, t, i) for sid, p, t, i in ids)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"gold_answer": 12},
+        {"level": 3},
+        {"answer": 2.50},
+        {"problem_id": "\u00e9\u00e9"},
+    ],
+)
+def test_valid_files_the_bulk_checks_doubt_go_line_by_line(
+    tmp_path: Path, change: dict[str, Any]
+) -> None:
+    recs = _native_records(np.random.default_rng(4), 2, 3)
+    recs = [dict(r, **change) if r["problem_id"] == "p0" else r for r in recs]
+    path = _write(tmp_path / "d.jsonl", recs)
+    con = open_db(tmp_path / "a.duckdb")
+    out = import_file(con, path, "jsonl", run_id="d")
+    assert _parser(con, "d") == "line-by-line"
+    assert out["counts"]["samples"]["new"] == len(recs)
+    ref = open_db(tmp_path / "b.duckdb")
+    import_file(ref, path, "jsonl", run_id="d", skip_bad=True)
+    assert _all_rows(con) == _all_rows(ref)
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "field"),
+    [
+        ("problem_id", '"\\t "', "problem_id"),
+        ("problem_id", '"\\u00a0"', "problem_id"),
+        ("embeddings", '{"e": [1.0, NaN]}', "<record>"),
+        ("embeddings", '{"e": [1.0, Infinity]}', "<record>"),
+        ("embeddings", '{"e": [1.0, null]}', "embeddings.e[1]"),
+        ("embeddings", '{"e": []}', "embeddings.e"),
+        ("embeddings", '{"e": [1e39]}', "embeddings.e"),
+        ("embeddings", '{"e": [1], "e": [2]}', "e"),
+        ("scores", '{"s": true}', "scores.s"),
+        ("scores", '{"s": "0.5"}', "scores.s"),
+        ("sample_idx", "2147483648", "sample_idx"),
+        ("n_tokens", "-1", "n_tokens"),
+        ("temperature", "-1e-9", "temperature"),
+        ("mean_logprob", "1e999", "mean_logprob"),
+        ("text", "3", "text"),
+        ("text", "null", "text"),
+        ("correct", "1", "correct"),
+        ("finish_reason", '["stop"]', "finish_reason"),
+        ("question", '"Q", "question": "Q"', "question"),
+    ],
+)
+def test_values_the_bulk_path_must_not_accept(
+    tmp_path: Path, key: str, raw: str, field: str
+) -> None:
+    recs = _native_records(np.random.default_rng(6), 1, 3)
+    at = 4
+    lines = [json.dumps(r) for r in recs]
+    lines[at] = json.dumps(dict(recs[at], **{key: "__X__"})).replace('"__X__"', raw)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    con = open_db(tmp_path / "a.duckdb")
+    with pytest.raises(UserError) as err:
+        import_file(con, path, "jsonl", run_id="b")
+    assert err.value.format_message().startswith(f"{path}:{at + 1}: field {field}: ")
+    assert table_counts(con)["samples"] == 0
+    temps = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()
+    assert temps == [(0,)]
+
+
+def test_overlapping_import_adds_only_new_rows(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    recs = _varied_records(rng)
+    for i, r in enumerate(recs):
+        r["sample_idx"] = i
+    first, second = recs[: len(recs) // 2], recs[len(recs) // 3 :]
+    for r in second:
+        if r.get("embeddings"):
+            r["embeddings"] = {**r["embeddings"], "extra@2": [0.5, -0.5]}
+    a, b = _write(tmp_path / "a.jsonl", first), _write(tmp_path / "b.jsonl", second)
+    bulk, lines = open_db(tmp_path / "bulk.duckdb"), open_db(tmp_path / "lines.duckdb")
+    got = [import_file(bulk, f, "jsonl", run_id="o")["counts"] for f in (a, b)]
+    ref = [import_file(lines, f, "jsonl", run_id="o", skip_bad=True)["counts"] for f in (a, b)]
+    assert got == ref
+    assert _all_rows(bulk) == _all_rows(lines)
+    assert got[1]["samples"]["new"] == len(recs) - len(first)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["p", "q", "ü∑", ""]),
+            st.one_of(
+                st.sampled_from([0.0, -0.0, 1e-7, 0.3, 0.1 + 0.2, 5e-7]),
+                st.floats(0, 10, allow_nan=False),
+            ),
+            st.integers(0, 2**31 - 1),
+        ),
+        max_size=40,
+    )
+)
+def test_pool_sample_ids_equal_sample_id(rows: list[tuple[str, float, int]]) -> None:
+    from divtui.store.ingest import pool_sample_ids
+
+    got = pool_sample_ids(
+        "run",
+        [p for p, _, _ in rows],
+        np.array([t for _, t, _ in rows], dtype=np.float64),
+        np.array([i for _, _, i in rows], dtype=np.int64),
+    )
+    assert got.tolist() == [sample_id("run", p, t, i) for p, t, i in rows]

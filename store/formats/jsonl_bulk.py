@@ -270,7 +270,8 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, opts: ImportOptions) -> St
             return None
         _assign_ids(con, opts.run_id)
         n_problems = _count(con, f"SELECT count(DISTINCT problem_id ->> '$') FROM {RAW}")
-    except duckdb.Error:
+    except (duckdb.Error, UnicodeDecodeError):
+        # DuckDB's message quotes the bad line, cut mid-character it fails to decode.
         return None
     problems, samples, scores, embeddings = _relations(opts.run_id, opts.dataset)
     return Staged(
