@@ -38,14 +38,12 @@ def _nearest_two(d: np.ndarray, med: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Per point: position (in med) of its nearest medoid, that distance, and the second nearest."""
     b = d.shape[0]
     dm = d[np.arange(b)[:, None], med]  # (b, m, n): distance of each medoid to each point
-    order = np.argsort(dm, axis=1, kind="stable")
-    first = order[:, 0, :]
+    first = dm.argmin(axis=1)
     d1 = np.take_along_axis(dm, first[:, None, :], axis=1)[:, 0, :]
-    if med.shape[1] > 1:
-        d2 = np.take_along_axis(dm, order[:, 1:2, :], axis=1)[:, 0, :]
-    else:
-        d2 = np.full_like(d1, np.inf)
-    return first, d1, d2
+    if med.shape[1] == 1:
+        return first, d1, np.full_like(d1, np.inf)
+    np.put_along_axis(dm, first[:, None, :], np.inf, axis=1)
+    return first, d1, dm.min(axis=1)
 
 
 def _swap(d: np.ndarray, med: np.ndarray, max_iter: int) -> np.ndarray:
@@ -53,49 +51,68 @@ def _swap(d: np.ndarray, med: np.ndarray, max_iter: int) -> np.ndarray:
     b, n, _ = d.shape
     m = med.shape[1]
     med = med.copy()
-    active = np.ones(b, dtype=bool)
+    idx = np.arange(b)
+    slots = np.arange(m)
     for _ in range(max_iter):
-        idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        dd, mm = d[idx], med[idx]
+        dd, mm = (d, med) if idx.size == b else (d[idx], med[idx])
+        a = idx.size
         first, d1, d2 = _nearest_two(dd, mm)
         # FastPAM1 decomposition of the cost change of replacing medoid slot i by candidate h:
-        # points that h would capture gain the same for every i; the others matter only to
-        # the slot they currently belong to.
-        closer = dd < d1[:, None, :]
-        shared = np.where(closer, dd - d1[:, None, :], 0.0).sum(axis=2)
-        own = np.where(closer, 0.0, np.minimum(dd, d2[:, None, :]) - d1[:, None, :])
-        onehot = (first[:, :, None] == np.arange(m)[None, None, :]).astype(dd.dtype)
-        delta = (own @ onehot).transpose(0, 2, 1) + shared[:, None, :]
-        is_med = np.zeros((idx.size, n), dtype=bool)
-        is_med[np.arange(idx.size)[:, None], mm] = True
-        delta[np.broadcast_to(is_med[:, None, :], delta.shape)] = np.inf
-        flat = delta.reshape(idx.size, -1)
+        # points that h would capture gain the same for every i (shared); the others matter only
+        # to the slot they currently belong to (own = what they lose when their medoid goes).
+        shared = np.minimum(dd - d1[:, None, :], 0.0).sum(axis=2)
+        own = np.maximum(np.minimum(dd, d2[:, None, :]) - d1[:, None, :], 0.0)
+        onehot = (first[:, :, None] == slots).astype(dd.dtype)
+        delta = np.matmul(onehot.transpose(0, 2, 1), own.transpose(0, 2, 1))
+        delta += shared[:, None, :]
+        delta[np.arange(a)[:, None, None], slots[None, :, None], mm[:, None, :]] = np.inf
+        flat = delta.reshape(a, -1)
         best = _first_min(flat)
-        gain = flat[np.arange(idx.size), best]
+        gain = flat[np.arange(a), best]
         improve = gain < -_EPS
         slot, cand = np.divmod(best, n)
         upd = idx[improve]
         med[upd, slot[improve]] = cand[improve]
-        active[idx[~improve]] = False
+        idx = upd
     return med
 
 
-def pam(d: np.ndarray, m: int, *, max_iter: int = 100, chunk: int = 2048) -> np.ndarray:
-    """Medoid indices (b, m) of PAM on distance matrices ``d`` of shape (b, n, n) or (n, n)."""
-    single = d.ndim == 2
-    d3 = d[None] if single else d
+def _check(d3: np.ndarray, ms: list[int]) -> None:
+    """Raise ValueError on non-square matrices or a medoid count outside 1..n."""
     b, n, n2 = d3.shape
     if n != n2:
         raise ValueError(f"distance matrices must be square, got {d3.shape[1:]}")
-    if not 1 <= m <= n:
-        raise ValueError(f"number of medoids m={m} must lie in 1..{n}")
-    out = np.empty((b, m), dtype=np.int64)
-    step = max(1, chunk // max(1, m))
-    for s in range(0, b, step):
-        block = np.ascontiguousarray(d3[s : s + step], dtype=np.float64)
-        out[s : s + step] = _swap(block, _build(block, m), max_iter)
+    for m in ms:
+        if not 1 <= m <= n:
+            raise ValueError(f"number of medoids m={m} must lie in 1..{n}")
+
+
+def pam_many(
+    d: np.ndarray, ms: list[int], *, max_iter: int = 100, chunk: int = 4096
+) -> dict[int, np.ndarray]:
+    """PAM medoids (b, m) for every m in ``ms`` on distance matrices (b, n, n), sharing BUILD.
+
+    Greedy BUILD for m is the first m picks of BUILD for max(ms), so it runs once; SWAP then runs
+    from each prefix. m = 1 needs no SWAP: BUILD's first pick is the exact 1-medoid optimum.
+    """
+    _check(d, ms)
+    out = {m: np.empty((d.shape[0], m), dtype=np.int64) for m in ms}
+    for s in range(0, d.shape[0], chunk):
+        block = np.ascontiguousarray(d[s : s + chunk], dtype=np.float64)
+        built = _build(block, max(ms))
+        for m in ms:
+            start = built[:, :m]
+            out[m][s : s + chunk] = start if m == 1 else _swap(block, start, max_iter)
+    return out
+
+
+def pam(d: np.ndarray, m: int, *, max_iter: int = 100, chunk: int = 4096) -> np.ndarray:
+    """Medoid indices (b, m) of PAM on distance matrices ``d`` of shape (b, n, n) or (n, n)."""
+    single = d.ndim == 2
+    d3 = d[None] if single else d
+    out = pam_many(d3, [m], max_iter=max_iter, chunk=chunk)[m]
     return out[0] if single else out
 
 

@@ -1,14 +1,15 @@
-"""Schema v1 of a divtui database, as numbered migrations applied in one transaction.
+"""Schema of a divtui database (v2), as numbered migrations applied in one transaction.
 
 draw_metrics and draw_outcomes have the logical keys (draw_id, metric|aggregator, embedder,
 scorer) but no PRIMARY KEY constraint: an ART index made their bulk inserts 8x slower (5.6M rows:
 16.2 s against 2.1 s, measured on the 2-core dev machine). The draw stage keeps them unique itself
 by writing a draw's rows in the same transaction as the draw and skipping what exists.
+Migration 2 adds prune_outcomes (the pruning study), keyless for the same reason.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -98,6 +99,21 @@ CREATE TABLE jobs (
 CREATE INDEX samples_pool ON samples (run_id, problem_id, temperature);
 CREATE INDEX draws_pool ON draws (run_id, problem_id, temperature);
 """,
+    2: """
+CREATE TABLE prune_outcomes (
+    draw_id    BIGINT NOT NULL,
+    metric     VARCHAR NOT NULL,
+    m          INTEGER NOT NULL,
+    weighted   BOOLEAN NOT NULL,
+    selector   VARCHAR NOT NULL,
+    aggregator VARCHAR NOT NULL,
+    embedder   VARCHAR NOT NULL DEFAULT '',
+    scorer     VARCHAR NOT NULL DEFAULT '',
+    sample_id  BIGINT,
+    answer     VARCHAR,
+    correct    BOOLEAN
+);
+""",
 }
 
 TABLES = (
@@ -110,4 +126,5 @@ TABLES = (
     "draw_metrics",
     "draw_outcomes",
     "jobs",
+    "prune_outcomes",
 )

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from divtui.engine.kmedoids import assign, pam, total_cost
+from divtui.engine.kmedoids import assign, pam, pam_many, total_cost
 
 
 def _cost(d: np.ndarray, med: list[int]) -> float:
@@ -111,3 +111,13 @@ def test_bad_arguments() -> None:
         pam(np.zeros((3, 3)), 0)
     with pytest.raises(ValueError, match="square"):
         pam(np.zeros((2, 3, 4)), 1)
+
+
+def test_pam_many_equals_pam_per_m() -> None:
+    rng = np.random.default_rng(11)
+    d = np.stack([_random_distances(rng, 16, "cos") for _ in range(30)])
+    many = pam_many(d, [1, 2, 4, 8, 16])
+    for m, med in many.items():
+        assert np.array_equal(med, pam(d, m))
+        for b in range(0, 30, 7):
+            assert list(med[b]) == _reference_pam(d[b], m)

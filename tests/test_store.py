@@ -42,19 +42,20 @@ def test_new_file_gets_every_table(db_path: Path) -> None:
         "draw_metrics",
         "draw_outcomes",
         "jobs",
+        "prune_outcomes",
         "schema_version",
     } <= tables
     assert schema_version(con) == SCHEMA_VERSION
     con.close()
-    con = open_db(db_path)  # reopening migrates nothing and keeps one version row
-    assert con.execute("SELECT count(*) FROM schema_version").fetchall()[0][0] == 1
+    con = open_db(db_path)  # reopening migrates nothing and keeps one row per migration
+    assert con.execute("SELECT count(*) FROM schema_version").fetchall()[0][0] == SCHEMA_VERSION
 
 
 def test_newer_schema_refused_with_clear_message(db_path: Path) -> None:
     con = open_db(db_path)
     con.execute("INSERT INTO schema_version (version) VALUES (?)", [SCHEMA_VERSION + 1])
     con.close()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 2 is newer"):
+    with pytest.raises(SchemaTooNewError, match=rf"schema version {SCHEMA_VERSION + 1} is newer"):
         open_db(db_path)
     with pytest.raises(SchemaTooNewError):
         open_db(db_path, read_only=True)
