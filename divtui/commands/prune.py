@@ -1,0 +1,165 @@
+"""`divtui prune`: the pruning study (k-medoids in a metric space vs random subsets) and each
+space's neighbourhood quality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from divtui.errors import UserError
+
+from . import db_option, resolve_db
+
+
+def _ints(value: str, flag: str) -> list[int]:
+    """Parse ``1,2,4`` into positive integers, or fail with one line."""
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(
+            f"{flag}: expected comma-separated integers like 1,2,4, got {value!r}"
+        ) from None
+    if not out or min(out) < 1:
+        raise UserError(f"{flag}: values must be positive integers, got {value!r}")
+    return out
+
+
+def _metrics(value: str) -> list[str]:
+    """Parse ``sbert,bleu,orm``; unknown names fail with one line."""
+    from divtui.engine.prune import SPACES
+
+    out = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in out if v not in SPACES]
+    if not out or bad:
+        raise UserError(
+            f"--metric: unknown metric {bad[0] if bad else value!r}; choose from {', '.join(SPACES)}"
+        )
+    return out
+
+
+def neighbours_table(rows: list[dict[str, Any]]) -> str:
+    """Neighbourhood quality as a Markdown table (rate, chance rate, lift per space)."""
+    multi = len({r["run_id"] for r in rows}) > 1
+    head = (["run"] if multi else []) + [
+        "metric",
+        "samples",
+        "same class",
+        "chance",
+        "lift",
+        "same correctness",
+        "chance",
+        "lift",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
+    for r in rows:
+
+        def f(v: Any) -> str:
+            return "–" if v is None else f"{v:.3f}"
+
+        cells = ([r["run_id"]] if multi else []) + [
+            r["metric"],
+            str(r["samples"]),
+            f(r["same_class"]),
+            f(r["same_class_chance"]),
+            f(r["same_class_lift"]),
+            f(r["same_correct"]),
+            f(r["same_correct_chance"]),
+            f(r["same_correct_lift"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@click.command("prune")
+@db_option
+@click.option(
+    "--metric",
+    "metric",
+    default="sbert,bleu,orm",
+    show_default=True,
+    help="spaces to find medoids in, comma-separated: sbert, bleu, orm",
+)
+@click.option("--sizes", required=True, help="draw sizes N to prune, comma-separated (e.g. 32)")
+@click.option(
+    "--keep",
+    default="1,2,4,8,16",
+    show_default=True,
+    help="numbers m of kept members, comma-separated (m > N is left out)",
+)
+@click.option("--weighted", is_flag=True, help="weight each medoid by its cluster size")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random subsets")
+@click.option("--run", "run_id", default=None, help="only this run (default: every run)")
+@click.option("--scorer", default=None, help="scorer for wmaj/bst (default: the first stored)")
+@click.option("--embedder", default=None, help="SBERT embedder (default: the first stored)")
+def command(
+    db: str | None,
+    metric: str,
+    sizes: str,
+    keep: str,
+    weighted: bool,
+    seed: int,
+    run_id: str | None,
+    scorer: str | None,
+    embedder: str | None,
+) -> None:
+    """Prune every stored draw of size N to m medoids and to m random members, for every m.
+
+    The aggregators run on each kept set and land in the prune_outcomes table (see `divtui
+    report --table pruning`); rerunning adds nothing, an interrupted run resumes. Also prints
+    each space's neighbourhood quality: how often a sample's nearest neighbour in its pool has
+    the same answer class and the same correctness, against chance.
+    """
+    from divtui.engine.prune import PruneError, run_prune
+    from divtui.store import open_db
+
+    metrics = _metrics(metric)
+    n_list = _ints(sizes, "--sizes")
+    m_list = _ints(keep, "--keep")
+    con = open_db(resolve_db(db))
+    con.execute("SET enable_progress_bar = false")
+    state: dict = {}
+
+    def progress(done: int, total: int, label: str) -> None:
+        """Advance a click progress bar over pools."""
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(
+                length=total, label="pruning", file=click.get_text_stream("stderr")
+            )
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+
+    def notice(line: str) -> None:
+        """One-line notice on stderr."""
+        click.echo(f"note: {line}", err=True)
+
+    try:
+        stats = run_prune(
+            con,
+            metrics=metrics,
+            sizes=n_list,
+            keep=m_list,
+            weighted=weighted,
+            seed=seed,
+            run_id=run_id,
+            scorer=scorer,
+            embedder=embedder,
+            progress=progress,
+            notice=notice,
+        )
+    except (PruneError, ValueError) as e:
+        raise UserError(str(e).splitlines()[0]) from None
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+        con.close()
+    click.echo(
+        f"{stats['draws']} draws pruned, {stats['draws_skipped']} already done; "
+        f"{stats['rows_written']} rows written; metrics {', '.join(stats['metrics'])}"
+        + (" (weighted)" if weighted else "")
+    )
+    if stats["neighbours"]:
+        click.echo("\nNeighbourhood quality (nearest other sample of the pool):\n")
+        click.echo(neighbours_table(stats["neighbours"]))

@@ -1,0 +1,119 @@
+"""SQL of the pruning study: the draws to prune, what is stored already, bulk writes, report rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .db import transaction
+
+GroupKey = tuple[str, int, bool, str]
+"""(metric, m, weighted, selector) of a set of prune_outcomes rows."""
+
+
+def draws_of_pools(
+    con: duckdb.DuckDBPyConnection, run_id: str, problem_ids: list[str], sizes: list[int]
+) -> pa.Table:
+    """Draws of the given sizes of some problems of one run, by pool then k, rep, seed."""
+    return con.sql(
+        """SELECT draw_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws
+           WHERE run_id = ? AND list_contains(?, problem_id) AND list_contains(?, k)
+           ORDER BY problem_id, temperature, k, seed, rep""",
+        params=[run_id, problem_ids, sizes],
+    ).to_arrow_table()
+
+
+def problems_with_draws(con: duckdb.DuckDBPyConnection, run_id: str, sizes: list[int]) -> list[str]:
+    """Problems of a run that have draws of one of the sizes, in order."""
+    rows = con.execute(
+        """SELECT DISTINCT problem_id FROM draws WHERE run_id = ? AND list_contains(?, k)
+           ORDER BY 1""",
+        [run_id, sizes],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def count_draws(con: duckdb.DuckDBPyConnection, run_id: str | None, sizes: list[int]) -> int:
+    """Number of draws of the given sizes (of one run, or all)."""
+    where, params = ("AND run_id = ?", [run_id]) if run_id else ("", [])
+    return int(
+        con.execute(
+            f"SELECT count(*) FROM draws WHERE list_contains(?, k) {where}", [sizes, *params]
+        ).fetchall()[0][0]
+    )
+
+
+def done_groups(
+    con: duckdb.DuckDBPyConnection, run_id: str, sizes: list[int], embedder: str, scorer: str
+) -> dict[GroupKey, np.ndarray]:
+    """Per (metric, m, weighted, selector): sorted draw_ids that already have rows stored."""
+    t = con.sql(
+        """
+        WITH d AS (SELECT draw_id FROM draws WHERE run_id = ? AND list_contains(?, k))
+        SELECT p.metric, p.m, p.weighted, p.selector,
+               list(DISTINCT p.draw_id ORDER BY p.draw_id) AS ids
+        FROM prune_outcomes p SEMI JOIN d ON d.draw_id = p.draw_id
+        WHERE p.embedder = ? AND p.scorer = ?
+        GROUP BY ALL
+        """,
+        params=[run_id, sizes, embedder, scorer],
+    ).to_arrow_table()
+    out: dict[GroupKey, np.ndarray] = {}
+    for i in range(t.num_rows):
+        key = (
+            t["metric"][i].as_py(),
+            int(t["m"][i].as_py()),
+            bool(t["weighted"][i].as_py()),
+            t["selector"][i].as_py(),
+        )
+        out[key] = np.sort(t["ids"][i].values.to_numpy().astype(np.int64))
+    return out
+
+
+def write_prune_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
+    """Append prune_outcomes rows in one transaction (the caller skips what is stored)."""
+    if rows.num_rows == 0:
+        return
+    name = "_divtui_prune_rows"
+    with transaction(con):
+        con.register(name, rows)
+        try:
+            con.execute(f"INSERT INTO prune_outcomes BY NAME SELECT * FROM {name}")
+        finally:
+            con.unregister(name)
+
+
+def prune_draw_rows(
+    con: duckdb.DuckDBPyConnection, draw_id: int
+) -> list[tuple[str, int, bool, str, str, str, str, int | None, str | None, bool | None]]:
+    """Stored prune_outcomes rows of one draw (metric, m, weighted, selector, aggregator, ...)."""
+    return con.execute(
+        """SELECT metric, m, weighted, selector, aggregator, embedder, scorer, sample_id, answer,
+                  correct
+           FROM prune_outcomes WHERE draw_id = ? ORDER BY ALL""",
+        [draw_id],
+    ).fetchall()
+
+
+def prune_problem_accuracy(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> pd.DataFrame:
+    """Per (run, k, metric, m, selector, weighted, embedder, scorer, problem, aggregator):
+    correct picks (hits), graded rows (n) and draws, summed in DuckDB (draw filter on alias d)."""
+    return con.execute(
+        f"""
+        SELECT d.run_id, d.k, p.metric, p.m, p.selector, p.weighted, p.embedder, p.scorer,
+               d.problem_id, p.aggregator,
+               sum(p.correct::INTEGER)::DOUBLE AS hits, count(p.correct)::DOUBLE AS n,
+               count(*) AS n_draws
+        FROM prune_outcomes p JOIN draws d USING (draw_id)
+        WHERE {where}
+        GROUP BY ALL ORDER BY ALL
+        """,
+        list(params),
+    ).df()
