@@ -1,4 +1,5 @@
-"""PNG figures of a report: accuracy against k per aggregator, and accuracy against each metric.
+"""PNG figures of a report: accuracy against k per aggregator, accuracy against each metric, and
+the pruning study (accuracy against m, medoids per space against random).
 
 matplotlib is imported inside ``write_plots`` with the Agg backend, so importing this module
 costs nothing and no display is needed.
@@ -77,8 +78,52 @@ def _metric_plot(
     plt.close(fig)
 
 
+def _pruning_plot(plt: Any, rows: list[Row], path: Path) -> None:
+    """Per aggregator a panel of accuracy against m: one line per space's medoids, random dashed."""
+    names = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+    aggs = [a for a in names if any(r.get(a) is not None for r in rows)]
+    fig, axes = plt.subplots(
+        1, len(aggs), figsize=(3.4 * len(aggs) + 1, 3.8), squeeze=False, sharey=True
+    )
+    lines: dict[tuple[str, str, bool], list[Row]] = defaultdict(list)
+    for r in rows:
+        lines[(r["metric"] or "random", r["selector"], r["weighted"])].append(r)
+    for ax, a in zip(axes[0], aggs, strict=True):
+        for (metric, selector, weighted), rs in sorted(lines.items()):
+            pts = sorted((r for r in rs if r.get(a) is not None), key=lambda r: r["m"])
+            if not pts:
+                continue
+            label = metric if selector == "medoids" else "random"
+            label += " (weighted)" if weighted else ""
+            lo = [r[a] - r[f"{a}_lo"] if r[f"{a}_lo"] is not None else 0 for r in pts]
+            hi = [r[f"{a}_hi"] - r[a] if r[f"{a}_hi"] is not None else 0 for r in pts]
+            ax.errorbar(
+                [r["m"] for r in pts],
+                [r[a] for r in pts],
+                yerr=[lo, hi],
+                marker="o",
+                capsize=2,
+                linestyle="--" if selector == "random" else "-",
+                label=label,
+            )
+        ms = sorted({r["m"] for r in rows})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ms, [str(m) for m in ms])
+        ax.minorticks_off()
+        ax.set_title(a)
+        ax.set_xlabel("kept m")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy (95% CI over problems)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"Pruning draws of size N = {rows[0]['k']}: medoids against random")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
-    """Write accuracy_vs_k.png and one metric_<name>.png per bucketed metric; return the paths."""
+    """Write accuracy_vs_k.png, metric_<name>.png per bucketed metric and pruning_<run>_N<k>.png
+    per pruned size; return the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,5 +144,12 @@ def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
     for metric, rows in by_metric.items():
         path = folder / f"metric_{_safe(metric)}.png"
         _metric_plot(plt, metric, rows, aggregators, path)
+        written.append(path)
+    by_size: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    for r in tables.get("pruning", []):
+        by_size[(r["run_id"], r["k"])].append(r)
+    for (run, k), rows in sorted(by_size.items()):
+        path = folder / f"pruning_{_safe(run)}_N{k}.png"
+        _pruning_plot(plt, rows, path)
         written.append(path)
     return written

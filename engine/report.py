@@ -1,4 +1,5 @@
-"""The study's tables: accuracy by k and temperature, correlations, buckets and pass@k.
+"""The study's tables: accuracy by k and temperature, correlations, buckets, pass@k, the
+pruning study and the scorers' comparison.
 
 ``build_report`` returns ``{"tables": {NAME: [row, ...]}, "meta": {...}}``; every row is a flat
 dict of plain values (confidence intervals as ``<stat>_lo`` / ``<stat>_hi``), so the same rows
@@ -16,6 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from divtui.store import prune_queries as pq
 from divtui.store import report_queries as rq
 
 from . import stats
@@ -31,8 +33,12 @@ TABLES = (
     "buckets",
     "coverage_correlations",
     "pass_at_k",
+    "pruning",
+    "scorers",
 )
-DRAWLESS = frozenset({"pass_at_k"})
+DRAWLESS = frozenset({"pass_at_k", "scorers"})
+PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+PRUNE_KEYS = ["run_id", "k", "metric", "m", "selector", "weighted", "embedder", "scorer"]
 CONTROL = "mean_logprob"
 COUNT = "n_correct"
 COVERAGE = "coverage"
@@ -233,6 +239,81 @@ def _pass_at_k_rows(
     return rows
 
 
+def _pruning(
+    con: duckdb.DuckDBPyConnection,
+    where: str,
+    params: list[Any],
+    scorer: str | None,
+    embedder: str | None,
+    n_boot: int,
+    seed: int,
+) -> list[Row]:
+    """Rows by (run, N, metric, m, selector, weighted, embedder, scorer): each aggregator's
+    accuracy on the kept set with a bootstrap CI over problems, draws and problems."""
+    df = pq.prune_problem_accuracy(con, where, params)
+    if scorer is not None:
+        df = df[df["scorer"] == scorer]
+    if embedder is not None:
+        df = df[df["embedder"] == embedder]
+    rows = []
+    for prefix, sub in _groups(df, PRUNE_KEYS):
+        problems = sorted(sub["problem_id"].unique())
+        row: Row = {**prefix, "weighted": bool(prefix["weighted"])}
+        row["n_problems"] = len(problems)
+        row["n_draws"] = int(sub.groupby("aggregator")["n_draws"].sum().max())
+        for a in PRUNE_AGGREGATORS:
+            s = sub[sub["aggregator"] == a].set_index("problem_id").reindex(problems)
+            if s["n"].isna().all():
+                continue
+            hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()
+            value, ci = stats.mean_with_ci(hits, n, n_boot=n_boot, seed=seed)
+            _ci_fields(row, a, value, ci)
+        rows.append(row)
+    return sorted(
+        rows,
+        key=lambda r: (r["run_id"], r["k"], r["metric"] == "", r["metric"], r["weighted"], r["m"]),
+    )
+
+
+def _scorers(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str | None,
+    temperature: float | None,
+    where: str,
+    params: list[Any],
+    scorer: str | None,
+    n_boot: int,
+    seed: int,
+) -> list[Row]:
+    """Per (run, scorer): graded samples, AUC of the score against correctness (Mann-Whitney),
+    and the accuracy of ``bst`` under that scorer at each stored k (``bst_k<k>`` with CI)."""
+    df = rq.scored_samples(con, run_id=run_id, temperature=temperature)
+    if scorer is not None:
+        df = df[df["scorer"] == scorer]
+    names = sorted(df["scorer"].unique())
+    bst = _accuracy(con, where, params, [(s, "bst", "", s) for s in names], ["k"], n_boot, seed)
+    rows = []
+    for prefix, sub in _groups(df, ["run_id", "scorer"]):
+        correct = sub["correct"].to_numpy(bool)
+        row: Row = {**prefix, "n_samples": len(sub), "n_correct": int(correct.sum())}
+        row["n_problems"] = int(sub["problem_id"].nunique())
+        value = stats.auc(sub["value"].to_numpy(float), correct)
+        row["auc"] = None if math.isnan(value) else value
+        for b in bst:
+            if b["run_id"] == prefix["run_id"] and b.get(prefix["scorer"]) is not None:
+                key = f"bst_k{b['k']}"
+                _ci_fields(
+                    row,
+                    key,
+                    b[prefix["scorer"]],
+                    (b[f"{prefix['scorer']}_lo"], b[f"{prefix['scorer']}_hi"])
+                    if b[f"{prefix['scorer']}_lo"] is not None
+                    else None,
+                )
+        rows.append(row)
+    return rows
+
+
 def _pass_ks(draw_sizes: list[int], pools: pd.DataFrame, k: int | None) -> list[int]:
     """The k values for pass@k: the chosen one, else 1 and every draw size, else powers of 2."""
     if k is not None:
@@ -294,7 +375,9 @@ def build_report(
     diversity = [c[0] for c in metric_cols if c[1] != COUNT]
     control = any(n == CONTROL for n, _, _ in found_m)
     count_present = any(n == COUNT for n, _, _ in found_m)
-    need_frame = any(n not in DRAWLESS and not n.startswith("accuracy") for n in names)
+    need_frame = any(
+        n not in DRAWLESS and n != "pruning" and not n.startswith("accuracy") for n in names
+    )
     have = {c[0] for c in metric_cols}
     extra = [(x, x, "", "") for x, ok in ((CONTROL, control), (COUNT, count_present)) if ok]
     frame_metrics = metric_cols + [c for c in extra if c[0] not in have]
@@ -354,6 +437,10 @@ def build_report(
                 k,
             ),
             **corr,
+        ),
+        "pruning": lambda: _pruning(con, where, params, scorer, embedder, **corr),
+        "scorers": lambda: _scorers(
+            con, run_id, temperature, where, params, scorer, n_boot=n_boot, seed=seed
         ),
     }
     out: dict[str, list[Row]] = {}

@@ -335,3 +335,25 @@ def equal_width_buckets(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndar
     edges = np.histogram_bin_edges(x, bins=n_bins)
     idx = np.searchsorted(edges, x, side="right") - 1
     return edges, np.clip(idx, 0, n_bins - 1)
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Mann-Whitney AUC: P(a positive scores above a negative) + half the ties; NaN if one class.
+
+    Equals U / (n1 n0) with U from the mid-rank sum of the positives.
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(positive, dtype=bool)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.r_[True, xs[1:] != xs[:-1]]
+    first = np.flatnonzero(starts)
+    counts = np.diff(np.r_[first, len(xs)])
+    mid = first + (counts + 1) / 2.0
+    ranks = np.empty(len(x))
+    ranks[order] = mid[np.cumsum(starts) - 1]
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))

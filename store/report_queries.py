@@ -167,3 +167,17 @@ def pool_counts(
         GROUP BY ALL ORDER BY ALL
     """
     return con.execute(query, params).df()
+
+
+def scored_samples(
+    con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, temperature: float | None = None
+) -> pd.DataFrame:
+    """Graded samples with each scorer's value: run_id, scorer, problem_id, value, correct."""
+    where, params = draw_filter(run_id=run_id, temperature=temperature)
+    query = f"""
+        SELECT d.run_id, c.scorer, d.problem_id, c.value, d.correct
+        FROM samples d JOIN scores c USING (sample_id)
+        WHERE d.correct IS NOT NULL AND {where}
+        ORDER BY d.run_id, c.scorer, d.sample_id
+    """
+    return con.execute(query, params).df()

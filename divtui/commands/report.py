@@ -13,7 +13,8 @@ import click
 from . import db_option, resolve_db
 
 Row = dict[str, Any]
-PLOT_TABLES = ("accuracy_by_k", "buckets")
+PLOT_TABLES = ("accuracy_by_k", "buckets", "pruning")
+PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
 def _num(v: Any) -> str:
@@ -145,6 +146,59 @@ def _pass_md(rows: list[Row]) -> str:
     return _table(header, body, right=1 + multi)
 
 
+def _pruning_md(rows: list[Row]) -> str:
+    """One table per (run, N): rows by metric, weighting and m, medoids then random."""
+    parts = []
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["k"]), []).append(r)
+    for (run, k), rs in groups.items():
+        aggs = [a for a in PRUNE_AGGREGATORS if any(a in r for r in rs)]
+        emb = sorted({r["embedder"] for r in rs if r["embedder"]})
+        sc = sorted({r["scorer"] for r in rs if r["scorer"]})
+        parts.append(
+            f"**N = {k}**"
+            + (f" (run {run})" if multi else "")
+            + (f"; embedder {', '.join(emb)}" if emb else "")
+            + (f"; scorer {', '.join(sc)}" if sc else "")
+        )
+        body = [
+            [
+                r["metric"] or "–",
+                r["selector"] + (" (weighted)" if r["weighted"] else ""),
+                str(r["m"]),
+            ]
+            + [_ci(r, a) for a in aggs]
+            + [str(r["n_draws"]), str(r["n_problems"])]
+            for r in rs
+        ]
+        parts.append(_table(["metric", "kept", "m", *aggs, "draws", "problems"], body, right=3))
+    return "\n\n".join(parts)
+
+
+def _scorers_md(rows: list[Row]) -> str:
+    """One line per (run, scorer): samples, AUC, and bst accuracy at each k."""
+    ks = sorted(
+        {
+            int(key[5:])
+            for r in rows
+            for key in r
+            if key.startswith("bst_k") and not key.endswith(("_lo", "_hi"))
+        }
+    )
+    multi = _multi_run(rows)
+    header = (["run"] if multi else []) + ["scorer", "samples", "correct", "AUC"]
+    header += [f"bst k={k}" for k in ks]
+    body = [
+        ([r["run_id"]] if multi else [])
+        + [r["scorer"], str(r["n_samples"]), str(r["n_correct"]), _num(r["auc"])]
+        + [_ci(r, f"bst_k{k}") for k in ks]
+        for r in rows
+    ]
+    return _table(header, body, right=1 + multi)
+
+
 def _pooled(values: Sequence[Any], what: str, flag: str) -> str:
     """A sentence saying what a table pools over, when it pools over several values."""
     if len(values) <= 1:
@@ -217,6 +271,22 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
             "pass@k (unbiased estimator over whole pools)",
             lambda rs: "Mean over problems of 1 - C(n-c, k)/C(n, k).\n\n" + _pass_md(rs),
         ),
+        "pruning": (
+            "Pruning: m medoids against m random members of draws of size N",
+            lambda rs: (
+                "Accuracy of each aggregator on the kept members (coverage: any kept member "
+                "correct); medoids by PAM in the metric's space, random rows shared by every "
+                "metric.\n\n" + _pruning_md(rs)
+            ),
+        ),
+        "scorers": (
+            "Scorers: AUC against correctness and best-of-k accuracy",
+            lambda rs: (
+                "AUC: Mann-Whitney probability that a correct sample outscores an incorrect "
+                "one; bst: accuracy of the highest-scored member of stored draws.\n\n"
+                + _scorers_md(rs)
+            ),
+        ),
     }
     for name, rows in tables.items():
         title, render = sections[name]
@@ -277,7 +347,8 @@ def command(
 
     Intervals are percentile bootstraps over problems. Tables: accuracy_by_k,
     accuracy_by_temperature, accuracy_by_k_temperature, metric_correlations,
-    partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k.
+    partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k,
+    pruning (after `divtui prune`), scorers.
     """
     from divtui.engine.report import TABLES, ReportError, build_report
     from divtui.errors import UserError
