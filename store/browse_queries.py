@@ -49,6 +49,30 @@ def pools(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
     ).fetchnumpy()
 
 
+_POOLS = """
+    SELECT run_id, problem_id, temperature,
+           (row_number() OVER (ORDER BY run_id, problem_id, temperature) - 1)::BIGINT AS pool
+    FROM (SELECT DISTINCT run_id, problem_id, temperature FROM samples)
+"""
+
+
+def _aligned(
+    ids: np.ndarray, got_ids: np.ndarray, values: np.ndarray, fill: Any, dtype: Any
+) -> np.ndarray:
+    """``values`` keyed by ``got_ids`` placed at the positions of the sorted ``ids``."""
+    out = np.full(ids.shape, fill, dtype=dtype)
+    if got_ids.size:
+        pos = np.clip(np.searchsorted(ids, got_ids), 0, max(len(ids) - 1, 0))
+        hit = ids[pos] == got_ids
+        out[pos[hit]] = values[hit]
+    return out
+
+
+def _filled(col: Any, fill: Any) -> np.ndarray:
+    """A fetched column with NULLs replaced by ``fill``."""
+    return np.ma.filled(col, fill) if np.ma.isMaskedArray(col) else np.asarray(col)
+
+
 def draw_frame(
     con: duckdb.DuckDBPyConnection,
     metrics: list[str],
@@ -58,73 +82,59 @@ def draw_frame(
 ) -> dict[str, np.ndarray]:
     """Every draw as one row: pool index, k, rep, each aggregator's correctness, each metric.
 
-    Correctness is -1 where absent, 0 or 1 otherwise; metrics are NaN where absent. Aggregators
-    and metrics are those stored under ``scorer``/``embedder`` (or '' where they use none);
-    ``qual_dpp`` is the one with quality exp(mean_logprob), scorer ''.
+    Rows are ordered by (pool, k, rep). Correctness is -1 where absent, 0 or 1 otherwise;
+    metrics are NaN where absent. Aggregators and metrics are those stored under
+    ``scorer``/``embedder`` (or '' where they use none); ``qual_dpp`` is the one with quality
+    exp(mean_logprob), scorer ''. One plain scan per aggregator and metric, aligned by draw_id
+    in NumPy, is much faster than a pivot over millions of rows.
     """
-    agg_cols = ", ".join(
-        f"coalesce(max(o.c) FILTER (WHERE o.aggregator = '{a}'), -1)::TINYINT AS \"a_{a}\""
-        for a in AGGREGATORS
-    )
-    met_cols = ", ".join(
-        f"coalesce(max(m.value) FILTER (WHERE m.metric = ?), 'nan'::DOUBLE) AS \"m_{i}\""
-        for i in range(len(metrics))
-    )
-    met_select = (", " + met_cols) if metrics else ""
-    sql = f"""
-        WITH pl AS (
-            SELECT run_id, problem_id, temperature,
-                   (row_number() OVER (ORDER BY run_id, problem_id, temperature) - 1)::BIGINT
-                   AS pool
-            FROM (SELECT DISTINCT run_id, problem_id, temperature FROM samples)
-        ),
-        o AS (
-            SELECT draw_id, {agg_cols}
-            FROM (SELECT draw_id, aggregator, correct::INTEGER AS c FROM draw_outcomes
-                  WHERE embedder IN ('', ?) AND scorer IN ('', ?)) o
-            GROUP BY draw_id
-        ),
-        m AS (
-            SELECT draw_id{met_select}
-            FROM (SELECT draw_id, metric, value FROM draw_metrics
-                  WHERE embedder IN ('', ?) AND scorer = '') m
-            GROUP BY draw_id
-        )
-        SELECT d.draw_id, pl.pool, d.k, d.rep, d.temperature, o.* EXCLUDE (draw_id),
-               m.* EXCLUDE (draw_id)
+    d = con.execute(
+        f"""
+        WITH pl AS ({_POOLS})
+        SELECT d.draw_id, pl.pool, d.k, d.rep, d.temperature
         FROM draws d JOIN pl USING (run_id, problem_id, temperature)
-        LEFT JOIN o USING (draw_id) LEFT JOIN m USING (draw_id)
-        ORDER BY pl.pool, d.k, d.rep, d.draw_id
-    """
-    params: list[Any] = [embedder, scorer, *metrics, embedder]
-    raw = con.execute(sql, params).fetchnumpy()
+        ORDER BY d.draw_id
+        """
+    ).fetchnumpy()
+    ids = np.asarray(d["draw_id"], dtype=np.int64)
     out: dict[str, np.ndarray] = {
-        "draw_id": np.asarray(raw["draw_id"], dtype=np.int64),
-        "pool": np.asarray(raw["pool"], dtype=np.int64),
-        "k": np.asarray(raw["k"], dtype=np.int64),
-        "rep": np.asarray(raw["rep"], dtype=np.int64),
-        "temperature": np.asarray(raw["temperature"], dtype=np.float64),
+        "draw_id": ids,
+        "pool": np.asarray(d["pool"], dtype=np.int64),
+        "k": np.asarray(d["k"], dtype=np.int64),
+        "rep": np.asarray(d["rep"], dtype=np.int64),
+        "temperature": np.asarray(d["temperature"], dtype=np.float64),
     }
     for a in AGGREGATORS:
-        col = raw[f"a_{a}"]
-        out[a] = np.asarray(np.ma.filled(col, -1) if np.ma.isMaskedArray(col) else col, np.int8)
-    for i, name in enumerate(metrics):
-        col = raw[f"m_{i}"]
-        filled = np.ma.filled(col, np.nan) if np.ma.isMaskedArray(col) else col
-        out[f"metric:{name}"] = np.asarray(filled, dtype=np.float64)
-    return out
+        got = con.execute(
+            "SELECT draw_id, coalesce(correct::TINYINT, -1) AS c FROM draw_outcomes "
+            "WHERE aggregator = ? AND embedder IN ('', ?) AND scorer IN ('', ?)",
+            [a, embedder, scorer],
+        ).fetchnumpy()
+        out[a] = _aligned(
+            ids, np.asarray(got["draw_id"], np.int64), _filled(got["c"], -1), -1, np.int8
+        )
+    for name in metrics:
+        got = con.execute(
+            "SELECT draw_id, value FROM draw_metrics "
+            "WHERE metric = ? AND embedder IN ('', ?) AND scorer = ''",
+            [name, embedder],
+        ).fetchnumpy()
+        out[f"metric:{name}"] = _aligned(
+            ids,
+            np.asarray(got["draw_id"], np.int64),
+            _filled(got["value"], np.nan).astype(np.float64),
+            np.nan,
+            np.float64,
+        )
+    order = np.lexsort((out["draw_id"], out["rep"], out["k"], out["pool"]))
+    return {name: col[order] for name, col in out.items()}
 
 
 def pools_matching(con: duckdb.DuckDBPyConnection, pattern: str) -> np.ndarray:
     """Indices (in :func:`pools` order) of pools whose question or any solution matches a regex."""
     rows = con.execute(
-        """
-        WITH pl AS (
-            SELECT run_id, problem_id, temperature,
-                   (row_number() OVER (ORDER BY run_id, problem_id, temperature) - 1)::BIGINT
-                   AS pool
-            FROM (SELECT DISTINCT run_id, problem_id, temperature FROM samples)
-        ),
+        f"""
+        WITH pl AS ({_POOLS}),
         hit_q AS (SELECT problem_id FROM problems WHERE regexp_matches(question, ?)),
         hit_s AS (
             SELECT DISTINCT run_id, problem_id, temperature FROM samples

@@ -392,3 +392,18 @@ async def test_command_palette_reaches_screens_and_actions(make_app) -> None:
         await settle(pilot, app)
         assert app.current_mode == "problems"
         assert len(table_rows(app)) == 6
+
+
+async def test_rows_load_page_by_page_as_the_cursor_moves(make_app, monkeypatch) -> None:
+    from divtui.tui.screens import problems
+
+    monkeypatch.setattr(problems, "PAGE", 2)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await to_problems(pilot, app)
+        assert len(table_rows(app)) >= 2
+        for _ in range(6):
+            await pilot.press("down")
+        await settle(pilot, app)
+        assert column(app, "problem") == ["p-alpha", "p-alpha", "p-beta", "p-beta", "p-gamma", "p-gamma"]
+        assert "6 problems" in shown(app.screen.query_one("#filter-state"))

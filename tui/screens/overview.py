@@ -22,12 +22,13 @@ from ..widgets.safe_text import safe_text
 
 
 def report_tables(con: Any, scorer: str, embedder: str) -> dict[str, list[dict[str, Any]]]:
-    """The analysis report's tables (engine.report), or accuracy_by_k alone without it."""
+    """The analysis report's tables (engine.report) without bootstrap intervals, for speed
+    (`divtui report` gives the intervals), or accuracy_by_k alone without engine.report."""
     try:
         from divtui.engine.report import build_report
     except ImportError:
         return {"accuracy_by_k": bq.accuracy_by_k(con, scorer=scorer, embedder=embedder)}
-    rep = build_report(con, scorer=scorer or None, embedder=embedder or None, n_boot=200)
+    rep = build_report(con, scorer=scorer or None, embedder=embedder or None, n_boot=0)
     return dict(rep.get("tables", {}))
 
 

@@ -22,6 +22,7 @@ from ..widgets.safe_text import one_line, safe_text
 from .modals import PromptScreen
 
 SYNTAX = "T=0.7 k=8 maj=wrong coverage=0 bucket=dpp:5:2 /regex/"
+PAGE = 60
 AGG_COLS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
@@ -180,18 +181,35 @@ class ProblemsScreen(Screen[None]):
             for c, label in zip(self.columns, labels, strict=True):
                 dt.add_column(label, key=c, width=width[c])
             dt.add_column("question", key="question", width=50)
-        cells = [
-            [
-                safe_text(f"{v:g}" if c == "T" else eb.fmt_value(v))
-                for v in col_values[c][self.order]
-            ]
-            for c in self.columns
-        ]
-        question = [one_line(qq, 50) for qq in pools["question"][idx][self.order]]
-        keys_ = [str(int(p)) for p in idx[self.order]]
-        for key, row, qq in zip(keys_, zip(*cells, strict=True), question, strict=True):
-            dt.add_row(*row, qq, key=key)
+        self.shown = 0
+        self.add_page()
         dt.loading = False
+
+    def add_page(self) -> None:
+        """Append the next PAGE rows of the current order (rows load as the cursor nears them)."""
+        app: Any = self.app
+        pools = app.data.pools
+        dt = self.query_one(DataTable)
+        rows = self.order[self.shown : self.shown + PAGE]
+        idx = self.table["pool"]
+        for j in rows:
+            cells = [
+                safe_text(
+                    f"{self.col_values[c][j]:g}"
+                    if c == "T"
+                    else eb.fmt_value(self.col_values[c][j])
+                )
+                for c in self.columns
+            ]
+            p = int(idx[j])
+            dt.add_row(*cells, one_line(pools["question"][p], 50), key=str(p))
+        self.shown += len(rows)
+
+    @on(DataTable.RowHighlighted, "#problems")
+    def _near_end(self, event: DataTable.RowHighlighted) -> None:
+        """Load the next page when the cursor comes within a screenful of the last loaded row."""
+        if self.shown < len(self.order) and event.cursor_row >= self.shown - 30:
+            self.add_page()
 
     @on(DataTable.HeaderSelected, "#problems")
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -264,13 +282,14 @@ class ProblemsScreen(Screen[None]):
         )
 
     def rows_for_export(self) -> list[dict[str, Any]]:
-        """The shown rows, in the shown order, with the question text."""
+        """Every filtered row (loaded or not), in the shown order, with the question text."""
         app: Any = self.app
         pools = app.data.pools
         idx = self.table["pool"][self.order]
+        ordered = {c: self.col_values[c][self.order] for c in self.columns}
         rows = []
         for j, p in enumerate(idx):
-            row = {c: self.col_values[c][self.order][j] for c in self.columns}
+            row = {c: ordered[c][j] for c in self.columns}
             row[f"pass@{self.pass_k}"] = row.pop("pass@k")
             row["question"] = pools["question"][p]
             rows.append(row)
