@@ -9,8 +9,10 @@ aggregate query, checks duplicates and conflicting problems with GROUP BY, compu
 DuckDB. At the first doubt it returns None and the line-by-line validator (the authority) runs,
 giving either the same rows or the exact ``FILE:LINE: field`` error.
 
-Known difference: inside embedding vectors ``read_json`` turns numeric strings and booleans into
-numbers, where the line-by-line validator rejects them.
+The checks err on the side of doubt: a numeric gold answer, level or answer, a problem id with
+no ASCII letter or digit, a line over 16 MB or any read error sends the file line by line (same
+rows, slower). Known difference: inside embedding vectors ``read_json`` turns numeric strings
+and booleans into numbers, where the line-by-line validator rejects them.
 """
 
 from __future__ import annotations
@@ -158,13 +160,12 @@ def _pool_keys(con: duckdb.DuckDBPyConnection, implicit: bool) -> bool:
     so pools group exactly as in the line-by-line builder. An absent ``sample_idx`` is the
     sample's position within its pool in file order (the window runs only when ``implicit``).
     """
-    temps = [
-        t for (t,) in con.execute(f"SELECT DISTINCT temperature::DOUBLE FROM {RAW}").fetchall()
-    ]
+    rows = con.execute(f"SELECT DISTINCT temperature::DOUBLE FROM {RAW}").fetchall()
+    pools = {t: round(t, 6) for (t,) in rows}  # a dict, so -0.0 and 0.0 stay one row
     table = pa.table(
         {
-            "temperature": pa.array(temps, pa.float64()),
-            "t6": pa.array([round(t, 6) for t in temps], pa.float64()),
+            "temperature": pa.array(list(pools), pa.float64()),
+            "t6": pa.array(list(pools.values()), pa.float64()),
         }
     )
     con.register(ARROW, table)
