@@ -28,7 +28,24 @@ from divtui.store import insert, open_db, sample_id, transaction
 from tests.conftest import run_divtui
 from tests.test_kmedoids import _reference_pam
 
-WORDS = "we add the two sides so x equals half of twelve then divide by three answer".split()
+WORDS = [
+    "we",
+    "add",
+    "the",
+    "two",
+    "sides",
+    "so",
+    "x",
+    "equals",
+    "half",
+    "of",
+    "twelve",
+    "then",
+    "divide",
+    "by",
+    "three",
+    "answer",
+]
 EMB = "toy-emb@16"
 ORM_EMB = "orm-hidden:toy"
 SCORER = "orm:toy"
@@ -154,12 +171,12 @@ def _ref_aggregate(
             first.setdefault(c, pos)
         real = [c for c in score if c >= 0] or list(score)
         best = max(score[c] for c in real)
-        win = min((first[c] for c in real if abs(score[c] - best) < 1e-9))
+        win = min(first[c] for c in real if abs(score[c] - best) < 1e-9)
         return win
 
     def mbr(util) -> int:
         best, pick = -math.inf, kept[0]
-        for a, i in enumerate(kept):
+        for i in kept:
             num = sum(w[b] * util(i, j) for b, j in enumerate(kept) if j != i)
             den = sum(w[b] for b, j in enumerate(kept) if j != i)
             s = round(num / den, 9) if den > 0 else 0.0
@@ -396,7 +413,7 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(db_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         run_prune(con, progress=stop, **args)
     partial = con.execute("SELECT count(*) FROM prune_outcomes").fetchall()[0][0]
-    assert 0 < partial
+    assert partial > 0
     stats = run_prune(con, **args)
     assert stats["draws_skipped"] > 0
     total = con.execute("SELECT count(*) FROM prune_outcomes").fetchall()[0][0]
