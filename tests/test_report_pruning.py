@@ -1,0 +1,132 @@
+"""The `pruning` and `scorers` report tables against independent computations, the AUC against
+scipy, the pruning plot, and `divtui score --scorer probe:E` on a real DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import mannwhitneyu
+
+from divtui.engine.prune import run_prune
+from divtui.engine.report import build_report
+from divtui.engine.stats import auc
+from divtui.store import open_db
+from tests.conftest import run_divtui
+from tests.test_prune import EMB, SCORER, build_study
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 60))
+def test_auc_equals_scipy_mann_whitney(seed: int, n: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # coarse: many ties
+    y = rng.random(n) < rng.random()
+    got = auc(x, y)
+    if y.all() or not y.any():
+        assert np.isnan(got)
+        return
+    u = mannwhitneyu(x[y], x[~y]).statistic
+    assert got == pytest.approx(u / (y.sum() * (~y).sum()))
+
+
+def test_pruning_table_equals_pooled_rows(db_path: Path) -> None:
+    build_study(db_path, problems=5, seed=6)
+    con = open_db(db_path)
+    run_prune(con, metrics=["sbert", "bleu"], sizes=[6, 8], keep=[1, 2, 4], notice=lambda s: None)
+    rows = build_report(con, tables=["pruning"], n_boot=200)["tables"]["pruning"]
+    raw = con.execute(
+        """SELECT d.k, p.metric, p.m, p.selector, p.aggregator, d.problem_id, p.correct
+           FROM prune_outcomes p JOIN draws d USING (draw_id)"""
+    ).df()
+    assert len(rows) == 2 * 3 * 3  # k x (2 metrics + random) x m
+    for r in rows:
+        sub = raw[
+            (raw.k == r["k"])
+            & (raw.metric == r["metric"])
+            & (raw.m == r["m"])
+            & (raw.selector == r["selector"])
+        ]
+        assert r["n_problems"] == sub.problem_id.nunique() == 5
+        for agg in ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage"):
+            vals = sub[sub.aggregator == agg].correct.astype(float)
+            assert r[agg] == pytest.approx(vals.mean())
+            assert r[f"{agg}_lo"] <= r[agg] + 1e-12 <= r[f"{agg}_hi"] + 2e-12
+        assert r["n_draws"] == len(sub) // 6
+        assert r["embedder"] == EMB and r["scorer"] == SCORER and r["weighted"] is False
+    # coverage of the random subset can only grow with m, on every draw
+    cov = raw[(raw.selector == "random") & (raw.aggregator == "coverage")]
+    assert cov.groupby("m").correct.mean().is_monotonic_increasing
+
+
+def test_scorers_table_auc_and_bst(db_path: Path) -> None:
+    build_study(db_path, problems=4, seed=1)
+    con = open_db(db_path)
+    (row,) = build_report(con, tables=["scorers"], n_boot=100)["tables"]["scorers"]
+    s = con.execute(
+        "SELECT c.value, s.correct FROM samples s JOIN scores c USING (sample_id)"
+    ).fetchall()
+    x = np.array([v for v, _ in s])
+    y = np.array([c for _, c in s])
+    u = mannwhitneyu(x[y], x[~y]).statistic
+    assert row["scorer"] == SCORER and row["n_samples"] == len(s)
+    assert row["n_correct"] == int(y.sum())
+    assert row["auc"] == pytest.approx(u / (y.sum() * (~y).sum()))
+    for k in (6, 8):
+        acc = con.execute(
+            """SELECT avg(o.correct::INT) FROM draw_outcomes o JOIN draws d USING (draw_id)
+               WHERE o.aggregator = 'bst' AND d.k = ?""",
+            [k],
+        ).fetchall()[0][0]
+        assert row[f"bst_k{k}"] == pytest.approx(acc)
+
+
+def test_probe_cli_then_scorers_report_and_plot(db_path: Path, tmp_path: Path) -> None:
+    build_study(db_path, problems=8, seed=2)
+    res = run_divtui("score", "--db", str(db_path), "--scorer", f"probe:{EMB}", "--folds", "4")
+    assert res.returncode == 0, res.stderr
+    assert f"probe:{EMB}: 160 samples scored" in res.stdout
+    con = open_db(db_path, read_only=True)
+    vals = con.execute(
+        "SELECT min(value), max(value), count(*) FROM scores WHERE scorer = ?", [f"probe:{EMB}"]
+    ).fetchall()[0]
+    con.close()
+    assert 0 <= vals[0] <= vals[1] <= 1 and vals[2] == 160
+    # rerun replaces, adds nothing
+    assert run_divtui("score", "--db", str(db_path), "--scorer", f"probe:{EMB}").returncode == 0
+    res = run_divtui("score", "--db", str(db_path), "--scorer", "probe:nope")
+    assert res.returncode == 1 and "embedder 'nope' is not in the database" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = run_divtui(
+        "report", "--db", str(db_path), "--table", "scorers", "--format", "json", "--boot", "50"
+    )
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(res.stdout)["tables"]["scorers"]
+    assert {r["scorer"] for r in rows} == {SCORER, f"probe:{EMB}"}
+    probe = next(r for r in rows if r["scorer"] == f"probe:{EMB}")
+    # the correct samples' vectors are shifted: an honest out-of-fold probe ranks them well
+    assert probe["auc"] > 0.75 and probe["n_samples"] == 160
+    res = run_divtui(
+        "prune",
+        "--db",
+        str(db_path),
+        "--sizes",
+        "6",
+        "--keep",
+        "1,3",
+        "--metric",
+        "bleu",
+        "--weighted",
+    )
+    assert res.returncode == 0, res.stderr
+    plots = tmp_path / "plots"
+    res = run_divtui(
+        "report", "--db", str(db_path), "--table", "pruning", "--boot", "50", "--plots", str(plots)
+    )
+    assert res.returncode == 0, res.stderr
+    assert "bleu | medoids (weighted) | 3 |" in res.stdout
+    assert (plots / "pruning_r_N6.png").stat().st_size > 5000
