@@ -405,5 +405,12 @@ async def test_rows_load_page_by_page_as_the_cursor_moves(make_app, monkeypatch)
         for _ in range(6):
             await pilot.press("down")
         await settle(pilot, app)
-        assert column(app, "problem") == ["p-alpha", "p-alpha", "p-beta", "p-beta", "p-gamma", "p-gamma"]
+        assert column(app, "problem") == [
+            "p-alpha",
+            "p-alpha",
+            "p-beta",
+            "p-beta",
+            "p-gamma",
+            "p-gamma",
+        ]
         assert "6 problems" in shown(app.screen.query_one("#filter-state"))
