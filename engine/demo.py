@@ -83,7 +83,7 @@ def remove_demo(path: str | Path) -> bool:
     return True
 
 
-def _run_row() -> pd.DataFrame:
+def run_row() -> pd.DataFrame:
     """The demo's row of ``runs``, with the seeds and sizes that make it reproducible."""
     from divtui import __version__
 
@@ -130,7 +130,7 @@ def insert_study(con: duckdb.DuckDBPyConnection) -> int:
     )
     scores = pd.DataFrame({"sample_id": ids, "scorer": sim.SCORER, "value": samples.reward})
     with transaction(con):
-        insert(con, "runs", _run_row())
+        insert(con, "runs", run_row())
         insert(con, "problems", problems)
         insert(con, "samples", rows)
         insert(con, "scores", scores)

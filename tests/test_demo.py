@@ -224,3 +224,14 @@ def test_refuses_a_file_with_other_runs(tmp_path: Path) -> None:
     assert path.exists()
     assert _query(path, "SELECT run_id FROM runs") == [("mine",)]
     assert os.path.getsize(path) > 0
+
+
+def test_force_removes_only_a_demo_file(tmp_path: Path) -> None:
+    from divtui.engine.demo import remove_demo, run_row
+
+    path = tmp_path / "demo.duckdb"
+    assert remove_demo(path) is False
+    con = open_db(path)
+    insert(con, "runs", run_row())
+    con.close()
+    assert remove_demo(path) is True and not path.exists()
