@@ -146,6 +146,7 @@ def main() -> None:
     child.start()
     child.join()
     con = open_db(db)
+    con.execute("SET enable_progress_bar = false")
     run_draws(con, sizes=[args.size], reps=args.reps, seed=0, notice=lambda s: None)
     con.execute(
         """INSERT INTO embeddings SELECT sample_id, 'orm-hidden:synthetic', vec FROM embeddings
