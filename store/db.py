@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import LockedError, NotADatabaseError, SchemaTooNewError, StoreError
+from .errors import LockedError, NotADatabaseError, SchemaTooNewError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 _PID = re.compile(r"PID (\d+)")
@@ -131,9 +131,9 @@ def open_db(
                     f"({SCHEMA_VERSION}); upgrade divtui to open it"
                 )
             if v < SCHEMA_VERSION:
-                raise StoreError(
-                    f"{path}: schema version {v} is older; open it once read-write to migrate"
-                )
+                con.close()
+                open_db(path).close()  # migrate once read-write, then reopen as asked
+                return open_db(path, read_only=True)
         else:
             migrate(con, path)
     except Exception:

@@ -177,3 +177,25 @@ def test_ids_are_deterministic_and_distinct() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert int(out) == sample_id("r", "p", 0.7, 3)
+
+
+def test_older_file_is_migrated_in_one_transaction_even_when_opened_read_only(
+    db_path: Path,
+) -> None:
+    import duckdb
+
+    from divtui.store import schema
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    con.execute(schema.MIGRATIONS[1])
+    con.execute("INSERT INTO schema_version (version) VALUES (1)")
+    con.execute("INSERT INTO runs (run_id, source) VALUES ('old', 'demo')")
+    con.close()
+    ro = open_db(db_path, read_only=True)
+    assert schema_version(ro) == SCHEMA_VERSION
+    assert ro.execute("SELECT run_id FROM runs").fetchall() == [("old",)]
+    tables = {
+        r[0] for r in ro.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    assert set(schema.TABLES) <= tables
