@@ -65,23 +65,10 @@ def _picks(pool: Pool, mats: PoolMatrices, weighted: bool) -> dict[str, dict[str
     return out
 
 
-def draw_detail(
-    con: duckdb.DuckDBPyConnection,
-    draw_id: int,
-    *,
-    scorer: str | None = None,
-    embedder: str | None = None,
-) -> dict[str, Any]:
-    """One draw for the batch view: members in draw order, stored metrics and picks.
-
-    Per member: sample_id, idx, answer, correct, answer_class, reward (scorer, in [0, 1]),
-    mean_logprob, dpp_contribution (-log [L^-1]_ii, L = S + eps I), mean_bleu and mean_cosine to
-    the other members, near_duplicate. ``scorer``/``embedder`` default to the first present.
-    """
-    row = dq.draw_row(con, draw_id)
-    if row is None:
-        raise ValueError(f"draw {draw_id} is not in the database")
-    pool, mats, scorer, embedder = _batch(con, row["sample_ids"], scorer, embedder)
+def _members(
+    pool: Pool, mats: PoolMatrices, scorer: str | None, embedder: str | None
+) -> list[dict[str, Any]]:
+    """Per-member figures of a whole batch (see :func:`batch_detail`)."""
     k = pool.n
     whole = np.arange(k)[None, :]
     bleu_mean = mt.row_mean_others(mt.gather(mats.bleu, whole))[0]
@@ -110,22 +97,86 @@ def draw_detail(
                 "near_duplicate": None if cos is None else bool(near[i]),
             }
         )
+    return members
+
+
+def _computed_metrics(
+    pool: Pool, mats: PoolMatrices, scorer: str | None, embedder: str | None, weighted: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The batch's metric rows and aggregator rows, computed as `divtui draw` would store them."""
+    ev = evaluate(pool, mats, np.arange(pool.n)[None, :], weighted=weighted)
     metrics = [
-        {"metric": m, "embedder": e, "scorer": s, "value": v}
-        for m, e, s, v in dq.draw_metric_rows(con, draw_id)
+        {"metric": m, "embedder": e, "scorer": s, "value": float(v[0])}
+        for (m, e, s), v in sorted(ev.metrics.items())
+        if e in ("", embedder or "") and s in ("", scorer or "")
     ]
     outcomes = [
-        {"aggregator": a, "embedder": e, "scorer": s, "sample_id": sid, "answer": ans, "correct": c}
-        for a, e, s, sid, ans, c in dq.draw_outcome_rows(con, draw_id)
+        {
+            key: p[key]
+            for key in ("aggregator", "embedder", "scorer", "sample_id", "answer", "correct")
+        }
+        for p in _picks(pool, mats, weighted).values()
+        if p["embedder"] in ("", embedder or "") and p["scorer"] in ("", scorer or "")
     ]
+    return metrics, sorted(outcomes, key=lambda o: o["aggregator"])
+
+
+def batch_detail(
+    con: duckdb.DuckDBPyConnection,
+    sample_ids: Sequence[int],
+    *,
+    scorer: str | None = None,
+    embedder: str | None = None,
+    weighted: bool = True,
+) -> dict[str, Any]:
+    """Any batch of one pool (a fresh draw, an edited batch) in the shape of :func:`draw_detail`.
+
+    Members are in the given order with the same per-member figures; ``metrics`` and
+    ``outcomes`` are computed for the batch (under the chosen scorer/embedder, plus those that
+    use neither) instead of read from the database; ``draw`` is None.
+    """
+    if not sample_ids:
+        raise ValueError("an empty batch has no members")
+    pool, mats, scorer, embedder = _batch(con, sample_ids, scorer, embedder)
+    metrics, outcomes = _computed_metrics(pool, mats, scorer, embedder, weighted)
     return {
-        "draw": {key: row[key] for key in row if key != "sample_ids"},
+        "draw": None,
         "scorer": scorer,
         "embedder": embedder,
-        "members": members,
+        "members": _members(pool, mats, scorer, embedder),
         "metrics": metrics,
         "outcomes": outcomes,
     }
+
+
+def draw_detail(
+    con: duckdb.DuckDBPyConnection,
+    draw_id: int,
+    *,
+    scorer: str | None = None,
+    embedder: str | None = None,
+) -> dict[str, Any]:
+    """One draw for the batch view: members in draw order, stored metrics and picks.
+
+    Per member: sample_id, idx, answer, correct, answer_class, reward (scorer, in [0, 1]),
+    mean_logprob, dpp_contribution (-log [L^-1]_ii, L = S + eps I), mean_bleu and mean_cosine to
+    the other members, near_duplicate. ``scorer``/``embedder`` default to the first present.
+    Members come from :func:`batch_detail`; metrics and outcomes are the stored rows.
+    """
+    row = dq.draw_row(con, draw_id)
+    if row is None:
+        raise ValueError(f"draw {draw_id} is not in the database")
+    detail = batch_detail(con, row["sample_ids"], scorer=scorer, embedder=embedder)
+    detail["draw"] = {key: row[key] for key in row if key != "sample_ids"}
+    detail["metrics"] = [
+        {"metric": m, "embedder": e, "scorer": s, "value": v}
+        for m, e, s, v in dq.draw_metric_rows(con, draw_id)
+    ]
+    detail["outcomes"] = [
+        {"aggregator": a, "embedder": e, "scorer": s, "sample_id": sid, "answer": ans, "correct": c}
+        for a, e, s, sid, ans, c in dq.draw_outcome_rows(con, draw_id)
+    ]
+    return detail
 
 
 def rerun_aggregators(
