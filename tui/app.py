@@ -12,6 +12,7 @@ from divtui.settings import config_path
 from . import keys, state
 from .commands import DivCommands
 from .messages import DataLoaded, Exported, WorkFailed
+from .screens import jobs
 from .screens.modals import HelpScreen
 from .screens.overview import OverviewScreen
 from .screens.problems import ProblemsScreen
@@ -35,6 +36,7 @@ class DivApp(App[None]):
         self.keymap = dict(keymap or {})
         self.data: state.BrowseData | None = None
         self.data_listeners: list[Any] = []
+        self.job_live: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
         """Apply the remapped keys and start loading the draw frame."""
@@ -87,6 +89,126 @@ class DivApp(App[None]):
             for table in screen.query("DataTable"):
                 table.loading = False
         self.notify(f"cancelled {n} running task(s)", markup=False)
+
+    def current_batch(self, screen: Any = None) -> dict[str, Any] | None:
+        """The batch on ``screen`` (default: the one on top): run, problem, temperature, k,
+        draw_id, sample_ids, scorer, embedder; None when it shows no batch."""
+        screen = self.screen if screen is None else screen
+        if hasattr(screen, "current_batch"):
+            return screen.current_batch()
+        if not hasattr(screen, "draw_ids") or not hasattr(screen, "settings"):
+            return None
+        sids = list(screen.sample_ids or [])
+        return {
+            "run_id": screen.run_id,
+            "problem_id": screen.problem_id,
+            "temperature": screen.temperature,
+            "k": len(sids),
+            "draw_id": (screen.detail.get("info") or {}).get("draw_id"),
+            "sample_ids": sids,
+            "scorer": screen.settings.get("scorer"),
+            "embedder": screen.settings.get("embedder"),
+        }
+
+    def current_pool(self, screen: Any = None) -> dict[str, Any] | None:
+        """The pool (run, problem, temperature) of the batch or highlighted problem on ``screen``."""
+        screen = self.screen if screen is None else screen
+        batch = self.current_batch(screen)
+        if batch is not None:
+            return batch
+        if not isinstance(screen, ProblemsScreen) or self.data is None:
+            return None
+        table = screen.query_one("#problems")
+        if not table.row_count:
+            return None
+        pool = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        p = self.data.pools
+        return {
+            "run_id": str(p["run_id"][pool]),
+            "problem_id": str(p["problem_id"][pool]),
+            "temperature": float(p["temperature"][pool]),
+        }
+
+    def action_open_prune(self) -> None:
+        """k in the batch view: the pruning screen of the stored draw shown."""
+        from .screens.prune import PruneScreen
+
+        batch = self.current_batch()
+        if batch is None or batch.get("draw_id") is None:
+            self.notify("pruning works on a stored draw: open one in the batch view", markup=False)
+            return
+        self.push_screen(PruneScreen(int(batch["draw_id"]), batch["scorer"], batch["embedder"]))
+
+    def action_open_rerun(self) -> None:
+        """R on a problem or batch: the remote rerun dialog for its problem."""
+        from pathlib import Path
+
+        from .screens.rerun import RemoteRerunScreen, known_hosts
+
+        pool = self.current_pool()
+        if pool is None:
+            self.notify("select a problem first", markup=False)
+            return
+        hosts, problem = known_hosts(Path.home() / ".ssh" / "config", config_path())
+        dialog = RemoteRerunScreen(
+            [pool["problem_id"]],
+            hosts=hosts,
+            run_id=pool["run_id"],
+            temperature=pool["temperature"],
+            model=self.run_model(pool["run_id"]),
+            host_problem=problem,
+        )
+
+        def done(req: dict[str, Any] | None) -> None:
+            if req is not None:
+                self.submit_job(req)
+
+        self.push_screen(dialog, done)
+
+    def run_model(self, run_id: str) -> str | None:
+        """A run's model (to prefill the rerun dialog): one keyed row, read on the spot."""
+        from divtui.store import ui_job_queries as ujq
+
+        cur = self.con.cursor()
+        try:
+            return ujq.run_settings(cur, run_id).get("model")
+        finally:
+            cur.close()
+
+    def action_open_jobs(self) -> None:
+        """F4: the jobs screen."""
+        if not isinstance(self.screen, jobs.JobsScreen):
+            self.push_screen(jobs.JobsScreen())
+
+    @work(exclusive=False, group="jobs", exit_on_error=False)
+    async def submit_job(self, req: dict[str, Any]) -> None:
+        """Start a remote job (async, in the event loop), then follow it to its ingest."""
+        job_id = await jobs.submit(self, req)
+        if job_id is not None:
+            self.notify(f"job {job_id} started on {req['host']} (F4: jobs)", markup=False)
+            await jobs.follow(self, job_id)
+
+    @work(exclusive=False, group="jobs", exit_on_error=False)
+    async def follow_job(self, job_id: str) -> None:
+        """Follow, fetch and ingest one job (async; reconnects after drops)."""
+        await jobs.follow(self, job_id)
+
+    @work(exclusive=False, group="jobs", exit_on_error=False)
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel one job on its host."""
+        await jobs.cancel(self, job_id)
+
+    def on_job_updated(self, msg: jobs.JobUpdated) -> None:
+        """Refresh the jobs screen's row of that job."""
+        for screen in self.screen_stack:
+            if isinstance(screen, jobs.JobsScreen) and screen.is_mounted:
+                screen.job_updated(msg.job_id)
+
+    def on_job_ingested(self, msg: jobs.JobIngested) -> None:
+        """Say what came in and reload the browser's data so the new pools show."""
+        parts = ", ".join(f"{n} {t}" for t, n in msg.added.items() if n)
+        self.notify(f"job {msg.job_id} ingested ({parts or 'nothing new'})", markup=False)
+        self.load_data()
 
 
 def run_app(path: str, con: Any | None = None) -> None:

@@ -26,7 +26,14 @@ class DivCommands(Provider):
             ("Go to problems", "filterable problem table", partial(app.action_goto, "problems")),
             ("Help", "keys and columns of this screen", app.action_help),
             ("Cancel running work", "cancel every worker", app.action_cancel_work),
+            ("Jobs", "remote jobs: log, progress, cancel", app.action_open_jobs),
         ]
+        if app.current_pool(self.screen) is not None:
+            out.append(
+                ("Remote rerun", "fresh samples or a regrade on a host", app.action_open_rerun)
+            )
+        if app.current_batch(self.screen) is not None:
+            out.append(("Pruning", "k-medoids of this draw, live", app.action_open_prune))
         screen = self.screen
         for b in getattr(screen, "BINDINGS", []):
             bid = getattr(b, "id", None)

@@ -1,0 +1,439 @@
+"""Remote jobs in the UI: submit, follow (progress, log), reconnect, cancel, fetch and ingest.
+
+SSH work runs as async workers in the app's event loop (asyncssh, imported lazily through
+``engine.remote.client``); every read and write of the database runs in a thread worker on the
+app's own connection, so the UI's process stays the file's only writer. A dropped connection is
+retried with backoff: the job keeps running on the host, and the follower picks up where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
+from textual.worker import WorkerFailed
+
+from divtui.engine.remote import jobspec as js
+from divtui.engine.remote.errors import ConnectionDropped, RemoteError, clean_text, is_dropped
+from divtui.engine.remote.hosts import Target, resolve_target
+from divtui.settings import config_path
+from divtui.store import job_queries as jq
+from divtui.store import ui_job_queries as ujq
+
+from .. import keys
+from ..widgets.safe_text import safe_text
+
+REMOTE_TERMINAL = ("done", "failed", "crashed", "cancelled")
+LOCAL_TERMINAL = ("ingested", "failed", "crashed", "cancelled")
+POLL_S = 0.5
+RETRIES = 8
+COLUMNS = ("job", "kind", "host", "status", "progress", "updated")
+
+
+@dataclass
+class JobUpdated(Message):
+    """What the app knows about a job changed (status, progress, log, note)."""
+
+    job_id: str
+
+
+@dataclass
+class JobIngested(Message):
+    """A job's results are in the database: new rows per table."""
+
+    job_id: str
+    added: dict[str, int]
+
+
+def live(app: Any, job_id: str) -> dict[str, Any]:
+    """The app's live view of one job (created empty on first use)."""
+    return app.job_live.setdefault(
+        job_id,
+        {"state": None, "progress": None, "log": "", "note": "", "following": False},
+    )
+
+
+def set_live(app: Any, job_id: str, **changes: Any) -> None:
+    """Change a job's live view and tell the app."""
+    live(app, job_id).update(changes)
+    app.post_message(JobUpdated(job_id))
+
+
+async def in_thread(app: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn(cursor, *args)`` on a cursor of the app's connection in a thread worker."""
+
+    def body() -> Any:
+        """Open a cursor, call, close."""
+        cur = app.con.cursor()
+        try:
+            return fn(cur, *args, **kwargs)
+        finally:
+            cur.close()
+
+    worker = app.run_worker(body, thread=True, group="jobs-db", exit_on_error=False)
+    try:
+        return await worker.wait()
+    except WorkerFailed as e:
+        raise e.error from None
+
+
+def job_target(job: dict[str, Any]) -> tuple[Target, str]:
+    """The Target and remote job folder recorded with a job."""
+    r = job["spec"].get("remote", {})
+    target = Target(
+        host=r.get("host") or job["host"],
+        ssh_config=r.get("ssh_config"),
+        divtui=r.get("divtui") or ["divtui"],
+        jobs_dir=r.get("jobs_dir") or ".divtui/jobs",
+    )
+    return target, str(r.get("job_dir") or "")
+
+
+def landing(db_file: str | None, job_id: str) -> Path:
+    """Where a job's result files land: ``<db>.jobs/<job_id>`` beside the database (as the CLI)."""
+    if db_file is None:
+        return Path(tempfile.gettempdir()) / "divtui-jobs" / job_id
+    db = Path(db_file)
+    return db.with_name(db.name + ".jobs") / job_id
+
+
+def build_spec(
+    con: Any, req: dict[str, Any], folder: Path
+) -> tuple[dict[str, Any], dict[str, Path] | None]:
+    """The job spec of a dialog request (problem texts from the file) and its input files."""
+    rows = jq.problems_by_id(con, req["problem_ids"])
+    missing = sorted(set(req["problem_ids"]) - {r["problem_id"] for r in rows})
+    if missing:
+        raise RemoteError(f"no problem {missing[0]!r} in the database")
+    if req["kind"] == "generate":
+        spec = js.generate_spec(
+            rows,
+            model=req["model"],
+            temperatures=req["temperatures"],
+            n=req["n"],
+            backend=req["backend"],
+            max_tokens=req["max_tokens"],
+        )
+        return spec, None
+    counts = jq.export_samples(con, folder, req["problem_ids"], req.get("run_id"))
+    if not counts["samples"]:
+        raise RemoteError("no samples of those problems to grade")
+    inputs = {"runs": folder / "runs.parquet", "samples": folder / "samples.parquet"}
+    return js.grade_spec(rows), inputs
+
+
+async def submit(app: Any, req: dict[str, Any]) -> str | None:
+    """Build the spec, start the job on the host, record it; returns the job id (None: failed)."""
+    from divtui.engine.remote import client
+
+    host = req["host"]
+    try:
+        target = resolve_target(host, config_path())
+        with tempfile.TemporaryDirectory() as tmp:
+            spec, inputs = await in_thread(app, build_spec, req, Path(tmp))
+            app.notify(f"starting {spec['kind']} job on {host}…", markup=False)
+            conn = await client.connect(target)
+            async with conn:
+                await client.guarded(client.check_divtui(conn, target), host)
+                launched = await client.guarded(client.submit(conn, target, spec, inputs), host)
+    except (RemoteError, js.SpecError, ValueError, OSError) as e:
+        app.notify(f"remote rerun: {clean_text(str(e))}", severity="error", markup=False)
+        return None
+    remote = {
+        "host": host,
+        "job_dir": launched["job_dir"],
+        "divtui": target.divtui,
+        "jobs_dir": target.jobs_dir,
+        "ssh_config": target.ssh_config,
+    }
+    job_id = spec["job_id"]
+    await in_thread(
+        app,
+        jq.record_job,
+        job_id=job_id,
+        kind=spec["kind"],
+        host=host,
+        status="running",
+        spec=spec,
+        remote=remote,
+    )
+    set_live(app, job_id, state="running", note=f"started (pid {launched['pid']})")
+    return job_id
+
+
+async def _poll(
+    app: Any, conn: Any, job_id: str, job_dir: str, offset: int
+) -> tuple[dict[str, Any], int]:
+    """Poll the job folder until a terminal state, streaming progress and log into the view."""
+    from divtui.engine.remote import client
+
+    while True:
+        lines, offset = await client.read_progress(conn, job_dir, offset)
+        state = await client.job_state(conn, job_dir)
+        changes: dict[str, Any] = {"state": state["state"], "log": state["log_tail"], "note": ""}
+        if lines:
+            changes["progress"] = lines[-1]
+        set_live(app, job_id, **changes)
+        if state["state"] in REMOTE_TERMINAL:
+            return state, offset
+        await asyncio.sleep(POLL_S)
+
+
+def _finish(con: Any, job_id: str, state: dict[str, Any], folder: Path | None) -> dict[str, int]:
+    """Record the final status; ingest the fetched results (one transaction) when done."""
+    log = state["log_tail"][-4000:]
+    if folder is None:
+        jq.set_job_status(con, job_id, state["state"], log)
+        return {}
+    jq.set_job_status(con, job_id, "done", log)
+    return jq.ingest_job_results(con, folder, job_id)
+
+
+async def follow(app: Any, job_id: str, *, poll_offset: int = 0) -> None:
+    """Follow a job to its end, reconnecting after drops; fetch and ingest its results."""
+    from divtui.engine.remote import client
+
+    view = live(app, job_id)
+    if view["following"]:
+        return
+    view["following"] = True
+    try:
+        job = await in_thread(app, jq.get_job, job_id)
+        if job is None:
+            set_live(app, job_id, note="not in the database")
+            return
+        if job["status"] in LOCAL_TERMINAL:
+            set_live(app, job_id, state=job["status"], log=job["log"] or "")
+            return
+        target, job_dir = job_target(job)
+        db_file = await in_thread(app, ujq.database_file)
+        offset, tries, connected = poll_offset, 0, False
+        while True:
+            try:
+                conn = await client.connect(target)
+                async with conn:
+                    tries, connected = 0, True
+                    state, offset = await _poll(app, conn, job_id, job_dir, offset)
+                    folder = None
+                    if state["state"] == "done":
+                        set_live(app, job_id, note="fetching results…")
+                        folder = landing(db_file, job_id)
+                        await client.fetch_results(conn, job_dir, folder)
+                break
+            except Exception as e:
+                dropped = isinstance(e, ConnectionDropped) or is_dropped(e)
+                offline = connected and isinstance(e, RemoteError) and "no job folder" not in str(e)
+                if not (dropped or offline) or tries >= RETRIES:
+                    set_live(app, job_id, note=f"error: {clean_text(str(e))}; press f to retry")
+                    return
+                tries += 1
+                wait = min(30.0, 0.5 * 2**tries)
+                set_live(
+                    app,
+                    job_id,
+                    note=f"connection lost; the job keeps running; reconnecting in {wait:g} s "
+                    f"(try {tries}/{RETRIES})",
+                )
+                await asyncio.sleep(wait)
+        set_live(app, job_id, note="ingesting…" if folder else "")
+        added = await in_thread(app, _finish, job_id, state, folder)
+        final = "ingested" if folder else state["state"]
+        set_live(app, job_id, state=final, note="")
+        if folder:
+            app.post_message(JobIngested(job_id, added))
+    finally:
+        view["following"] = False
+
+
+async def cancel(app: Any, job_id: str) -> None:
+    """Stop the job's process group on its host and record it as cancelled."""
+    from divtui.engine.remote import client
+
+    job = await in_thread(app, jq.get_job, job_id)
+    if job is None or job["status"] in LOCAL_TERMINAL:
+        return
+    target, job_dir = job_target(job)
+    set_live(app, job_id, note="cancelling…")
+    try:
+        conn = await client.connect(target)
+        async with conn:
+            state = await client.guarded(client.cancel_job(conn, job_dir), target.host, job_id)
+    except RemoteError as e:
+        set_live(app, job_id, note=f"cancel failed: {clean_text(str(e))}")
+        return
+    await in_thread(app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:])
+    set_live(app, job_id, state=state["state"], log=state["log_tail"], note="")
+
+
+def progress_text(p: dict[str, Any] | None) -> str:
+    """A progress line as ``stage done/total``."""
+    if not p:
+        return ""
+    return f"{p.get('stage', '?')} {p.get('done')}/{p.get('total')}"
+
+
+class JobsScreen(Screen[None]):
+    """Remote jobs: status and progress of each, the selected one's log; cancel, reconnect."""
+
+    BINDINGS = keys.bindings("jobs")
+    AUTO_FOCUS = "#jobs-table"
+    HELP = (
+        "Remote jobs recorded in this file, newest first: kind, host, status (running, done, "
+        "ingested, failed, crashed, cancelled), the last progress line. The right pane streams "
+        "the selected job's log from its host. Jobs still open are followed as soon as this "
+        "screen opens; a dropped connection is retried (the job keeps running on the host) and "
+        "f reconnects by hand. When a job is done its Parquet results are fetched and ingested "
+        "into this file; the problems screen then shows the new pools. c cancels the job."
+    )
+
+    def compose(self) -> ComposeResult:
+        """The jobs table, the selected job's state, progress and log."""
+        yield Header()
+        with Horizontal(id="jobs-body"):
+            yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="job-pane"):
+                yield Static("no job selected", id="job-state")
+                yield ProgressBar(id="job-progress", show_eta=False)
+                yield Log(id="job-log", highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """List the jobs and follow those still open."""
+        self.jobs: list[dict[str, Any]] = []
+        self.selected: str | None = None
+        self.shown_log = ""
+        table = self.query_one(DataTable)
+        for c in COLUMNS:
+            table.add_column(c, key=c)
+        self.refresh_jobs(resume=True)
+
+    @work(thread=True, exclusive=True, group="jobs-list", exit_on_error=False)
+    def refresh_jobs(self, resume: bool = False) -> None:
+        """Read the jobs table (thread); optionally resume following the open ones."""
+        app: Any = self.app
+        cur = app.con.cursor()
+        try:
+            jobs = jq.list_jobs(cur)
+        finally:
+            cur.close()
+        app.call_from_thread(self.show_jobs, jobs, resume)
+
+    def show_jobs(self, jobs: list[dict[str, Any]], resume: bool) -> None:
+        """Fill the table; start followers of open jobs."""
+        app: Any = self.app
+        self.jobs = jobs
+        table = self.query_one(DataTable)
+        table.clear()
+        for j in jobs:
+            table.add_row(*self.cells(j), key=j["job_id"])
+        if jobs and self.selected is None:
+            self.selected = jobs[0]["job_id"]
+        if self.selected:
+            ids = [j["job_id"] for j in jobs]
+            if self.selected in ids:
+                table.move_cursor(row=ids.index(self.selected))
+        self.show_selected()
+        if resume:
+            for j in jobs:
+                if j["status"] not in LOCAL_TERMINAL and not live(app, j["job_id"])["following"]:
+                    app.follow_job(j["job_id"])
+
+    def cells(self, job: dict[str, Any]) -> list[Text]:
+        """One row: the stored job merged with what the app saw since."""
+        v = live(self.app, job["job_id"])
+        status = v["state"] or job["status"]
+        updated = job["updated_at"].strftime("%Y-%m-%d %H:%M") if job["updated_at"] else ""
+        return [
+            safe_text(job["job_id"]),
+            safe_text(job["kind"]),
+            safe_text(job["host"]),
+            safe_text(status),
+            safe_text(progress_text(v["progress"])),
+            Text(updated),
+        ]
+
+    def job_updated(self, job_id: str) -> None:
+        """Refresh one row and, when it is selected, the state, progress and log."""
+        table = self.query_one(DataTable)
+        job = next((j for j in self.jobs if j["job_id"] == job_id), None)
+        if job is None:
+            self.refresh_jobs()
+            return
+        for c, cell in zip(COLUMNS, self.cells(job), strict=True):
+            table.update_cell(job_id, c, cell)
+        if job_id == self.selected:
+            self.show_selected()
+
+    def show_selected(self) -> None:
+        """The selected job's state line, progress bar and log."""
+        job = next((j for j in self.jobs if j["job_id"] == self.selected), None)
+        state = self.query_one("#job-state", Static)
+        if job is None:
+            state.update("no job selected" if self.jobs else "no jobs yet: press R on a problem")
+            return
+        v = live(self.app, job["job_id"])
+        t = Text()
+        t.append_text(safe_text(job["job_id"], style="bold"))
+        t.append(f"  on {job['host']}  ")
+        t.append(str(v["state"] or job["status"]), style="bold cyan")
+        spec = job["spec"].get("spec", {})
+        gen = spec.get("generate")
+        probs = ", ".join(p["problem_id"] for p in spec.get("problems", []))
+        t.append("\nproblems: ")
+        t.append_text(safe_text(probs))
+        if gen:
+            temps = ",".join(f"{x:g}" for x in gen["temperatures"])
+            t.append(f"\nT={temps} n={gen['n']} {gen['backend']} model ")
+            t.append_text(safe_text(gen["model"]))
+        if v["progress"]:
+            t.append(f"\nprogress: {progress_text(v['progress'])} ")
+            t.append_text(safe_text(v["progress"].get("label", "")))
+        if v["note"]:
+            t.append("\n")
+            t.append_text(safe_text(v["note"], style="italic"))
+        state.update(t)
+        bar = self.query_one(ProgressBar)
+        p = v["progress"]
+        if p and isinstance(p.get("total"), int) and p["total"] > 0:
+            bar.update(total=p["total"], progress=p.get("done") or 0)
+        log = clean_text(v["log"] or job.get("log") or "")
+        if log != self.shown_log:
+            widget = self.query_one(Log)
+            widget.clear()
+            widget.write(log)
+            self.shown_log = log
+
+    @on(DataTable.RowHighlighted, "#jobs-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the highlighted job."""
+        self.selected = str(event.row_key.value)
+        self.show_selected()
+
+    def action_cancel_job(self) -> None:
+        """Cancel the selected job on its host."""
+        if self.selected:
+            self.app.cancel_job(self.selected)  # type: ignore[attr-defined]
+
+    def action_fetch_job(self) -> None:
+        """Reconnect to the selected job: follow it, fetch and ingest when done."""
+        if self.selected:
+            self.app.follow_job(self.selected)  # type: ignore[attr-defined]
+
+    def action_refresh(self) -> None:
+        """Reread the jobs table."""
+        self.refresh_jobs()
+
+    def action_back(self) -> None:
+        """Close the jobs screen."""
+        self.app.pop_screen()
