@@ -118,10 +118,15 @@ class DivApp(App[None]):
             return batch
         if not isinstance(screen, ProblemsScreen) or self.data is None:
             return None
-        table = screen.query_one("#problems")
+        if callable(getattr(screen, "current_pool", None)):
+            return screen.current_pool()
+        table: Any = screen.query_one("#problems")
         if not table.row_count:
             return None
-        pool = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        if hasattr(table, "row_key"):
+            pool = int(table.row_key(table.cursor_row))
+        else:
+            pool = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
         p = self.data.pools
         return {
             "run_id": str(p["run_id"][pool]),

@@ -1,4 +1,5 @@
 """The remote rerun from the UI against a real OpenSSH sshd: dialog, jobs screen, new pool."""
+# ruff: noqa: F811 - the sshd fixtures are imported from tests/remote/conftest.py
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .conftest import SIZE, settle
 HOST = "gpubox-root"
 
 
-def write_host_config(sshd: dict) -> None:  # noqa: F811 - the fixture's value
+def write_host_config(sshd: dict) -> None:
     """divtui's config: the test host's ssh config, its divtui and jobs folder."""
     Path(os.environ["DIVTUI_CONFIG"]).write_text(
         f'[hosts.{HOST}]\nssh_config = "{sshd["ssh_config"]}"\n'
@@ -84,7 +85,7 @@ async def test_rerun_from_ui_streams_survives_a_drop_and_new_pool_appears(
     sshd,
     tiny_model,
     make_app,
-    no_agent,  # noqa: F811
+    no_agent,
 ) -> None:
     write_host_config(sshd)
     app = make_app()
@@ -92,6 +93,7 @@ async def test_rerun_from_ui_streams_survives_a_drop_and_new_pool_appears(
         await settle(pilot, app)
         await pilot.press("f3")
         await settle(pilot, app)
+        rows_before = app.screen.query_one("#problems").row_count
         await pilot.press("R")
         await settle(pilot, app)
         dialog = app.screen
@@ -150,10 +152,11 @@ async def test_rerun_from_ui_streams_survives_a_drop_and_new_pool_appears(
         assert len(new) == 1 and new[0][1:] == (12, 12)
         await pilot.press("escape")
         await settle(pilot, app)
-        dt = app.screen.query_one("#problems")
-        keys = [str(c.key.value) for c in dt.ordered_columns]
-        shown = [[str(c) for c in dt.get_row_at(i)] for i in range(dt.row_count)]
-        mine = [r for r in shown if r[keys.index("run")] == new[0][0]]
-        assert [
-            (r[keys.index("problem")], r[keys.index("T")], r[keys.index("n")]) for r in mine
-        ] == [("p-alpha", "0.9", "12")]
+        pools = app.data.pools
+        got = [
+            (str(pools["problem_id"][i]), float(pools["temperature"][i]), int(pools["n"][i]))
+            for i in range(len(pools["n"]))
+            if pools["run_id"][i] == new[0][0]
+        ]
+        assert got == [("p-alpha", 0.9, 12)]
+        assert app.screen.query_one("#problems").row_count == rows_before + 1
