@@ -303,8 +303,10 @@ def batch_detail(
     """A batch for the batch view: its members (MEMBER_FIELDS) and each aggregator's pick.
 
     A stored draw (``draw_id``) is read with engine.inspect.draw_detail, its picks being the
-    stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) gets its
-    picks from engine.inspect.rerun_aggregators.
+    stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) goes
+    through engine.inspect.batch_detail, which computes its members' figures (DPP contribution,
+    near-duplicates) and picks the same way. ``scorer``/``embedder`` in the result are the ones
+    used (the first present when not given).
     """
     from divtui.engine import inspect as ins
     from divtui.store import browse_queries as bq
@@ -313,24 +315,36 @@ def batch_detail(
     if draw_id is not None:
         info = bq.draw_info(con, draw_id) or {}
         detail = ins.draw_detail(con, draw_id, scorer=scorer, embedder=embedder)
-        sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
-        members = [_member(m) for m in detail["members"]]
-        picks = [
-            o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)
-        ]
-        return {"info": info, "members": members, "picks": sorted(picks, key=_agg_order)}
-    ids = [int(s) for s in sample_ids or []]
-    rows = bq.members(con, ids, scorer=scorer or "")
-    picks = list(
-        ins.rerun_aggregators(
-            con, ids, scorer=scorer, embedder=embedder, weighted=weighted
-        ).values()
-    )
+    else:
+        ids = [int(s) for s in sample_ids or []]
+        if not ids:
+            raise ValueError("an empty batch has no members")
+        detail = ins.batch_detail(con, ids, scorer=scorer, embedder=embedder, weighted=weighted)
+    sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
+    picks = [o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)]
     return {
         "info": info,
-        "members": [_member(m) for m in rows],
+        "members": [_member(m) for m in detail["members"]],
         "picks": sorted(picks, key=_agg_order),
+        "scorer": sc,
+        "embedder": em,
     }
+
+
+def pool_draw_ids(
+    frame: dict[str, np.ndarray], f: Filters, pool: int, regex_pools: np.ndarray | None = None
+) -> list[int]:
+    """draw_ids of one pool's draws that pass ``f``, in frame order (pool, k, rep).
+
+    The frame is sorted by pool, so only that pool's slice is masked; a bucket filter needs
+    the bins of all draws of a size, so it masks the whole frame.
+    """
+    if f.metric is not None and f.bucket is not None:
+        mask = draw_mask(frame, f, regex_pools) & (frame["pool"] == pool)
+        return [int(d) for d in frame["draw_id"][mask]]
+    lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
+    part = {name: col[lo:hi] for name, col in frame.items()}
+    return [int(d) for d in part["draw_id"][draw_mask(part, f, regex_pools)]]
 
 
 def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,6 @@ import pytest
 from divtui.store import open_db
 from divtui.tui.screens.batch import BatchScreen
 from divtui.tui.screens.modals import CompareScreen, HelpScreen, ViewerScreen
-from divtui.tui.widgets.solution_column import SolutionColumn
 
 from .conftest import SIZE, settle
 from .tui_fixtures import HOSTILE, SIZES
@@ -26,16 +26,19 @@ def shown(widget) -> str:
 
 def table_rows(app) -> list[list[str]]:
     """Every row of the problems table as plain strings."""
-    dt = app.screen.query_one("#problems")
-    return [[str(c) for c in dt.get_row_at(i)] for i in range(dt.row_count)]
+    return app.screen.query_one("#problems").plain_rows()
 
 
 def column(app, name: str) -> list[str]:
     """One column of the problems table by key."""
+    j = app.screen.query_one("#problems").keys_shown().index(name)
+    return [r[j].strip() for r in table_rows(app)]
+
+
+def painted(app) -> list[str]:
+    """The problems table's lines as the compositor draws them (header first)."""
     dt = app.screen.query_one("#problems")
-    keys = [str(c.key.value) for c in dt.ordered_columns]
-    j = keys.index(name)
-    return [r[j] for r in table_rows(app)]
+    return [dt.render_line(y).text for y in range(dt.size.height)]
 
 
 def sql(study_template: Path, query: str, params: list | None = None) -> list[tuple]:
@@ -147,7 +150,7 @@ async def test_aggregator_accuracy_column_is_the_mean_over_filtered_draws(
         assert [float(x) for x in column(app, "bst")] == pytest.approx(
             [v for *_, v in want], abs=5e-4
         )
-        assert "pass@4" in [str(c.label) for c in app.screen.query_one("#problems").ordered_columns]
+        assert "pass@4" in app.screen.query_one("#problems").labels()
 
 
 async def test_bucket_filter_uses_equal_width_bins_per_k(make_app, study_template: Path) -> None:
@@ -206,12 +209,8 @@ async def test_header_sort_cycles_ascending_descending_original(make_app) -> Non
         screen = app.screen
         dt = screen.query_one("#problems")
         for expected in ("asc", "desc", "orig"):
-            idx = [str(c.key.value) for c in dt.ordered_columns].index("c")
-            dt.post_message(
-                dt.HeaderSelected(
-                    dt, dt.ordered_columns[idx].key, idx, dt.ordered_columns[idx].label
-                )
-            )
+            x = sum(c.width + 1 for c in dt.columns[: dt.keys_shown().index("c")]) + 1
+            await pilot.click("#problems", offset=(x, 0))
             await settle(pilot, app)
             cs = [int(x) for x in column(app, "c")]
             if expected == "asc":
@@ -248,6 +247,27 @@ async def open_first_batch(pilot, app, text: str = "T=0.5") -> BatchScreen:
     return app.screen
 
 
+async def walk_members(pilot, app, screen: BatchScreen) -> list[tuple[int, str, str, str]]:
+    """Move right through the whole batch: (position, header, text, title) as each is shown."""
+    seen = []
+    for step in range(len(screen.detail["members"])):
+        if step:
+            await pilot.press("right")
+            await settle(pilot, app)
+        col = screen.focused_column()
+        assert col is not None and col.display and col.has_focus_within
+        seen.append(
+            (
+                col.pos,
+                shown(col.query_one(".sol-head")),
+                shown(col.query_one(".sol-text")),
+                shown(screen.query_one("#batch-title")),
+            )
+        )
+        assert len([c for c in screen.columns() if c.display]) <= len(screen.columns())
+    return seen
+
+
 async def test_batch_view_columns_headers_and_picks(make_app, study_template: Path) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -259,14 +279,17 @@ async def test_batch_view_columns_headers_and_picks(make_app, study_template: Pa
             "JOIN samples s ON s.sample_id = u.sid ORDER BY u.pos",
             [info["sample_ids"]],
         )
-        cols = list(screen.query(SolutionColumn))
-        assert len(cols) == info["k"] == len(members)
-        for col, (idx, answer, correct, text) in zip(cols, members, strict=True):
-            head = shown(col.query_one(".sol-head"))
-            assert f"idx {idx} " in head and f"ans {answer}" in head
+        assert len(screen.detail["members"]) == info["k"] == len(members)
+        seen = await walk_members(pilot, app, screen)
+        assert [pos for pos, *_ in seen] == list(range(len(members)))
+        for (pos, head, body, title), (idx, answer, correct, text) in zip(
+            seen, members, strict=True
+        ):
+            assert head.startswith(f"#{pos} idx {idx} ") and f"ans {answer}" in head
             assert ("✓" if correct else "✗") in head
-            body = shown(col.query_one(".sol-text"))
+            assert re.search(r"\ndpp -?\d+\.\d\d", head), head
             assert body == text.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+            assert f"of {len(members)}" in title
         picks = shown(screen.query_one("#picks"))
         stored = sql(
             study_template,
@@ -295,7 +318,10 @@ async def test_hostile_model_text_is_shown_literally(make_app) -> None:
         app.screen.query_one("#prompt-input").value = "8"
         await pilot.press("enter")
         await settle(pilot, app)
-        texts = {shown(t) for t in screen.query(".sol-text")}
+        seen = await walk_members(pilot, app, screen)
+        assert len(seen) == 8
+        texts = {body for _, _, body, _ in seen}
+        assert all(re.search(r"\ndpp -?\d+\.\d\d", head) for _, head, _, _ in seen)
         assert "[bold red]x[/] is the answer \\boxed{7}" in texts
         assert "[link=https://evil.example]click[/link] so \\boxed{7}" in texts
         assert "\\x1b[31mred\\x1b[0m and \\x1b]0;title\\x07 then \\boxed{3}" in texts
@@ -320,8 +346,12 @@ async def test_fresh_draw_rerun_full_screen_compare_and_export(
         app.screen.query_one("#prompt-input").value = "5"
         await pilot.press("enter")
         await settle(pilot, app)
-        assert len(list(screen.query(SolutionColumn))) == 5
-        assert "fresh draw of 5" in shown(screen.query_one("#batch-title"))
+        assert len(screen.detail["members"]) == 5
+        title = shown(screen.query_one("#batch-title"))
+        assert "fresh draw of 5" in title and "k=5" in title
+        cur = screen.current_batch()
+        assert cur["draw_id"] is None and cur["k"] == 5 and len(set(cur["sample_ids"])) == 5
+        assert (cur["scorer"], cur["embedder"]) == ("orm:test-rm", "test-embedder@8")
         await pilot.press("r")
         await pilot.pause()
         await pilot.click("#rerun-go")
@@ -336,7 +366,7 @@ async def test_fresh_draw_rerun_full_screen_compare_and_export(
         await pilot.press("f")
         await pilot.pause()
         assert isinstance(app.screen, ViewerScreen)
-        second = list(screen.query(SolutionColumn))[1].member
+        second = screen.detail["members"][1]
         assert shown(app.screen.query_one("#viewer-body")) == second["text"].replace(
             "\x1b", "\\x1b"
         ).replace("\x07", "\\x07")
@@ -394,23 +424,30 @@ async def test_command_palette_reaches_screens_and_actions(make_app) -> None:
         assert len(table_rows(app)) == 6
 
 
-async def test_rows_load_page_by_page_as_the_cursor_moves(make_app, monkeypatch) -> None:
-    from divtui.tui.screens import problems
-
-    monkeypatch.setattr(problems, "PAGE", 2)
+async def test_only_rows_on_screen_are_formatted_and_scrolling_shows_the_rest(
+    make_app, study_template: Path
+) -> None:
     app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(120, 12)) as pilot:
         await to_problems(pilot, app)
-        assert len(table_rows(app)) >= 2
-        for _ in range(6):
-            await pilot.press("down")
+        dt = app.screen.query_one("#problems")
+        assert dt.size.height < 1 + dt.row_count
+        assert set(dt._cache) == set(range(dt.size.height - 1))
+        lines = painted(app)
+        assert lines[0].split()[:3] == ["problem", "run", "T"]
+        assert [ln.split()[0] for ln in lines[1:]] == column(app, "problem")[: len(lines) - 1]
+        await pilot.press("end")
         await settle(pilot, app)
-        assert column(app, "problem") == [
-            "p-alpha",
-            "p-alpha",
-            "p-beta",
-            "p-beta",
-            "p-gamma",
-            "p-gamma",
-        ]
-        assert "6 problems" in shown(app.screen.query_one("#filter-state"))
+        last = painted(app)[-1]
+        want = sql(
+            study_template,
+            "SELECT DISTINCT problem_id, temperature FROM samples ORDER BY 1 DESC, 2 DESC LIMIT 1",
+        )[0]
+        assert last.split()[:3] == [want[0], "run-a", f"{want[1]:g}"]
+        assert dt.cursor_row == dt.row_count - 1
+        second = (column(app, "problem")[1], float(column(app, "T")[1]))
+        await pilot.press("home", "down", "o")
+        await settle(pilot, app)
+        assert isinstance(app.screen, BatchScreen)
+        cur = app.screen.current_batch()
+        assert (cur["problem_id"], cur["temperature"]) == second

@@ -9,9 +9,10 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, HorizontalScroll
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
 
 from divtui.engine import browse as eb
 
@@ -22,6 +23,8 @@ from ..widgets.solution_column import SolutionColumn
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
 
 _fresh_seed = itertools.count(1)
+COLUMN_WIDTH = 42
+PICKS_WIDTH = 34
 
 
 def picks_text(picks: list[dict[str, Any]], members: list[dict[str, Any]], label: str) -> Text:
@@ -48,16 +51,22 @@ def picks_text(picks: list[dict[str, Any]], members: list[dict[str, Any]], label
 
 
 class BatchScreen(Screen[None]):
-    """A draw of one pool; n/p step through the pool's draws that passed the filters."""
+    """A draw of one pool; n/p step through the pool's draws that passed the filters.
+
+    Only as many solution columns as fit on screen exist; left/right move the focus through
+    the batch and slide that window, so opening or redrawing a 32-member batch lays out and
+    wraps two or three texts, not 32.
+    """
 
     BINDINGS = keys.bindings("batch")
     HELP = (
-        "The draw's solutions side by side (scroll sideways with left/right, inside a column "
-        "with up/down). Each column: batch position #, sample idx, correct mark (✓/✗), "
-        "extracted answer, reward (rwd), mean log-prob (lp), DPP contribution "
-        "-log([L^-1]_ii) (dpp), ≈dup when it is a near-duplicate of another member, and the "
-        "aggregators that picked it. The right panel shows each aggregator's pick. "
-        "Model text is shown literally: markup and escape sequences are not interpreted."
+        "The draw's solutions side by side, as many as fit; left/right move through the batch "
+        "(the title says which members are shown), up/down scroll inside a column. Each "
+        "column: batch position #, sample idx, correct mark (✓/✗), extracted answer, reward "
+        "(rwd), mean log-prob (lp), DPP contribution -log([L^-1]_ii) (dpp), ≈dup when it is a "
+        "near-duplicate of another member, and the aggregators that picked it. The right "
+        "panel shows each aggregator's pick. Model text is shown literally: markup and escape "
+        "sequences are not interpreted."
     )
 
     def __init__(
@@ -71,13 +80,25 @@ class BatchScreen(Screen[None]):
         self.detail: dict[str, Any] = {"info": {}, "members": [], "picks": []}
         self.settings: dict[str, Any] = {"scorer": None, "embedder": None, "weighted": True}
         self.sample_ids: list[int] | None = None
+        self.draw_id: int | None = None
+        self.label = ""
+        self.first = 0
+        self.focus_pos = 0
+        self.marked: set[int] = set()
+        self.picked: dict[int, list[str]] = {}
+
+    def slot_count(self) -> int:
+        """How many solution columns fit beside the aggregator panel."""
+        return max(1, (self.app.size.width - PICKS_WIDTH) // COLUMN_WIDTH)
 
     def compose(self) -> ComposeResult:
-        """Title, the columns and the aggregator panel."""
+        """Title, the column slots and the aggregator panel."""
         yield Header()
         yield Static("loading…", id="batch-title")
         with Horizontal(id="batch-body"):
-            yield HorizontalScroll(id="columns")
+            with Horizontal(id="columns"):
+                for i in range(self.slot_count()):
+                    yield SolutionColumn(i)
             yield Static("", id="picks")
         yield Footer()
 
@@ -86,10 +107,20 @@ class BatchScreen(Screen[None]):
         app: Any = self.app
         self.settings["scorer"] = app.data.scorer or None if app.data else None
         self.settings["embedder"] = app.data.embedder or None if app.data else None
+        self.show_window()
         if self.draw_ids:
             self.load(draw_id=self.draw_ids[0], label="stored draw")
         else:
             self.query_one("#batch-title", Static).update("no draws pass the filters; press d")
+
+    async def on_resize(self, event: Any) -> None:
+        """A wider or narrower terminal gets more or fewer column slots."""
+        want = self.slot_count()
+        cols = self.query_one("#columns", Horizontal)
+        if want != len(self.columns()):
+            await cols.remove_children()
+            await cols.mount_all([SolutionColumn(i) for i in range(want)])
+            self.show_window()
 
     @work(thread=True, exclusive=True, group="batch", exit_on_error=False)
     def load(
@@ -116,7 +147,8 @@ class BatchScreen(Screen[None]):
                 embedder=self.settings["embedder"],
                 weighted=self.settings["weighted"],
             )
-            self.post_message(BatchReady(detail, label))
+            if not get_current_worker().is_cancelled:
+                self.post_message(BatchReady(detail, label))
         except ValueError as e:
             self.post_message(WorkFailed(f"batch: {e}"))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
@@ -124,43 +156,76 @@ class BatchScreen(Screen[None]):
         finally:
             cur.close()
 
-    async def on_batch_ready(self, msg: BatchReady) -> None:
-        """Replace the columns and the panel."""
+    def on_batch_ready(self, msg: BatchReady) -> None:
+        """Show the new batch from its first member, in the existing column slots."""
         self.detail = msg.detail
+        self.label = msg.label
         members = msg.detail["members"]
         self.sample_ids = [int(m["sample_id"]) for m in members]
-        info = msg.detail.get("info") or {}
+        self.draw_id = (msg.detail.get("info") or {}).get("draw_id")
+        self.picked = {}
+        for p in msg.detail["picks"]:
+            if p.get("sample_id") is not None:
+                self.picked.setdefault(int(p["sample_id"]), []).append(str(p["aggregator"]))
+        self.first, self.focus_pos, self.marked = 0, 0, set()
+        with self.app.batch_update():
+            self.show_window()
+            self.query_one("#picks", Static).update(
+                picks_text(msg.detail["picks"], members, msg.label)
+            )
+        cols = self.columns()
+        if cols and members:
+            cols[0].query_one(".sol-scroll").focus()
+
+    def title_text(self) -> Text:
+        """The title: problem, T, k, which draw, which members are on screen, the question."""
+        members = self.detail["members"]
+        info = self.detail.get("info") or {}
         t = Text()
         t.append_text(safe_text(self.problem_id, style="bold"))
         t.append(f"  T={self.temperature:g}  k={len(members)}")
         if info.get("draw_id") is not None and self.draw_ids:
             t.append(f"  rep {info.get('rep')}  draw {self.pos + 1}/{len(self.draw_ids)}")
         t.append("  ")
-        t.append_text(safe_text(msg.label, style="italic"))
+        t.append_text(safe_text(self.label, style="italic"))
+        if members:
+            last = min(len(members), self.first + len(self.columns()))
+            t.append(f"  showing #{self.first}–#{last - 1} of {len(members)} (←/→)", style="dim")
         t.append("\nQ: ")
         t.append_text(safe_text(info.get("question") or self._question()))
-        self.query_one("#batch-title", Static).update(t)
-        picked: dict[int, list[str]] = {}
-        for p in msg.detail["picks"]:
-            if p.get("sample_id") is not None:
-                picked.setdefault(int(p["sample_id"]), []).append(str(p["aggregator"]))
-        cols = self.query_one("#columns", HorizontalScroll)
-        existing = self.columns()
-        if len(existing) == len(members):
-            for col, m in zip(existing, members, strict=True):
-                col.show(m, picked.get(int(m["sample_id"]), []))
-        else:
-            await cols.remove_children()
-            await cols.mount_all(
-                [
-                    SolutionColumn(i, m, picked.get(int(m["sample_id"]), []))
-                    for i, m in enumerate(members)
-                ]
-            )
-        self.query_one("#picks", Static).update(picks_text(msg.detail["picks"], members, msg.label))
-        first = self.query(".sol-scroll")
-        if first:
-            first.first().focus()
+        return t
+
+    def show_window(self) -> None:
+        """Fill the column slots with members first.. and hide the slots past the last one."""
+        members = self.detail["members"]
+        for slot, col in enumerate(self.columns()):
+            pos = self.first + slot
+            if pos < len(members):
+                m = members[pos]
+                col.display = True
+                col.show(pos, m, self.picked.get(int(m["sample_id"]), []), pos in self.marked)
+            else:
+                col.display = False
+        if members or self.draw_ids:
+            self.query_one("#batch-title", Static).update(self.title_text())
+
+    def current_batch(self) -> dict[str, Any]:
+        """The batch on screen, for screens opened from it (pruning, remote reruns).
+
+        Keys: run_id, problem_id, temperature, k, draw_id (None for a fresh or edited batch),
+        sample_ids (in batch order), scorer and embedder (names used, None when none).
+        """
+        ids = list(self.sample_ids or [])
+        return {
+            "run_id": self.run_id,
+            "problem_id": self.problem_id,
+            "temperature": self.temperature,
+            "k": len(ids),
+            "draw_id": self.draw_id,
+            "sample_ids": ids,
+            "scorer": self.detail.get("scorer") or None,
+            "embedder": self.detail.get("embedder") or None,
+        }
 
     def _question(self) -> str:
         """The problem's question from the app's cached pools."""
@@ -172,16 +237,20 @@ class BatchScreen(Screen[None]):
         return ""
 
     def columns(self) -> list[SolutionColumn]:
-        """The solution columns in batch order."""
+        """The column slots, left to right (visible or not)."""
         return list(self.query(SolutionColumn))
 
     def focused_column(self) -> SolutionColumn | None:
-        """The column holding focus, else the first."""
+        """The slot showing the focused member."""
         cols = self.columns()
-        for c in cols:
-            if c.has_focus_within:
-                return c
-        return cols[0] if cols else None
+        slot = self.focus_pos - self.first
+        return cols[slot] if 0 <= slot < len(cols) and cols[slot].display else None
+
+    def on_descendant_focus(self, event: Any) -> None:
+        """Clicking into a column makes its member the focused one."""
+        for col in self.columns():
+            if col.has_focus_within and col.pos >= 0:
+                self.focus_pos = col.pos
 
     def action_step(self, delta: int) -> None:
         """Show the next or previous draw of this problem."""
@@ -191,14 +260,20 @@ class BatchScreen(Screen[None]):
         self.load(draw_id=self.draw_ids[self.pos], label="stored draw")
 
     def action_move(self, delta: int) -> None:
-        """Focus the column to the left or right."""
+        """Focus the member to the left or right, sliding the window of columns when needed."""
+        members = self.detail["members"]
         cols = self.columns()
-        cur = self.focused_column()
-        if not cols or cur is None:
+        if not members or not cols:
             return
-        nxt = cols[max(0, min(len(cols) - 1, cols.index(cur) + delta))]
-        nxt.query_one(".sol-scroll").focus()
-        nxt.scroll_visible()
+        self.focus_pos = max(0, min(len(members) - 1, self.focus_pos + delta))
+        first = min(max(self.first, self.focus_pos - len(cols) + 1), self.focus_pos)
+        if first != self.first:
+            self.first = first
+            with self.app.batch_update():
+                self.show_window()
+        col = self.focused_column()
+        if col is not None:
+            col.query_one(".sol-scroll").focus()
 
     def action_fresh_draw(self) -> None:
         """Ask for a size and draw a fresh random batch from the pool."""
@@ -240,32 +315,34 @@ class BatchScreen(Screen[None]):
 
     def action_full_screen(self) -> None:
         """Open the focused solution full screen."""
-        col = self.focused_column()
-        if col is not None:
+        members = self.detail["members"]
+        if members:
+            m = members[self.focus_pos]
             self.app.push_screen(
-                ViewerScreen(member_title(col.pos, col.member), safe_text(col.member.get("text")))
+                ViewerScreen(member_title(self.focus_pos, m), safe_text(m.get("text")))
             )
 
     def action_mark(self) -> None:
         """Mark (or unmark) the focused solution for comparison."""
-        col = self.focused_column()
-        if col is not None:
-            col.set_marked(not col.marked)
+        if not self.detail["members"]:
+            return
+        self.marked ^= {self.focus_pos}
+        self.show_window()
 
     def action_compare(self) -> None:
         """Compare the marked solution with the focused one (or the first two marked)."""
-        cols = self.columns()
-        marked = [c for c in cols if c.marked]
-        cur = self.focused_column()
-        pair = marked[:2] if len(marked) >= 2 else [*marked, cur] if marked else cols[:2]
-        if len(pair) < 2 or pair[0] is None or pair[1] is None or pair[0] is pair[1]:
+        members = self.detail["members"]
+        marked = sorted(self.marked)
+        pair = marked[:2] if len(marked) >= 2 else [*marked, self.focus_pos] if marked else [0, 1]
+        if len(members) < 2 or pair[0] == pair[1]:
             self.notify("mark a solution with m, focus another, then press c", markup=False)
             return
         a, b = pair
+        ma, mb = members[a], members[b]
         self.app.push_screen(
             CompareScreen(
-                (member_title(a.pos, a.member), str(a.member.get("text") or "")),
-                (member_title(b.pos, b.member), str(b.member.get("text") or "")),
+                (member_title(a, ma), str(ma.get("text") or "")),
+                (member_title(b, mb), str(mb.get("text") or "")),
             )
         )
 

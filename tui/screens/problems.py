@@ -10,19 +10,19 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.widgets.data_table import ColumnKey
-from textual.worker import get_current_worker
+from textual.widgets import Footer, Header, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from divtui.engine import browse as eb
 
 from .. import keys, state
 from ..messages import Exported, RowsReady, WorkFailed
-from ..widgets.safe_text import one_line, safe_text
+from ..widgets.problem_table import Column, ProblemTable
+from ..widgets.safe_text import plain_cell, safe_text
 from .modals import PromptScreen
 
 SYNTAX = "T=0.7 k=8 maj=wrong coverage=0 bucket=dpp:5:2 /regex/"
-PAGE = 60
+QUESTION_WIDTH = 50
 AGG_COLS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
@@ -44,7 +44,8 @@ class ProblemsScreen(Screen[None]):
         "draws of each size k (the report's buckets)\n"
         "  /regex/                    question or any solution text matches\n"
         "Click a column header to sort: ascending, descending, original. Enter opens the "
-        "selected problem's draws in the batch view."
+        "selected problem's draws in the batch view. Only the rows on screen are drawn, so "
+        "filters and sorts stay fast with thousands of problems."
     )
 
     def compose(self) -> ComposeResult:
@@ -52,7 +53,7 @@ class ProblemsScreen(Screen[None]):
         yield Header()
         yield Input(placeholder=f"filter: {SYNTAX}", id="filter")
         yield Static("loading…", id="filter-state")
-        yield DataTable(id="problems", cursor_type="row", zebra_stripes=True)
+        yield ProblemTable(id="problems")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -64,8 +65,8 @@ class ProblemsScreen(Screen[None]):
         self.columns: list[str] = []
         app: Any = self.app
         app.data_listeners.append(self)
-        self.query_one(DataTable).loading = True
-        self.query_one(DataTable).focus()
+        self.query_one(ProblemTable).loading = True
+        self.query_one(ProblemTable).focus()
         if app.data is not None:
             self.data_ready()
 
@@ -136,7 +137,8 @@ class ProblemsScreen(Screen[None]):
         self.query_one("#filter-state", Static).update(t)
 
     def fill(self) -> None:
-        """Rebuild the DataTable from the current rows in the current sort order."""
+        """Point the table at the current rows in the current sort order (nothing is formatted
+        until a row is on screen)."""
         app: Any = self.app
         data = app.data
         tab = self.table
@@ -162,59 +164,45 @@ class ProblemsScreen(Screen[None]):
             if name in col_values
             else (np.arange(len(idx)))
         )
-        dt = self.query_one(DataTable)
-        labels = []
+        if getattr(self, "_widths_for", None) is not pools:
+            self._widths_for = pools
+            self._widths = {
+                "problem": min(28, max([7, *(len(str(x)) for x in pools["problem_id"])])),
+                "run": min(16, max([3, *(len(str(r)) for r in pools["run_id"])])),
+            }
+        cols = []
         for c in self.columns:
             label = f"pass@{self.pass_k}" if c == "pass@k" else c
             if c == name and direction:
                 label += " ▲" if direction > 0 else " ▼"
-            labels.append(label)
-        width = {c: max(len(c), 6) + 2 for c in self.columns}
-        width["problem"] = min(28, max([7, *(len(str(p)) for p in pools["problem_id"])]))
-        width["run"] = min(16, max([3, *(len(str(r)) for r in pools["run_id"])]))
-        if [str(k.value) for k in dt.columns] == [*self.columns, "question"]:
-            dt.clear()
-            for c, label in zip(self.columns, labels, strict=True):
-                dt.columns[ColumnKey(c)].label = Text(label)
-        else:
-            dt.clear(columns=True)
-            for c, label in zip(self.columns, labels, strict=True):
-                dt.add_column(label, key=c, width=width[c])
-            dt.add_column("question", key="question", width=50)
-        self.shown = 0
-        self.add_page()
-        dt.loading = False
+            cols.append(Column(c, label, self._widths.get(c, max(len(c), 6) + 2)))
+        cols.append(Column("question", "question", QUESTION_WIDTH))
+        order, values, question = self.order, col_values, pools["question"]
 
-    def add_page(self) -> None:
-        """Append the next PAGE rows of the current order (rows load as the cursor nears them)."""
-        app: Any = self.app
-        pools = app.data.pools
-        dt = self.query_one(DataTable)
-        rows = self.order[self.shown : self.shown + PAGE]
-        idx = self.table["pool"]
-        for j in rows:
-            cells = [
-                safe_text(
-                    f"{self.col_values[c][j]:g}"
-                    if c == "T"
-                    else eb.fmt_value(self.col_values[c][j])
-                )
+        def cells(row: int) -> list[str]:
+            """One displayed row's cells, formatted when it first comes on screen."""
+            j = order[row]
+            out = [
+                plain_cell(f"{values[c][j]:g}" if c == "T" else eb.fmt_value(values[c][j]))
                 for c in self.columns
             ]
-            p = int(idx[j])
-            dt.add_row(*cells, one_line(pools["question"][p], 50), key=str(p))
-        self.shown += len(rows)
+            out.append(plain_cell(question[idx[j]], QUESTION_WIDTH))
+            return out
 
-    @on(DataTable.RowHighlighted, "#problems")
-    def _near_end(self, event: DataTable.RowHighlighted) -> None:
-        """Load the next page when the cursor comes within a screenful of the last loaded row."""
-        if self.shown < len(self.order) and event.cursor_row >= self.shown - 30:
-            self.add_page()
+        table = self.query_one(ProblemTable)
+        table.set_rows(cols, len(order), cells, lambda row: int(idx[order[row]]))
+        table.loading = False
 
-    @on(DataTable.HeaderSelected, "#problems")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A cancelled filter (ctrl+g) leaves the previous rows and says so."""
+        if event.worker.group == "filter" and event.state == WorkerState.CANCELLED:
+            self.query_one(ProblemTable).loading = False
+            self.query_one("#filter-state", Static).update(Text("filter cancelled"))
+
+    @on(ProblemTable.HeaderSelected, "#problems")
+    def _header(self, event: ProblemTable.HeaderSelected) -> None:
         """Cycle the clicked column's sort: ascending, descending, original."""
-        col = str(event.column_key.value)
+        col = event.column
         if col not in self.columns:
             return
         name, direction = self.sort
@@ -238,7 +226,7 @@ class ProblemsScreen(Screen[None]):
                 Text.assemble(("error: ", "bold red"), safe_text(str(e)))
             )
             return
-        self.query_one(DataTable).focus()
+        self.query_one(ProblemTable).focus()
         self.apply(f)
 
     def action_focus_filter(self) -> None:
@@ -250,17 +238,16 @@ class ProblemsScreen(Screen[None]):
         self.query_one("#filter", Input).value = ""
         self.apply(eb.Filters())
 
-    @on(DataTable.RowSelected, "#problems")
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(ProblemTable.RowSelected, "#problems")
+    def _selected(self, event: ProblemTable.RowSelected) -> None:
         """Enter on a row opens its batch view."""
-        self.open_pool(int(str(event.row_key.value)))
+        self.open_pool(event.key)
 
     def action_open_batch(self) -> None:
         """Open the highlighted problem's draws."""
-        dt = self.query_one(DataTable)
-        if dt.row_count:
-            key = dt.coordinate_to_cell_key(dt.cursor_coordinate).row_key
-            self.open_pool(int(str(key.value)))
+        table = self.query_one(ProblemTable)
+        if table.row_count:
+            self.open_pool(table.row_key(table.cursor_row))
 
     def open_pool(self, pool: int) -> None:
         """Push the batch view over the draws of ``pool`` that pass the filters."""
@@ -269,8 +256,7 @@ class ProblemsScreen(Screen[None]):
         app: Any = self.app
         data = app.data
         regex = data.regex_cache.get(self.filters.regex) if self.filters.regex else None
-        mask = eb.draw_mask(data.frame, self.filters, regex) & (data.frame["pool"] == pool)
-        draw_ids = [int(d) for d in data.frame["draw_id"][mask]]
+        draw_ids = eb.pool_draw_ids(data.frame, self.filters, pool, regex)
         p = data.pools
         app.push_screen(
             BatchScreen(

@@ -38,3 +38,12 @@ def one_line(value: object, width: int = 60) -> Text:
     if len(s) > width:
         s = s[: width - 1] + "…"
     return safe_text(s)
+
+
+def plain_cell(value: object, width: int | None = None) -> str:
+    """A table cell as a plain string: one line, control characters written out, cut to width."""
+    s = "" if value is None else " ".join(str(value).split())
+    s = _CONTROL.sub(lambda m: visible(m.group()), s)
+    if width is not None and len(s) > width:
+        s = s[: width - 1] + "…"
+    return s

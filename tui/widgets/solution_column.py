@@ -40,31 +40,31 @@ def header_text(pos: int, m: dict[str, Any], picked_by: list[str], marked: bool)
 
 
 class SolutionColumn(Vertical):
-    """A batch member's header and text; its scroll area takes focus."""
+    """A slot of the batch view showing one member's header and text; its scroll area takes
+    focus. The batch view keeps only as many slots as fit on screen and reuses them."""
 
-    def __init__(self, pos: int, member: dict[str, Any], picked_by: list[str], **kw: Any) -> None:
-        """Keep the member so screens can read it back."""
+    def __init__(self, slot: int, **kw: Any) -> None:
+        """An empty slot, the ``slot``-th from the left."""
         super().__init__(classes="solution-column", **kw)
-        self.pos = pos
-        self.member = member
-        self.picked_by = picked_by
+        self.slot = slot
+        self.pos = -1
+        self.member: dict[str, Any] = {}
+        self.picked_by: list[str] = []
         self.marked = False
 
     def compose(self) -> ComposeResult:
         """Header and scrollable text."""
-        yield Static(header_text(self.pos, self.member, self.picked_by, False), classes="sol-head")
+        yield Static("", classes="sol-head")
         with VerticalScroll(classes="sol-scroll"):
-            yield Static(safe_text(self.member.get("text")), classes="sol-text")
+            yield Static("", classes="sol-text")
 
-    def show(self, member: dict[str, Any], picked_by: list[str]) -> None:
-        """Reuse this column for another member (a redraw of the same size), unmarked."""
-        self.member, self.picked_by, self.marked = member, picked_by, False
-        self.query_one(".sol-head", Static).update(header_text(self.pos, member, picked_by, False))
-        self.query_one(".sol-text", Static).update(safe_text(member.get("text")))
-        self.query_one(".sol-scroll", VerticalScroll).scroll_home(animate=False)
-
-    def set_marked(self, marked: bool) -> None:
-        """Show or hide the compare mark."""
-        self.marked = marked
-        head = self.query_one(".sol-head", Static)
-        head.update(header_text(self.pos, self.member, self.picked_by, marked))
+    def show(self, pos: int, member: dict[str, Any], picked_by: list[str], marked: bool) -> None:
+        """Show batch member ``pos`` (scrolled to its top); nothing is redrawn if it is shown."""
+        same = pos == self.pos and member is self.member
+        if same and picked_by == self.picked_by and marked == self.marked:
+            return
+        self.pos, self.member, self.picked_by, self.marked = pos, member, picked_by, marked
+        self.query_one(".sol-head", Static).update(header_text(pos, member, picked_by, marked))
+        if not same:
+            self.query_one(".sol-text", Static).update(safe_text(member.get("text")))
+            self.query_one(".sol-scroll", VerticalScroll).scroll_home(animate=False)
