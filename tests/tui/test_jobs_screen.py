@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from textual.widgets import Input, Select
 
+from divtui.store import insert, open_db, transaction
 from divtui.tui.screens.jobs import JobsScreen
 from divtui.tui.screens.rerun import RemoteRerunScreen, RequestError, validate_request
 from tests.remote.conftest import no_agent, sshd, tiny_model  # noqa: F401 - fixtures
@@ -160,3 +163,39 @@ async def test_rerun_from_ui_streams_survives_a_drop_and_new_pool_appears(
         ]
         assert got == [("p-alpha", 0.9, 12)]
         assert app.screen.query_one("#problems").row_count == rows_before + 1
+
+
+def add_finished_job(path: Path) -> None:
+    """One ingested job with fixed times, a spec and a log holding an escape sequence."""
+    spec = {
+        "spec": {
+            "job_id": "generate-20250101-000000-abcd1234",
+            "kind": "generate",
+            "problems": [{"problem_id": "p-alpha", "question": "q"}],
+            "generate": {"model": "org/tiny", "backend": "transformers", "temperatures": [0.7],
+                         "n": 4},
+        },
+        "remote": {"host": "gpubox", "job_dir": ".divtui/jobs/generate-20250101-000000-abcd1234"},
+    }  # fmt: skip
+    when = pd.Timestamp("2025-01-01 12:00:00")
+    row = {
+        "job_id": [spec["spec"]["job_id"]], "kind": ["generate"], "host": ["gpubox"],
+        "status": ["ingested"], "spec": [json.dumps(spec)], "created_at": [when],
+        "updated_at": [when], "log": ["[12:00:01] loading model\n\x1b[31m[12:00:02] generated 4\n"],
+    }  # fmt: skip
+    con = open_db(path)
+    with transaction(con):
+        insert(con, "jobs", pd.DataFrame(row))
+    con.close()
+
+
+async def _jobs(pilot) -> None:
+    """F4 with one finished job."""
+    await settle(pilot, pilot.app)
+    await pilot.press("f4")
+    await settle(pilot, pilot.app)
+
+
+def test_snapshot_jobs(snap_compare, study, make_app) -> None:
+    add_finished_job(study)
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_jobs)

@@ -7,11 +7,11 @@ import pytest
 from sacrebleu.metrics import BLEU
 
 from divtui.engine.prune import run_prune
+from divtui.store import open_db
 from divtui.tui.screens.prune import COMPUTED, STORED, PruneScreen
 
 from .conftest import SIZE, settle
-
-pytestmark = pytest.mark.asyncio
+from .tui_fixtures import EMBEDDER, SCORER
 
 
 async def open_pruning(pilot, app) -> PruneScreen:
@@ -95,6 +95,7 @@ def check_result(res: dict, rows: list[tuple], d: np.ndarray) -> None:
         assert picks["bst"]["correct"] == rows[bst][1]
 
 
+@pytest.mark.asyncio
 async def test_k_opens_pruning_and_keys_change_m_metric_weighting(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -124,3 +125,85 @@ async def test_k_opens_pruning_and_keys_change_m_metric_weighting(make_app) -> N
         await pilot.press("escape")
         await settle(pilot, app)
         assert not isinstance(app.screen, PruneScreen)
+
+
+@pytest.mark.asyncio
+async def test_curve_is_computed_for_the_draw_without_stored_rows(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_pruning(pilot, app)
+        rows, source, _ = screen.curves[("sbert", False)]
+        assert source == COMPUTED
+        assert "computed for this draw" in str(screen.query_one("#prune-curve-source").render())
+        members = member_rows(app, screen.result["sample_ids"])
+        k = len(members)
+        assert sorted({r["m"] for r in rows}) == list(range(1, k + 1))
+        full = {(r["selector"], r["aggregator"]): r["accuracy"] for r in rows if r["m"] == k}
+        best = max(range(k), key=lambda i: (members[i][2], -i))
+        for selector in ("medoids", "random"):
+            assert full[(selector, "coverage")] == float(any(m[1] for m in members))
+            assert full[(selector, "bst")] == float(members[best][1])
+        plot = screen.query_one("#prune-curve")
+        assert set(plot.series()) == {"medoids", "random"}
+        await pilot.press("a", "a")
+        assert plot.aggregator == "bst"
+        assert plot.series()["random"][0] == list(range(1, k + 1))
+
+
+@pytest.mark.asyncio
+async def test_curve_from_stored_prune_rows_matches_pandas(study, make_app) -> None:
+    con = open_db(study)
+    run_prune(
+        con, metrics=["sbert", "bleu"], sizes=[4], keep=[1, 2, 3, 4], scorer=SCORER,
+        embedder=EMBEDDER, notice=lambda _s: None,
+    )  # fmt: skip
+    raw = con.execute(
+        """SELECT d.draw_id, p.selector, p.metric, p.m, p.weighted, p.aggregator, p.embedder,
+                  p.scorer, p.correct
+           FROM prune_outcomes p JOIN draws d USING (draw_id)
+           WHERE d.problem_id = 'p-alpha' AND d.temperature = 0.5 AND d.k = 4"""
+    ).df()
+    con.close()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_pruning(pilot, app)
+        await pilot.press("s")
+        await settle(pilot, app)
+        for metric in ("sbert", "bleu"):
+            rows, source, draws = screen.curves[(metric, False)]
+            assert source == STORED and draws == 3
+            sub = raw[
+                ((raw.selector == "medoids") & (raw.metric == metric) & ~raw.weighted)
+                | (raw.selector == "random")
+            ]
+            want = sub.groupby(["selector", "m", "aggregator"])["correct"].mean()
+            got = {(r["selector"], r["m"], r["aggregator"]): r["accuracy"] for r in rows}
+            assert set(got) == set(want.index)
+            for key, value in want.items():
+                assert got[key] == pytest.approx(value)
+        note = str(screen.query_one("#prune-curve-source").render())
+        assert "stored `divtui prune` rows, 3 draws of size 4" in note
+
+
+@pytest.mark.asyncio
+async def test_pruning_needs_a_stored_draw(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pruning(pilot, app)
+        await pilot.press("escape", "d", "enter")
+        await settle(pilot, app)
+        assert app.current_batch()["draw_id"] is None
+        await pilot.press("k")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, PruneScreen)
+        assert any("stored draw" in str(n.message) for n in app._notifications)
+
+
+async def _pruning(pilot) -> None:
+    """The pruning screen of the first k=4 draw at T=0.5, m=2 in the sbert space."""
+    await open_pruning(pilot, pilot.app)
+    await settle(pilot, pilot.app)
+
+
+def test_snapshot_pruning(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_pruning)

@@ -353,7 +353,7 @@ class JobsScreen(Screen[None]):
         """One row: the stored job merged with what the app saw since."""
         v = live(self.app, job["job_id"])
         status = v["state"] or job["status"]
-        updated = job["updated_at"].strftime("%Y-%m-%d %H:%M") if job["updated_at"] else ""
+        updated = job["updated_at"].strftime("%m-%d %H:%M") if job["updated_at"] else ""
         return [
             safe_text(job["job_id"]),
             safe_text(job["kind"]),
@@ -405,8 +405,11 @@ class JobsScreen(Screen[None]):
         state.update(t)
         bar = self.query_one(ProgressBar)
         p = v["progress"]
+        status = v["state"] or job["status"]
         if p and isinstance(p.get("total"), int) and p["total"] > 0:
             bar.update(total=p["total"], progress=p.get("done") or 0)
+        elif status in (*LOCAL_TERMINAL, "done"):
+            bar.update(total=1, progress=1 if status in ("done", "ingested") else 0)
         log = clean_text(v["log"] or job.get("log") or "")
         if log != self.shown_log:
             widget = self.query_one(Log)
