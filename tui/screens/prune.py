@@ -148,23 +148,22 @@ def curve_from_draw(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class CurvePlot(PlotextPlot):
-    """Accuracy of one aggregator against m, medoids and random, with the current m marked."""
+    """Accuracy of one aggregator against m, medoids and random (m moves redraw nothing here)."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Empty until rows arrive."""
         super().__init__(**kwargs)
         self.rows: list[dict[str, Any]] = []
         self.aggregator = "maj"
-        self.current_m = 0
         self.label = ""
 
     def on_mount(self) -> None:
         """Fixed theme so snapshots do not depend on the terminal."""
         self.plt.theme("clear")
 
-    def show(self, rows: list[dict[str, Any]], aggregator: str, m: int, label: str) -> None:
+    def show(self, rows: list[dict[str, Any]], aggregator: str, label: str) -> None:
         """Plot ``aggregator``'s rows and redraw."""
-        self.rows, self.aggregator, self.current_m, self.label = rows, aggregator, m, label
+        self.rows, self.aggregator, self.label = rows, aggregator, label
         self.refresh()
 
     def series(self) -> dict[str, tuple[list[int], list[float]]]:
@@ -190,8 +189,6 @@ class CurvePlot(PlotextPlot):
         ms = sorted({x for xs, _ in series.values() for x in xs})
         if ms:
             plt.xticks(ms, [str(x) for x in ms])
-        if self.current_m:
-            plt.vline(self.current_m)
         return super().render()
 
 
@@ -228,6 +225,7 @@ class PruneScreen(Screen[None]):
         self.aggregator = "maj"
         self.result: dict[str, Any] | None = None
         self.curves: dict[tuple[str, bool], tuple[list[dict[str, Any]], str, int]] = {}
+        self.plotted: tuple[str, bool] | None = None
 
     def compose(self) -> ComposeResult:
         """Title, clusters on the left, picks and curve on the right."""
@@ -302,6 +300,8 @@ class PruneScreen(Screen[None]):
         self.show_title("computing…")
         self.compute(self.metric, self.m, self.weighted)
         key = (self.metric, self.weighted)
+        if key == self.plotted:
+            return
         if key in self.curves:
             self.draw_curve()
         else:
@@ -343,7 +343,6 @@ class PruneScreen(Screen[None]):
         self.query_one("#prune-members", Static).update(clusters_text(self.members, msg.result))
         self.query_one("#prune-picks", Static).update(picks_table(msg.result))
         self.show_title()
-        self.draw_curve()
 
     @work(thread=True, exclusive=True, group="prune-curve", exit_on_error=False)
     def compute_curve(self, metric: str, weighted: bool) -> None:
@@ -402,6 +401,7 @@ class PruneScreen(Screen[None]):
         src = self.query_one("#prune-curve-source", Static)
         if got is None:
             src.update(Text("curve: computing…", style="italic"))
+            self.plotted = None
             return
         rows, source, draws = got
         n = len(self.members)
@@ -413,8 +413,9 @@ class PruneScreen(Screen[None]):
             note = "curve: computed for this draw across m (no stored rows; run `divtui prune`)"
         else:
             label, note = "error", f"curve: {source}"
-        plot.show(rows, self.aggregator, self.m, label)
+        plot.show(rows, self.aggregator, label)
         src.update(safe_text(note, style="dim"))
+        self.plotted = (self.metric, self.weighted)
 
     def action_change_m(self, delta: int) -> None:
         """m up or down within 1..N."""
