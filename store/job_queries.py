@@ -122,6 +122,69 @@ def export_samples(
     return {"samples": samples.num_rows, "runs": runs.num_rows}
 
 
+def export_inputs(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    problem_ids: list[str],
+    run_id: str | None = None,
+    *,
+    lacking_scorer: str | None = None,
+    scorers: list[str] | None = None,
+    embedders: list[str] | None = None,
+    side_tables: bool = False,
+) -> dict[str, int]:
+    """Write runs and samples of ``problem_ids`` (and, with ``side_tables``, their scores and
+    embeddings) as Parquet inputs of a job; returns rows per table.
+
+    ``lacking_scorer`` keeps only samples that scorer has not scored; ``scorers`` and
+    ``embedders`` restrict the side tables to those names (None: every name).
+    """
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    where = "list_contains(?, problem_id)" + (" AND run_id = ?" if run_id else "")
+    params: list[Any] = [list(problem_ids)] + ([run_id] if run_id else [])
+    if lacking_scorer is not None:
+        where += " AND sample_id NOT IN (SELECT sample_id FROM scores WHERE scorer = ?)"
+        params.append(lacking_scorer)
+    ids = f"SELECT sample_id FROM samples WHERE {where}"
+    queries = {
+        "samples": (f"SELECT * FROM samples WHERE {where}", params),
+        "runs": (
+            f"SELECT * FROM runs WHERE run_id IN (SELECT run_id FROM samples WHERE {where})",
+            params,
+        ),
+    }
+    if side_tables:
+        for table, col, names in (
+            ("scores", "scorer", scorers),
+            ("embeddings", "embedder", embedders),
+        ):
+            name_filter = "" if names is None else f" AND list_contains(?, {col})"
+            extra = [] if names is None else [list(names)]
+            queries[table] = (
+                f"SELECT * FROM {table} WHERE sample_id IN ({ids}){name_filter}",
+                params + extra,
+            )
+    counts = {}
+    for table, (sql, args) in queries.items():
+        data = con.sql(sql, params=args).to_arrow_table()
+        pq.write_table(data, folder / f"{table}.parquet")
+        counts[table] = data.num_rows
+    return counts
+
+
+def names_in(con: duckdb.DuckDBPyConnection, table: str, problem_ids: list[str]) -> list[str]:
+    """Scorer (``scores``) or embedder (``embeddings``) names present on samples of the problems."""
+    col = {"scores": "scorer", "embeddings": "embedder"}[table]
+    rows = con.execute(
+        f"SELECT DISTINCT t.{col} FROM {table} t JOIN samples s USING (sample_id) "
+        f"WHERE list_contains(?, s.problem_id) ORDER BY 1",
+        [list(problem_ids)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     """The column names of a table."""
     return {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
@@ -172,7 +235,8 @@ def ingest_job_results(
     """Ingest ``folder/<table>.parquet`` in one transaction, idempotently; returns new rows.
 
     Keyed tables are inserted with INSERT OR IGNORE (samples also take the grade columns of
-    graded rows); draw_metrics and draw_outcomes rows of the file's draws replace stored ones.
+    graded rows); draw_metrics and draw_outcomes rows of the file's draws replace stored ones,
+    so for them the count is the net change (0 when the same rows come again).
     When ``job_id`` is given its status becomes ``ingested`` in the same transaction.
     """
     folder = Path(folder)
@@ -196,8 +260,6 @@ def ingest_job_results(
                     )
                 finally:
                     con.unregister(name)
-                before = _count(con, table)
-            if table in REPLACE_BY_DRAW:
                 name = _register(con, data)
                 try:
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")

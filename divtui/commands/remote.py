@@ -104,19 +104,129 @@ def _report(job_id: str, result: dict) -> None:
     click.echo(f"job {job_id}: ingested ({parts or 'nothing new'})")
 
 
+def _numbers(text: str, option: str) -> list[float]:
+    """A comma-separated list of numbers from an option, or a one-line error."""
+    from divtui.errors import UserError
+
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"{option}: {text!r} is not a list of numbers") from None
+
+
+def _sizes(text: str | None) -> list[int]:
+    """--sizes as a list of whole numbers, or a one-line error."""
+    from divtui.errors import UserError
+
+    if not text:
+        raise UserError("--sizes is required for a draw job (e.g. --sizes 4,8,16)")
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"--sizes: {text!r} is not a list of whole numbers") from None
+
+
+def _one(values: tuple[str, ...], option: str, kind: str) -> str:
+    """The single value of a repeatable option that a ``kind`` job needs exactly once."""
+    from divtui.errors import UserError
+
+    if len(values) != 1:
+        raise UserError(f"{option} is needed exactly once for a {kind} job")
+    return values[0]
+
+
+def _settings(kind: str, o: dict[str, Any]) -> dict[str, Any]:
+    """The spec settings of a ``kind`` job from the `remote run` options."""
+    from divtui.errors import UserError
+
+    if kind == "generate":
+        if not o["model"]:
+            raise UserError("--model is required for a generate job")
+        return {
+            "model": o["model"],
+            "temperatures": _numbers(o["temperatures"], "--temperatures"),
+            "n": o["n"],
+            "backend": o["backend"],
+            "max_tokens": o["max_tokens"],
+            "seed": o["seed"],
+            "grade": not o["no_grade"],
+        }
+    if kind == "grade":
+        return {"timeout": o["timeout"]}
+    if kind == "score":
+        return {
+            "scorer": _one(o["scorers"], "--scorer", kind),
+            "batch_size": o["batch_size"] or 8,
+            "store_hidden": o["store_hidden"],
+            "dtype": o["dtype"],
+        }
+    if kind == "embed":
+        return {
+            "embedder": _one(o["embedders"], "--embedder", kind),
+            "name": o["name"],
+            "batch_size": o["batch_size"] or 64,
+        }
+    if o["reps"] is None:
+        raise UserError("--reps is required for a draw job")
+    return {
+        "sizes": _sizes(o["sizes"]),
+        "reps": o["reps"],
+        "seed": o["seed"],
+        "scorers": list(o["scorers"]) or None,
+        "embedders": list(o["embedders"]) or None,
+        "distinct_n": o["distinct_n"],
+        "quality": o["quality"],
+    }
+
+
 @command.command("run")
 @click.argument("host")
-@click.option("--kind", type=click.Choice(["generate", "grade"]), default="generate")
+@click.option(
+    "--kind",
+    type=click.Choice(["generate", "grade", "score", "embed", "draw"]),
+    default="generate",
+    show_default=True,
+)
 @click.option("--problem", "problems", multiple=True, required=True, help="problem id (repeat)")
-@click.option("--temperatures", default="0.7", help="comma-separated, e.g. 0.3,0.7,1.0")
+@click.option("--temperatures", default="0.7", help="comma-separated, e.g. 0.3,0.7,1.0 (generate)")
 @click.option("--n", "n", type=int, default=8, help="samples per problem and temperature")
 @click.option("--model", default=None, help="model id or folder on the remote (generate)")
 @click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers")
 @click.option("--max-tokens", type=int, default=1024)
-@click.option("--seed", type=int, default=0)
-@click.option("--run-id", default=None, help="run id (generate; default: derived) or run to grade")
+@click.option("--seed", type=int, default=0, help="sampling seed (generate) or draw seed (draw)")
+@click.option("--run-id", default=None, help="run id (generate; default: derived) or run to ship")
 @click.option("--no-grade", is_flag=True, help="generate only; do not grade on the remote")
 @click.option("--timeout", type=float, default=5.0, help="grading timeout per sample (s)")
+@click.option(
+    "--scorer",
+    "scorers",
+    multiple=True,
+    help="score: orm:MODEL or classifier:MODEL (once); draw: stored scorer to use (repeat)",
+)
+@click.option(
+    "--embedder",
+    "embedders",
+    multiple=True,
+    help="embed: hub id or folder on the remote (once); draw: stored embedder (repeat)",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="score 8, embed 64")
+@click.option("--store-hidden", is_flag=True, help="score: also return hidden states (orm-hidden)")
+@click.option(
+    "--dtype",
+    type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+    default="auto",
+    help="score: model dtype on the remote",
+)
+@click.option("--name", default=None, help="embed: stored embedder name (default MODEL@LENGTH)")
+@click.option("--sizes", default=None, help="draw: batch sizes k, comma-separated (e.g. 4,8,16)")
+@click.option("--reps", type=click.IntRange(min=1), default=None, help="draw: draws per pool and k")
+@click.option("--distinct-n", type=click.IntRange(min=1), default=3, help="draw: n of distinct_n")
+@click.option(
+    "--quality",
+    type=click.Choice(["logprob", "reward", "both"]),
+    default="logprob",
+    help="draw: DPP quality",
+)
 @click.option("--wait/--detach", default=True, help="follow the job and ingest its results")
 @click.option("--remote-divtui", default=None, help="divtui command on the remote")
 @click.option("--jobs-dir", default=None, help="remote folder for job folders")
@@ -127,28 +237,20 @@ def run(
     host: str,
     kind: str,
     problems: tuple[str, ...],
-    temperatures: str,
-    n: int,
-    model: str | None,
-    backend: str,
-    max_tokens: int,
-    seed: int,
     run_id: str | None,
-    no_grade: bool,
-    timeout: float,
     wait: bool,
     remote_divtui: str | None,
     jobs_dir: str | None,
     ssh_config: str | None,
     db: str | None,
+    **options: Any,
 ) -> None:
     """Start a job on HOST for the given problems (their text comes from the database)."""
     import tempfile
 
     from divtui.engine.remote import client
-    from divtui.engine.remote import jobspec as js
+    from divtui.engine.remote.build import build_job
     from divtui.engine.remote.hosts import resolve_target
-    from divtui.errors import UserError
     from divtui.settings import config_path
     from divtui.store import job_queries as jq
     from divtui.store import open_db
@@ -157,45 +259,13 @@ def run(
     target = resolve_target(
         host, config_path(), ssh_config=ssh_config, divtui=remote_divtui, jobs_dir=jobs_dir
     )
-    for pid in problems:
-        js.check_id(pid, "--problem", "command line")
+    settings = _settings(kind, options)
     with tempfile.TemporaryDirectory() as tmp:
         con = open_db(path)
         try:
-            rows = jq.problems_by_id(con, list(problems))
-            missing = sorted(set(problems) - {r["problem_id"] for r in rows})
-            if missing:
-                raise UserError(f"{path}: no problem {missing[0]!r} in the database")
-            inputs = None
-            if kind == "generate":
-                if not model:
-                    raise UserError("--model is required for a generate job")
-                try:
-                    temps = [float(t) for t in temperatures.split(",") if t.strip()]
-                except ValueError:
-                    raise UserError(
-                        f"--temperatures: {temperatures!r} is not a list of numbers"
-                    ) from None
-                spec = js.generate_spec(
-                    rows,
-                    model=model,
-                    temperatures=temps,
-                    n=n,
-                    backend=backend,
-                    max_tokens=max_tokens,
-                    seed=seed,
-                    run_id=run_id,
-                    grade=not no_grade,
-                )
-            else:
-                counts = jq.export_samples(con, Path(tmp), list(problems), run_id)
-                if not counts["samples"]:
-                    raise UserError("no samples of those problems to grade")
-                inputs = {
-                    "runs": Path(tmp) / "runs.parquet",
-                    "samples": Path(tmp) / "samples.parquet",
-                }
-                spec = js.grade_spec(rows, timeout=timeout)
+            spec, inputs = build_job(
+                con, kind, list(problems), Path(tmp), run_id=run_id, settings=settings
+            )
         finally:
             con.close()
 

@@ -16,13 +16,17 @@ from pathlib import Path
 from typing import Any
 
 SPEC_VERSION = 1
-KINDS = ("generate", "grade")
+KINDS = ("generate", "grade", "score", "embed", "draw")
 BACKENDS = ("transformers", "vllm")
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._:/@+=,-]{0,255}$")
 MODEL = re.compile(r"^[A-Za-z0-9_./~][A-Za-z0-9._:/@+=,~-]{0,511}$")
 MAX_TEXT = 1_000_000
-INPUT_TABLES = ("runs", "samples")
+INPUT_TABLES = ("runs", "samples", "scores", "embeddings")
+SCORER_KINDS = ("orm", "classifier")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+QUALITIES = ("logprob", "reward", "both")
+MAX_SIZES = 64
 _ALLOWED = {
     JOB_ID.pattern: ". _ -",
     SAFE_ID.pattern: ". _ : / @ + = , -",
@@ -156,6 +160,94 @@ def _grade(v: Any, where: str) -> dict[str, Any]:
     return {"timeout": float(timeout), "regrade": regrade}
 
 
+def _flag(v: dict[str, Any], key: str, field: str, where: str, default: bool) -> bool:
+    """A true/false field (``default`` when absent)."""
+    x = v.get(key, default)
+    if not isinstance(x, bool):
+        raise _fail(where, field, "must be true or false")
+    return x
+
+
+def _section(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    """The settings object ``key`` of the spec (an absent one is empty)."""
+    v = obj.get(key)
+    v = {} if v is None else v
+    if not isinstance(v, dict):
+        raise _fail(where, key, "must be an object")
+    return v
+
+
+def check_scorer(value: Any, field: str, where: str) -> str:
+    """A scorer to run remotely: ``orm:MODEL`` or ``classifier:MODEL`` with an allowlisted MODEL."""
+    text = check_id(value, field, where, MODEL)
+    kind, sep, model = text.partition(":")
+    if not sep or kind not in SCORER_KINDS or not model:
+        raise _fail(
+            where,
+            field,
+            f"{text[:80]!r} must be orm:MODEL or classifier:MODEL (probe runs locally)",
+        )
+    return text
+
+
+def _score(v: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings of a score job (its samples travel as input/samples.parquet)."""
+    dtype = v.get("dtype", "auto")
+    if dtype not in DTYPES:
+        raise _fail(where, "score.dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
+    return {
+        "scorer": check_scorer(v.get("scorer"), "score.scorer", where),
+        "batch_size": _int(
+            {"x": v.get("batch_size", 8)}, "x", "score.batch_size", where, 1, 100_000
+        ),
+        "store_hidden": _flag(v, "store_hidden", "score.store_hidden", where, False),
+        "dtype": dtype,
+    }
+
+
+def _embed(v: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings of an embed job: the embedder (hub id or folder on the remote), stored name."""
+    name = v.get("name")
+    return {
+        "embedder": check_id(v.get("embedder"), "embed.embedder", where, MODEL),
+        "name": None if name is None else check_id(name, "embed.name", where, MODEL),
+        "batch_size": _int(
+            {"x": v.get("batch_size", 64)}, "x", "embed.batch_size", where, 1, 100_000
+        ),
+    }
+
+
+def _names(v: Any, field: str, where: str) -> list[str] | None:
+    """An optional list of allowlisted scorer or embedder names (None: all shipped ones)."""
+    if v is None:
+        return None
+    if not isinstance(v, list):
+        raise _fail(where, field, "must be a list of names or null")
+    return list(dict.fromkeys(check_id(x, field, where, MODEL) for x in v))
+
+
+def _draw(v: dict[str, Any], where: str) -> dict[str, Any]:
+    """The settings of a draw job (samples, scores and embeddings travel as inputs)."""
+    sizes = v.get("sizes")
+    if not isinstance(sizes, list) or not sizes or len(sizes) > MAX_SIZES:
+        raise _fail(where, "draw.sizes", f"must be a list of 1 to {MAX_SIZES} integers")
+    for k in sizes:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
+            raise _fail(where, "draw.sizes", f"{k!r} is not an integer in [1, 100000]")
+    quality = v.get("quality", "logprob")
+    if quality not in QUALITIES:
+        raise _fail(where, "draw.quality", f"{quality!r} is not one of {', '.join(QUALITIES)}")
+    return {
+        "sizes": sorted(set(sizes)),
+        "reps": _int(v, "reps", "draw.reps", where, 1, 1_000_000),
+        "seed": _int(v, "seed", "draw.seed", where, 0, 2**63 - 1),
+        "scorers": _names(v.get("scorers"), "draw.scorers", where),
+        "embedders": _names(v.get("embedders"), "draw.embedders", where),
+        "distinct_n": _int({"x": v.get("distinct_n", 3)}, "x", "draw.distinct_n", where, 1, 100),
+        "quality": quality,
+    }
+
+
 def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
     """The normalised spec, or a SpecError naming the first bad field."""
     if not isinstance(obj, dict):
@@ -165,7 +257,7 @@ def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
     kind = obj.get("kind")
     if kind not in KINDS:
         raise _fail(where, "kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-    unknown = set(obj) - {"divtui_job", "job_id", "kind", "problems", "generate", "grade", "inputs"}
+    unknown = set(obj) - {"divtui_job", "job_id", "kind", "problems", "inputs", *KINDS}
     if unknown:
         raise _fail(where, sorted(unknown)[0], "unknown field")
     spec: dict[str, Any] = {
@@ -177,10 +269,14 @@ def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
     }
     if kind == "generate":
         spec["generate"] = _generate(obj.get("generate"), where)
-    else:
+        return spec
+    if kind == "grade":
         spec["grade"] = _grade(obj.get("grade"), where)
-        if "samples" not in spec["inputs"]:
-            raise _fail(where, "inputs", "a grade job needs the samples input")
+    else:
+        section = _section(obj, kind, where)
+        spec[kind] = {"score": _score, "embed": _embed, "draw": _draw}[kind](section, where)
+    if "samples" not in spec["inputs"]:
+        raise _fail(where, "inputs", f"a {kind} job needs the samples input")
     return spec
 
 
@@ -264,3 +360,80 @@ def grade_spec(
         "grade": {"timeout": timeout, "regrade": regrade},
     }
     return validate_spec(spec, "job spec")
+
+
+def _shipped_spec(
+    kind: str,
+    problems: list[dict[str, Any]],
+    settings: dict[str, Any],
+    inputs: list[str],
+    job_id: str | None,
+) -> dict[str, Any]:
+    """A validated spec of a kind whose samples (and ``inputs``) are shipped as Parquet."""
+    spec = {
+        "divtui_job": SPEC_VERSION,
+        "job_id": job_id or new_job_id(kind),
+        "kind": kind,
+        "problems": problems,
+        "inputs": inputs,
+        kind: settings,
+    }
+    return validate_spec(spec, "job spec")
+
+
+def score_spec(
+    problems: list[dict[str, Any]],
+    *,
+    scorer: str,
+    batch_size: int = 8,
+    store_hidden: bool = False,
+    dtype: str = "auto",
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """A validated spec for scoring the shipped samples with one reward model."""
+    settings = {
+        "scorer": scorer,
+        "batch_size": batch_size,
+        "store_hidden": store_hidden,
+        "dtype": dtype,
+    }
+    return _shipped_spec("score", problems, settings, ["runs", "samples"], job_id)
+
+
+def embed_spec(
+    problems: list[dict[str, Any]],
+    *,
+    embedder: str,
+    name: str | None = None,
+    batch_size: int = 64,
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """A validated spec for embedding the shipped samples with one sentence embedder."""
+    settings = {"embedder": embedder, "name": name, "batch_size": batch_size}
+    return _shipped_spec("embed", problems, settings, ["runs", "samples"], job_id)
+
+
+def draw_spec(
+    problems: list[dict[str, Any]],
+    *,
+    sizes: list[int],
+    reps: int,
+    seed: int,
+    scorers: list[str] | None = None,
+    embedders: list[str] | None = None,
+    distinct_n: int = 3,
+    quality: str = "logprob",
+    job_id: str | None = None,
+) -> dict[str, Any]:
+    """A validated spec for drawing batches of the shipped samples (with scores and embeddings)."""
+    settings = {
+        "sizes": sizes,
+        "reps": reps,
+        "seed": seed,
+        "scorers": scorers,
+        "embedders": embedders,
+        "distinct_n": distinct_n,
+        "quality": quality,
+    }
+    inputs = ["runs", "samples", "scores", "embeddings"]
+    return _shipped_spec("draw", problems, settings, inputs, job_id)

@@ -144,19 +144,89 @@ def run_grade(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     return {"grade": run_grade_stage(con, job_dir, regrade=g["regrade"], timeout=g["timeout"])}
 
 
+def run_score(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
+    """Score the shipped samples with the spec's reward model (engine.rewards.score_db)."""
+    from divtui.engine.rewards import score_db
+
+    s = spec["score"]
+    say(f"scoring: {s['scorer']}, batch size {s['batch_size']}, hidden {s['store_hidden']}")
+    stats = score_db(
+        con,
+        scorer=s["scorer"],
+        batch_size=s["batch_size"],
+        store_hidden=s["store_hidden"],
+        dtype=None if s["dtype"] == "auto" else s["dtype"],
+        progress=progress_writer(job_dir / "progress.jsonl", "score"),
+    )
+    say(f"scored: {stats}")
+    return {"score": stats}
+
+
+def run_embed(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
+    """Embed the shipped samples with the spec's embedder (engine.embed.embed_db)."""
+    from divtui.engine.embed import embed_db
+
+    e = spec["embed"]
+    say(f"embedding: {e['embedder']}, batch size {e['batch_size']}")
+    stats = embed_db(
+        con,
+        embedder=e["embedder"],
+        name=e["name"],
+        batch_size=e["batch_size"],
+        progress=progress_writer(job_dir / "progress.jsonl", "embed"),
+        notice=say,
+    )
+    say(f"embedded: {stats}")
+    return {"embed": stats}
+
+
+def run_draw(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
+    """Draw batches of the shipped pools and compute their metrics (engine.draws.run_draws)."""
+    from divtui.engine.draws import run_draws
+
+    d = spec["draw"]
+    say(f"drawing: sizes {d['sizes']}, reps {d['reps']}, seed {d['seed']}")
+    stats = run_draws(
+        con,
+        sizes=d["sizes"],
+        reps=d["reps"],
+        seed=d["seed"],
+        scorers=d["scorers"],
+        embedders=d["embedders"],
+        distinct_n=d["distinct_n"],
+        quality=d["quality"],
+        progress=progress_writer(job_dir / "progress.jsonl", "draw"),
+        notice=say,
+    )
+    say(f"drawn: {stats}")
+    return {"draw": stats}
+
+
 STAGES: dict[str, Callable[[Any, dict[str, Any], Path], dict[str, Any]]] = {
     "generate": run_generate,
     "grade": run_grade,
+    "score": run_score,
+    "embed": run_embed,
+    "draw": run_draw,
+}
+OUTPUTS: dict[str, tuple[str, ...]] = {
+    "generate": EXPORT_TABLES,
+    "grade": EXPORT_TABLES,
+    "score": ("scores", "embeddings"),
+    "embed": ("embeddings",),
+    "draw": ("draws", "draw_metrics", "draw_outcomes"),
 }
 
 
-def export_tables(con: Any, out_dir: Path) -> dict[str, int]:
-    """Write every non-empty result table to out/<table>.parquet (.part, then rename)."""
+def export_tables(
+    con: Any, out_dir: Path, tables: tuple[str, ...] = EXPORT_TABLES
+) -> dict[str, int]:
+    """Write each non-empty table of ``tables`` to out/<table>.parquet (.part, then rename)."""
     import pyarrow.parquet as pq
 
     out_dir.mkdir(exist_ok=True)
     written = {}
-    for table in EXPORT_TABLES:
+    for table in tables:
         data = con.sql(f"SELECT * FROM {table}").to_arrow_table()
         if data.num_rows == 0:
             continue
@@ -201,7 +271,7 @@ def run_job(spec_path: str | Path) -> int:
         con = open_db(job_dir / "work.duckdb")
         load_inputs(con, job_dir, spec)
         result = STAGES[spec["kind"]](con, spec, job_dir)
-        written = export_tables(con, job_dir / "out")
+        written = export_tables(con, job_dir / "out", OUTPUTS[spec["kind"]])
         con.close()
         con = None
         summary = {"job_id": spec["job_id"], "kind": spec["kind"], "tables": written, **result}
