@@ -131,7 +131,8 @@ def _one(values: tuple[str, ...], option: str, kind: str) -> str:
     from divtui.errors import UserError
 
     if len(values) != 1:
-        raise UserError(f"{option} is needed exactly once for a {kind} job")
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise UserError(f"{option} is needed exactly once for {article} {kind} job")
     return values[0]
 
 
