@@ -14,8 +14,8 @@ from .conftest import SIZE, settle
 from .tui_fixtures import EMBEDDER, SCORER
 
 
-async def open_pruning(pilot, app) -> PruneScreen:
-    """Problems, filter to the k=4 draws at T=0.5, open the first, press k."""
+async def open_pruning(pilot, app, key: str = "k") -> PruneScreen:
+    """Problems, filter to the k=4 draws at T=0.5, open the first, press ``key``."""
     await settle(pilot, app)
     await pilot.press("f3")
     await settle(pilot, app)
@@ -23,7 +23,7 @@ async def open_pruning(pilot, app) -> PruneScreen:
     await settle(pilot, app)
     await pilot.press("enter")
     await settle(pilot, app)
-    await pilot.press("k")
+    await pilot.press(key)
     await settle(pilot, app)
     assert isinstance(app.screen, PruneScreen)
     return app.screen
@@ -207,3 +207,13 @@ async def _pruning(pilot) -> None:
 
 def test_snapshot_pruning(snap_compare, make_app) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_pruning)
+
+
+@pytest.mark.asyncio
+async def test_pruning_keys_are_remappable(make_app) -> None:
+    app = make_app({"batch.prune": "z", "prune.more": "j"})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_pruning(pilot, app, key="z")
+        await pilot.press("j")
+        await settle(pilot, app)
+        assert screen.m == 3 and screen.result["m"] == 3
