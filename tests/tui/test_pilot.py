@@ -255,7 +255,8 @@ async def walk_members(pilot, app, screen: BatchScreen) -> list[tuple[int, str, 
             await pilot.press("right")
             await settle(pilot, app)
         col = screen.focused_column()
-        assert col is not None and col.display and col.has_focus_within
+        assert col is not None and col.display and col.has_class("-current")
+        assert [c for c in screen.columns() if c.has_class("-current")] == [col]
         seen.append(
             (
                 col.pos,
@@ -307,6 +308,31 @@ async def test_batch_view_columns_headers_and_picks(make_app, study_template: Pa
         await pilot.press("p", "p")
         await settle(pilot, app)
         assert "draw 6/6" in shown(screen.query_one("#batch-title"))
+        await pilot.press("escape")
+        await settle(pilot, app)
+        await pilot.press("down", "enter")
+        await settle(pilot, app)
+        assert app.screen is screen
+        title = shown(screen.query_one("#batch-title"))
+        assert title.startswith("p-beta") and "draw 1/6" in title
+        cur = screen.current_batch()
+        want = sql(
+            study_template,
+            "SELECT draw_id, sample_ids FROM draws WHERE problem_id = 'p-beta' "
+            "AND temperature = 0.5 ORDER BY k, rep LIMIT 1",
+        )[0]
+        assert (cur["draw_id"], cur["sample_ids"]) == (want[0], want[1])
+        assert (cur["problem_id"], cur["temperature"], cur["k"]) == ("p-beta", 0.5, len(want[1]))
+        seen = await walk_members(pilot, app, screen)
+        assert [body for *_, body, _ in seen] == [
+            t
+            for (t,) in sql(
+                study_template,
+                "SELECT s.text FROM unnest(?::BIGINT[]) WITH ORDINALITY u(sid, pos) "
+                "JOIN samples s ON s.sample_id = u.sid ORDER BY u.pos",
+                [want[1]],
+            )
+        ]
 
 
 async def test_hostile_model_text_is_shown_literally(make_app) -> None:
@@ -359,8 +385,6 @@ async def test_fresh_draw_rerun_full_screen_compare_and_export(
         assert "rerun: scorer=orm:test-rm embedder=test-embedder@8 weighted=yes" in shown(
             screen.query_one("#picks")
         )
-        list(screen.query(".sol-scroll"))[0].focus()
-        await pilot.pause()
         await pilot.press("right")
         await pilot.pause()
         await pilot.press("f")

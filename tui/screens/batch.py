@@ -9,7 +9,8 @@ from typing import Any
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
@@ -58,10 +59,19 @@ class BatchScreen(Screen[None]):
     wraps two or three texts, not 32.
     """
 
-    BINDINGS = keys.bindings("batch")
+    BINDINGS = [
+        *keys.bindings("batch"),
+        Binding("up", "scroll_column('up')", "Scroll up", show=False),
+        Binding("down", "scroll_column('down')", "Scroll down", show=False),
+        Binding("pageup", "scroll_column('page_up')", "Page up", show=False),
+        Binding("pagedown", "scroll_column('page_down')", "Page down", show=False),
+        Binding("home", "scroll_column('home')", "Top", show=False),
+        Binding("end", "scroll_column('end')", "Bottom", show=False),
+    ]
     HELP = (
         "The draw's solutions side by side, as many as fit; left/right move through the batch "
-        "(the title says which members are shown), up/down scroll inside a column. Each "
+        "(the title says which members are shown; the current one has a bright border, click "
+        "a column to make it current), up/down/PageUp/PageDown scroll inside it. Each "
         "column: batch position #, sample idx, correct mark (✓/✗), extracted answer, reward "
         "(rwd), mean log-prob (lp), DPP contribution -log([L^-1]_ii) (dpp), ≈dup when it is a "
         "near-duplicate of another member, and the aggregators that picked it. The right "
@@ -74,11 +84,18 @@ class BatchScreen(Screen[None]):
     ) -> None:
         """The batch view of ``draw_ids`` (the pool's filtered draws)."""
         super().__init__()
+        self.settings: dict[str, Any] = {"scorer": None, "embedder": None, "weighted": True}
+        self.set_pool(run_id, problem_id, temperature, draw_ids)
+
+    def set_pool(
+        self, run_id: str, problem_id: str, temperature: float, draw_ids: list[int]
+    ) -> None:
+        """Show another pool's draws; the problems screen reuses one batch view this way, so
+        opening a batch composes and mounts nothing."""
         self.run_id, self.problem_id, self.temperature = run_id, problem_id, temperature
         self.draw_ids = draw_ids
         self.pos = 0
         self.detail: dict[str, Any] = {"info": {}, "members": [], "picks": []}
-        self.settings: dict[str, Any] = {"scorer": None, "embedder": None, "weighted": True}
         self.sample_ids: list[int] | None = None
         self.draw_id: int | None = None
         self.label = ""
@@ -86,6 +103,8 @@ class BatchScreen(Screen[None]):
         self.focus_pos = 0
         self.marked: set[int] = set()
         self.picked: dict[int, list[str]] = {}
+        if self.is_mounted:
+            self.start()
 
     def slot_count(self) -> int:
         """How many solution columns fit beside the aggregator panel."""
@@ -103,14 +122,22 @@ class BatchScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Load the first draw with the app's scorer and embedder."""
+        """Load the first draw."""
+        self.start()
+
+    def start(self) -> None:
+        """Load the pool's first draw with the app's scorer and embedder."""
         app: Any = self.app
         self.settings["scorer"] = app.data.scorer or None if app.data else None
         self.settings["embedder"] = app.data.embedder or None if app.data else None
-        self.show_window()
+        self.query_one("#picks", Static).update("")
         if self.draw_ids:
+            self.query_one("#batch-title", Static).update(
+                Text.assemble("loading ", safe_text(self.problem_id), "…")
+            )
             self.load(draw_id=self.draw_ids[0], label="stored draw")
         else:
+            self.show_window()
             self.query_one("#batch-title", Static).update("no draws pass the filters; press d")
 
     async def on_resize(self, event: Any) -> None:
@@ -173,9 +200,6 @@ class BatchScreen(Screen[None]):
             self.query_one("#picks", Static).update(
                 picks_text(msg.detail["picks"], members, msg.label)
             )
-        cols = self.columns()
-        if cols and members:
-            cols[0].query_one(".sol-scroll").focus()
 
     def title_text(self) -> Text:
         """The title: problem, T, k, which draw, which members are on screen, the question."""
@@ -206,6 +230,7 @@ class BatchScreen(Screen[None]):
                 col.show(pos, m, self.picked.get(int(m["sample_id"]), []), pos in self.marked)
             else:
                 col.display = False
+            col.set_class(pos == self.focus_pos, "-current")
         if members or self.draw_ids:
             self.query_one("#batch-title", Static).update(self.title_text())
 
@@ -246,11 +271,19 @@ class BatchScreen(Screen[None]):
         slot = self.focus_pos - self.first
         return cols[slot] if 0 <= slot < len(cols) and cols[slot].display else None
 
-    def on_descendant_focus(self, event: Any) -> None:
-        """Clicking into a column makes its member the focused one."""
-        for col in self.columns():
-            if col.has_focus_within and col.pos >= 0:
-                self.focus_pos = col.pos
+    def on_solution_column_clicked(self, msg: SolutionColumn.Clicked) -> None:
+        """A click on a column makes its member the current one."""
+        pos = self.first + msg.slot
+        if pos < len(self.detail["members"]):
+            self.focus_pos = pos
+            self.show_window()
+
+    def action_scroll_column(self, how: str) -> None:
+        """Scroll the current column's text (up, down, page_up, page_down, home, end)."""
+        col = self.focused_column()
+        if col is not None:
+            scroll = col.query_one(".sol-scroll", VerticalScroll)
+            getattr(scroll, f"scroll_{how}")(animate=False)
 
     def action_step(self, delta: int) -> None:
         """Show the next or previous draw of this problem."""
@@ -266,14 +299,9 @@ class BatchScreen(Screen[None]):
         if not members or not cols:
             return
         self.focus_pos = max(0, min(len(members) - 1, self.focus_pos + delta))
-        first = min(max(self.first, self.focus_pos - len(cols) + 1), self.focus_pos)
-        if first != self.first:
-            self.first = first
-            with self.app.batch_update():
-                self.show_window()
-        col = self.focused_column()
-        if col is not None:
-            col.query_one(".sol-scroll").focus()
+        self.first = min(max(self.first, self.focus_pos - len(cols) + 1), self.focus_pos)
+        with self.app.batch_update():
+            self.show_window()
 
     def action_fresh_draw(self) -> None:
         """Ask for a size and draw a fresh random batch from the pool."""

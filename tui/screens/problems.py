@@ -250,7 +250,8 @@ class ProblemsScreen(Screen[None]):
             self.open_pool(table.row_key(table.cursor_row))
 
     def open_pool(self, pool: int) -> None:
-        """Push the batch view over the draws of ``pool`` that pass the filters."""
+        """Push the batch view over the draws of ``pool`` that pass the filters (one batch view,
+        installed once and reused: composing a fresh screen costs far more than updating it)."""
         from .batch import BatchScreen
 
         app: Any = self.app
@@ -258,14 +259,14 @@ class ProblemsScreen(Screen[None]):
         regex = data.regex_cache.get(self.filters.regex) if self.filters.regex else None
         draw_ids = eb.pool_draw_ids(data.frame, self.filters, pool, regex)
         p = data.pools
-        app.push_screen(
-            BatchScreen(
-                str(p["run_id"][pool]),
-                str(p["problem_id"][pool]),
-                float(p["temperature"][pool]),
-                draw_ids,
-            )
-        )
+        where = (str(p["run_id"][pool]), str(p["problem_id"][pool]), float(p["temperature"][pool]))
+        name = f"divtui-batch-{id(self)}"
+        if app.is_screen_installed(name):
+            screen = app.get_screen(name)
+            screen.set_pool(*where, draw_ids)
+        else:
+            app.install_screen(BatchScreen(*where, draw_ids), name)
+        app.push_screen(name)
 
     def rows_for_export(self) -> list[dict[str, Any]]:
         """Every filtered row (loaded or not), in the shown order, with the question text."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from .safe_text import safe_text
@@ -40,8 +42,15 @@ def header_text(pos: int, m: dict[str, Any], picked_by: list[str], marked: bool)
 
 
 class SolutionColumn(Vertical):
-    """A slot of the batch view showing one member's header and text; its scroll area takes
-    focus. The batch view keeps only as many slots as fit on screen and reuses them."""
+    """A slot of the batch view showing one member's header and text. The batch view keeps
+    only as many slots as fit on screen and reuses them; none takes focus (a focus change
+    makes the Footer rebuild itself), the current one carries the class ``-current``."""
+
+    @dataclass
+    class Clicked(Message):
+        """The slot ``slot`` was clicked."""
+
+        slot: int
 
     def __init__(self, slot: int, **kw: Any) -> None:
         """An empty slot, the ``slot``-th from the left."""
@@ -55,8 +64,14 @@ class SolutionColumn(Vertical):
     def compose(self) -> ComposeResult:
         """Header and scrollable text."""
         yield Static("", classes="sol-head")
-        with VerticalScroll(classes="sol-scroll"):
+        scroll = VerticalScroll(classes="sol-scroll")
+        scroll.can_focus = False
+        with scroll:
             yield Static("", classes="sol-text")
+
+    def on_click(self) -> None:
+        """Tell the batch view this slot was clicked."""
+        self.post_message(self.Clicked(self.slot))
 
     def show(self, pos: int, member: dict[str, Any], picked_by: list[str], marked: bool) -> None:
         """Show batch member ``pos`` (scrolled to its top); nothing is redrawn if it is shown."""
