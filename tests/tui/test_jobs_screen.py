@@ -67,6 +67,7 @@ def sql(app, query: str, params: list | None = None) -> list[tuple]:
         ({"model": "m; rm -rf ~"}, "field generate.model: 'm; rm -rf ~' is not allowed"),
         ({"backend": "llama.cpp"}, "field backend: must be one of transformers, vllm"),
         ({"kind": "train"}, "field kind: must be one of generate, grade"),
+        ({"kind": "score"}, "field kind: must be one of generate, grade"),
         ({"problem_ids": ["p 1"]}, "field problems[0].problem_id: 'p 1' is not allowed"),
     ],
 )

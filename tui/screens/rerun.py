@@ -24,6 +24,9 @@ from .. import keys
 from ..widgets.safe_text import safe_text
 
 
+DIALOG_KINDS = ("generate", "grade")
+
+
 class RequestError(ValueError):
     """A dialog field that is not valid; ``str()`` is one line naming the field."""
 
@@ -74,8 +77,8 @@ def validate_request(values: dict[str, Any]) -> dict[str, Any]:
     if not host:
         raise RequestError("field host: pick a host (from ~/.ssh/config or [hosts] in the config)")
     kind = values.get("kind")
-    if kind not in js.KINDS:
-        raise RequestError(f"field kind: must be one of {', '.join(js.KINDS)}")
+    if kind not in DIALOG_KINDS:
+        raise RequestError(f"field kind: must be one of {', '.join(DIALOG_KINDS)}")
     problems = [str(p) for p in values.get("problem_ids") or []]
     if not problems:
         raise RequestError("field problems: no problem selected")
