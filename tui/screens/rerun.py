@@ -23,7 +23,6 @@ from divtui.engine.remote.hosts import HostConfigError, load_host_settings, ssh_
 from .. import keys
 from ..widgets.safe_text import safe_text
 
-
 DIALOG_KINDS = ("generate", "grade")
 
 
