@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
 from divtui.engine import browse as eb
 
 from .. import keys
 from ..messages import BatchReady, Exported, WorkFailed
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 from ..widgets.solution_column import SolutionColumn
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
@@ -88,10 +89,17 @@ class BatchScreen(Screen[None]):
         self.set_pool(run_id, problem_id, temperature, draw_ids)
 
     def set_pool(
-        self, run_id: str, problem_id: str, temperature: float, draw_ids: list[int]
+        self,
+        run_id: str,
+        problem_id: str,
+        temperature: float,
+        draw_ids: list[int],
+        *,
+        push_when_ready: bool = False,
     ) -> None:
         """Show another pool's draws; the problems screen reuses one batch view this way, so
-        opening a batch composes and mounts nothing."""
+        opening a batch composes and mounts nothing. With ``push_when_ready`` the screen pushes
+        itself once the first draw is loaded, so the stale batch is never painted."""
         self.run_id, self.problem_id, self.temperature = run_id, problem_id, temperature
         self.draw_ids = draw_ids
         self.pos = 0
@@ -103,6 +111,7 @@ class BatchScreen(Screen[None]):
         self.focus_pos = 0
         self.marked: set[int] = set()
         self.picked: dict[int, list[str]] = {}
+        self.push_when_ready = push_when_ready and bool(draw_ids)
         if self.is_mounted:
             self.start()
 
@@ -119,7 +128,7 @@ class BatchScreen(Screen[None]):
                 for i in range(self.slot_count()):
                     yield SolutionColumn(i)
             yield Static("", id="picks")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Load the first draw."""
@@ -130,14 +139,15 @@ class BatchScreen(Screen[None]):
         app: Any = self.app
         self.settings["scorer"] = app.data.scorer or None if app.data else None
         self.settings["embedder"] = app.data.embedder or None if app.data else None
-        self.query_one("#picks", Static).update("")
         if self.draw_ids:
-            self.query_one("#batch-title", Static).update(
-                Text.assemble("loading ", safe_text(self.problem_id), "…")
-            )
+            if not self.push_when_ready:
+                self.query_one("#batch-title", Static).update(
+                    Text.assemble("loading ", safe_text(self.problem_id), "…")
+                )
             self.load(draw_id=self.draw_ids[0], label="stored draw")
         else:
             self.show_window()
+            self.query_one("#picks", Static).update("")
             self.query_one("#batch-title", Static).update("no draws pass the filters; press d")
 
     async def on_resize(self, event: Any) -> None:
@@ -200,6 +210,9 @@ class BatchScreen(Screen[None]):
             self.query_one("#picks", Static).update(
                 picks_text(msg.detail["picks"], members, msg.label)
             )
+        if self.push_when_ready:
+            self.push_when_ready = False
+            self.app.push_screen(self)
 
     def title_text(self) -> Text:
         """The title: problem, T, k, which draw, which members are on screen, the question."""

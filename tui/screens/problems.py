@@ -10,13 +10,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from divtui.engine import browse as eb
 
 from .. import keys, state
 from ..messages import Exported, RowsReady, WorkFailed
+from ..widgets.key_bar import KeyBar
 from ..widgets.problem_table import Column, ProblemTable
 from ..widgets.safe_text import plain_cell, safe_text
 from .modals import PromptScreen
@@ -54,7 +55,7 @@ class ProblemsScreen(Screen[None]):
         yield Input(placeholder=f"filter: {SYNTAX}", id="filter")
         yield Static("loading…", id="filter-state")
         yield ProblemTable(id="problems")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Wait for the app's data, then show every problem."""
@@ -261,12 +262,14 @@ class ProblemsScreen(Screen[None]):
         p = data.pools
         where = (str(p["run_id"][pool]), str(p["problem_id"][pool]), float(p["temperature"][pool]))
         name = f"divtui-batch-{id(self)}"
-        if app.is_screen_installed(name):
-            screen = app.get_screen(name)
-            screen.set_pool(*where, draw_ids)
+        if app.is_screen_installed(name) and app.get_screen(name).is_mounted:
+            app.get_screen(name).set_pool(*where, draw_ids, push_when_ready=bool(draw_ids))
+            if not draw_ids:
+                app.push_screen(name)
         else:
-            app.install_screen(BatchScreen(*where, draw_ids), name)
-        app.push_screen(name)
+            if not app.is_screen_installed(name):
+                app.install_screen(BatchScreen(*where, draw_ids), name)
+            app.push_screen(name)
 
     def rows_for_export(self) -> list[dict[str, Any]]:
         """Every filtered row (loaded or not), in the shown order, with the question text."""
