@@ -4,7 +4,8 @@
 
 Builds (once; reused when PATH exists) 500 problems x 4 temperatures x 64 samples and 4 sizes
 (4, 8, 16, 32) x 125 reps = 1,000,000 draws with 7 metrics and 6 aggregators each, then times:
-first paint, applying a filter, sorting, moving the cursor, opening a batch view of 32
+first paint (app start to its first frame: the overview while the draw frame loads in a worker),
+applying a filter, sorting, moving the cursor, opening a batch view of 32
 solutions, redrawing a batch, moving to the next column. Each interaction is timed from the key
 event (sent as the terminal driver sends it) to the last frame the app paints for it, turned
 into terminal bytes as a real terminal would get them; the loop polls every millisecond.
