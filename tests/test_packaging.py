@@ -7,7 +7,12 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"divtui": "divtui", "engine": "divtui.engine", "store": "divtui.store", "tui": "divtui.tui"}
+FOLDERS = {
+    "divtui": "divtui",
+    "engine": "divtui.engine",
+    "store": "divtui.store",
+    "tui": "divtui.tui",
+}
 
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:

@@ -209,11 +209,12 @@ def test_cli_score_and_unknown_kind(tmp_path: Path, clf_dir: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("6 samples scored")
-    bad = run_divtui("score", "--db", str(db), "--scorer", "probe:x")
+    bad = run_divtui("score", "--db", str(db), "--scorer", "reward:x")
     assert bad.returncode == 1
-    assert bad.stderr.strip() == (
-        "error: scorer 'probe:x': unknown scorer kind 'probe' (known: orm, classifier)"
-    )
+    assert bad.stderr.strip().startswith("error: scorer 'reward:x': unknown scorer kind 'reward'")
+    missing = run_divtui("score", "--db", str(db), "--scorer", "probe:x")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: embedder 'x' is not in the database (present: none)"
     con = open_db(db, read_only=True)
     assert con.execute("SELECT count(*) FROM scores").fetchall()[0][0] == 6
     con.close()

@@ -86,7 +86,7 @@ class DivApp(App[None]):
         n = sum(1 for w in self.workers if w.is_running)
         self.workers.cancel_all()
         for screen in self.screen_stack:
-            for table in screen.query("DataTable"):
+            for table in screen.query("DataTable, ProblemTable"):
                 table.loading = False
         self.notify(f"cancelled {n} running task(s)", markup=False)
 
