@@ -180,7 +180,7 @@ def medoid_sets(d: np.ndarray, ms: Sequence[int]) -> dict[int, tuple[np.ndarray,
     """
     out = {}
     rows = np.arange(d.shape[0])[:, None]
-    for m, med in pam_many(d, list(ms)).items():
+    for m, med in pam_many(d, list(ms), dtype=np.float32).items():
         kept = np.sort(med, axis=1)
         labels = d[rows, kept].argmin(axis=1)
         labels[rows, kept] = np.arange(m)[None, :]

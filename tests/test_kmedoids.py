@@ -7,24 +7,24 @@ import itertools
 import numpy as np
 import pytest
 
-from divtui.engine.kmedoids import assign, pam, pam_many, total_cost
+from divtui.engine.kmedoids import TIE_TOL, assign, pam, pam_many, total_cost
 
 
 def _cost(d: np.ndarray, med: list[int]) -> float:
     return float(sum(min(d[i, j] for i in med) for j in range(len(d))))
 
 
-def _reference_pam(d: np.ndarray, m: int) -> list[int]:
+def _reference_pam(d: np.ndarray, m: int, tol: float = 1e-9) -> list[int]:
     """Textbook PAM written as loops: BUILD then best-improvement SWAP.
 
-    Ties (within 1e-9 of the best) go to the first candidate in scan order.
+    Ties (within ``tol`` of the best) go to the first candidate in scan order.
     """
     n = len(d)
     med: list[int] = []
     for _ in range(m):
         costs = {c: _cost(d, [*med, c]) for c in range(n) if c not in med}
         low = min(costs.values())
-        med.append(next(c for c, v in costs.items() if v <= low + 1e-9))
+        med.append(next(c for c, v in costs.items() if v <= low + tol))
     while True:
         cur = _cost(d, med)
         deltas = {}
@@ -34,10 +34,10 @@ def _reference_pam(d: np.ndarray, m: int) -> list[int]:
                     trial = med.copy()
                     trial[slot] = h
                     deltas[(slot, h)] = _cost(d, trial) - cur
-        if not deltas or min(deltas.values()) >= -1e-9:
+        if not deltas or min(deltas.values()) >= -tol:
             return med
         low = min(deltas.values())
-        slot, h = next(k for k, v in deltas.items() if v <= low + 1e-9)
+        slot, h = next(k for k, v in deltas.items() if v <= low + tol)
         med[slot] = h
 
 
@@ -53,15 +53,17 @@ def _random_distances(rng: np.random.Generator, n: int, kind: str) -> np.ndarray
     return d
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("seed", range(12))
-def test_vectorised_pam_equals_textbook_loop(seed: int) -> None:
+def test_vectorised_pam_equals_textbook_loop(seed: int, dtype: type) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(4, 11))
     ds = np.stack([_random_distances(rng, n, "euclid" if seed % 2 else "cos") for _ in range(5)])
+    tol = TIE_TOL[np.dtype(dtype)]
     for m in range(1, n + 1):
-        got = pam(ds, m)
+        got = pam(ds, m, dtype=dtype)
         for b in range(len(ds)):
-            assert list(got[b]) == _reference_pam(ds[b], m)
+            assert list(got[b]) == _reference_pam(ds[b], m, tol)
 
 
 def test_pam_reaches_brute_force_optimum_on_small_instances() -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from divtui.engine import aggregators as ag
 from divtui.engine.draws import run_draws
+from divtui.engine.kmedoids import TIE_TOL
 from divtui.engine.prune import (
     DrawBatch,
     aggregate_kept,
@@ -27,6 +28,8 @@ from divtui.engine.prune import (
 from divtui.store import insert, open_db, sample_id, transaction
 from tests.conftest import run_divtui
 from tests.test_kmedoids import _reference_pam
+
+PRUNE_TOL = TIE_TOL[np.dtype(np.float32)]  # run_prune runs PAM in float32
 
 WORDS = [
     "we",
@@ -253,7 +256,7 @@ def test_stored_picks_equal_a_plain_per_draw_loop(db_path: Path, weighted: bool)
                 continue
             for metric in ("sbert", "bleu", "orm"):
                 d = _ref_distance(metric, x["texts"], x["vecs"], x["orm"])
-                kept = sorted(_reference_pam(d, m))
+                kept = sorted(_reference_pam(d, m, PRUNE_TOL))
                 sizes = [0] * m
                 for j in range(k):
                     near = j if j in kept else min(kept, key=lambda i: (d[i, j], i))
@@ -378,7 +381,7 @@ def test_medoid_sets_and_weighted_vote_match_loops(seed: int) -> None:
     sizes = (labels[:, :, None] == np.arange(m)).sum(1)
     picks = aggregate_kept(b, kept, sizes)
     for r in range(4):
-        ref = sorted(_reference_pam(d[r], m))
+        ref = sorted(_reference_pam(d[r], m, PRUNE_TOL))
         assert kept[r].tolist() == ref
         for j in range(k):
             want = j if j in ref else min(ref, key=lambda i: (d[r, i, j], i))

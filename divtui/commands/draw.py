@@ -66,45 +66,29 @@ def command(
     from divtui.engine.draws import run_draws
     from divtui.store import open_db
 
+    from .progress import notice, progress_bar
+
     k_list = _sizes(sizes)
     con = open_db(resolve_db(db))
     con.execute("SET enable_progress_bar = false")
-    bar_state: dict = {}
-
-    def progress(done: int, total: int, label: str) -> None:
-        """Advance a click progress bar over pools."""
-        bar = bar_state.get("bar")
-        if bar is None:
-            bar = click.progressbar(
-                length=total, label="drawing", file=click.get_text_stream("stderr")
-            )
-            bar.__enter__()
-            bar_state["bar"] = bar
-        bar.update(done - bar.pos)
-
-    def notice(line: str) -> None:
-        """One-line notice on stderr."""
-        click.echo(f"note: {line}", err=True)
-
     try:
-        stats = run_draws(
-            con,
-            sizes=k_list,
-            reps=reps,
-            seed=seed,
-            run_id=run_id,
-            scorers=list(scorers) or None,
-            embedders=list(embedders) or None,
-            distinct_n=distinct_n,
-            quality=quality,
-            progress=progress,
-            notice=notice,
-        )
+        with progress_bar("draw") as progress:
+            stats = run_draws(
+                con,
+                sizes=k_list,
+                reps=reps,
+                seed=seed,
+                run_id=run_id,
+                scorers=list(scorers) or None,
+                embedders=list(embedders) or None,
+                distinct_n=distinct_n,
+                quality=quality,
+                progress=progress,
+                notice=notice,
+            )
     except ValueError as e:
         raise UserError(str(e)) from None
     finally:
-        if "bar" in bar_state:
-            bar_state["bar"].__exit__(None, None, None)
         con.close()
     click.echo(
         f"{stats['draws_written']} draws written, {stats['draws_existing']} already present, "

@@ -64,7 +64,8 @@ def command(db: str | None, **opts: object) -> None:
     from divtui.engine.prompts import DEFAULT_SYSTEM_PROMPT, PromptError
     from divtui.store import open_db
 
-    from .run import _first_line, progress_bar
+    from .progress import first_line as _first_line
+    from .progress import progress_bar
 
     field_opts = {
         "question": opts.pop("question_field"),

@@ -113,47 +113,31 @@ def command(
     from divtui.engine.prune import PruneError, run_prune
     from divtui.store import open_db
 
+    from .progress import notice, progress_bar
+
     metrics = _metrics(metric)
     n_list = _ints(sizes, "--sizes")
     m_list = _ints(keep, "--keep")
     con = open_db(resolve_db(db))
     con.execute("SET enable_progress_bar = false")
-    state: dict = {}
-
-    def progress(done: int, total: int, label: str) -> None:
-        """Advance a click progress bar over pools."""
-        bar = state.get("bar")
-        if bar is None:
-            bar = click.progressbar(
-                length=total, label="pruning", file=click.get_text_stream("stderr")
-            )
-            bar.__enter__()
-            state["bar"] = bar
-        bar.update(done - bar.pos)
-
-    def notice(line: str) -> None:
-        """One-line notice on stderr."""
-        click.echo(f"note: {line}", err=True)
-
     try:
-        stats = run_prune(
-            con,
-            metrics=metrics,
-            sizes=n_list,
-            keep=m_list,
-            weighted=weighted,
-            seed=seed,
-            run_id=run_id,
-            scorer=scorer,
-            embedder=embedder,
-            progress=progress,
-            notice=notice,
-        )
+        with progress_bar("prune") as progress:
+            stats = run_prune(
+                con,
+                metrics=metrics,
+                sizes=n_list,
+                keep=m_list,
+                weighted=weighted,
+                seed=seed,
+                run_id=run_id,
+                scorer=scorer,
+                embedder=embedder,
+                progress=progress,
+                notice=notice,
+            )
     except (PruneError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
         con.close()
     click.echo(
         f"{stats['draws']} draws pruned, {stats['draws_skipped']} already done; "

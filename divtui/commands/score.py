@@ -45,7 +45,8 @@ def command(
     """
     from divtui.store import open_db
 
-    from .run import _first_line, progress_bar
+    from .progress import first_line as _first_line
+    from .progress import progress_bar
 
     if scorer.startswith("probe:"):
         _probe(resolve_db(db), scorer.split(":", 1)[1], run_id, folds, l2, seed)
