@@ -66,8 +66,10 @@ def sql(app, query: str, params: list | None = None) -> list[tuple]:
         ({"model": ""}, "field model: give a model id"),
         ({"model": "m; rm -rf ~"}, "field generate.model: 'm; rm -rf ~' is not allowed"),
         ({"backend": "llama.cpp"}, "field backend: must be one of transformers, vllm"),
-        ({"kind": "train"}, "field kind: must be one of generate, grade"),
-        ({"kind": "score"}, "field kind: must be one of generate, grade"),
+        ({"kind": "train"}, "field kind: must be one of generate, grade, score"),
+        ({"kind": "score"}, "field scorer: '' is not allowed"),
+        ({"kind": "score", "scorer": "probe:e"}, "field scorer: 'probe:e' must be orm:MODEL"),
+        ({"kind": "score", "scorer": "orm:m;ls"}, "field scorer: 'orm:m;ls' is not allowed"),
         ({"problem_ids": ["p 1"]}, "field problems[0].problem_id: 'p 1' is not allowed"),
     ],
 )
@@ -82,6 +84,13 @@ def test_request_validation_is_one_line(change: dict, message: str) -> None:
     with pytest.raises(RequestError) as err:
         validate_request({**good, **change})
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_score_request_carries_the_checked_scorer() -> None:
+    req = validate_request(
+        {"host": "h", "kind": "score", "problem_ids": ["p-1"], "scorer": " orm:org/rm "}
+    )
+    assert req["kind"] == "score" and req["scorer"] == "orm:org/rm"
 
 
 @pytest.mark.asyncio
@@ -200,3 +209,25 @@ async def _jobs(pilot) -> None:
 def test_snapshot_jobs(snap_compare, study, make_app) -> None:
     add_finished_job(study)
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=_jobs)
+
+
+def test_score_request_builds_a_score_spec_with_the_unscored_samples(
+    study: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    from divtui.store import open_db
+    from divtui.tui.screens.jobs import build_spec
+
+    con = open_db(study)
+    pid, n = con.execute(
+        "SELECT problem_id, count(*) FROM samples GROUP BY 1 ORDER BY 1 LIMIT 1"
+    ).fetchall()[0]
+    req = validate_request(
+        {"host": "h", "kind": "score", "problem_ids": [pid], "scorer": "orm:o/rm"}
+    )
+    spec, inputs = build_spec(con, req, tmp_path)
+    assert spec["kind"] == "score" and spec["score"]["scorer"] == "orm:o/rm"
+    assert [p["problem_id"] for p in spec["problems"]] == [pid]
+    shipped = pq.read_table(inputs["samples"])
+    assert shipped.num_rows == n and set(shipped.column("problem_id").to_pylist()) == {pid}

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
 from textual.worker import WorkerFailed
 
 from divtui.engine.remote import jobspec as js
+from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import ConnectionDropped, RemoteError, clean_text, is_dropped
 from divtui.engine.remote.hosts import Target, resolve_target
 from divtui.settings import config_path
@@ -126,11 +127,10 @@ def build_spec(
             max_tokens=req["max_tokens"],
         )
         return spec, None
-    counts = jq.export_samples(con, folder, req["problem_ids"], req.get("run_id"))
-    if not counts["samples"]:
-        raise RemoteError("no samples of those problems to grade")
-    inputs = {"runs": folder / "runs.parquet", "samples": folder / "samples.parquet"}
-    return js.grade_spec(rows), inputs
+    settings = {"scorer": req["scorer"]} if req["kind"] == "score" else None
+    return build_job(
+        con, req["kind"], req["problem_ids"], folder, run_id=req.get("run_id"), settings=settings
+    )
 
 
 async def submit(app: Any, req: dict[str, Any]) -> str | None:

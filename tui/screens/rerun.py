@@ -1,4 +1,4 @@
-"""The remote rerun dialog: pick a host and ask for fresh samples or a regrade of some problems.
+"""The remote rerun dialog: pick a host and ask for fresh samples, a regrade or a rescore.
 
 Hosts come from the user's ``~/.ssh/config`` (aliases without wildcards) and divtui's config
 ``[hosts.NAME]`` tables. Every field is checked here with a one-line message, then again by the
@@ -23,7 +23,7 @@ from divtui.engine.remote.hosts import HostConfigError, load_host_settings, ssh_
 from .. import keys
 from ..widgets.safe_text import safe_text
 
-DIALOG_KINDS = ("generate", "grade")
+DIALOG_KINDS = ("generate", "grade", "score")
 
 
 class RequestError(ValueError):
@@ -111,6 +111,10 @@ def validate_request(values: dict[str, Any]) -> dict[str, Any]:
                 backend=req["backend"],
                 max_tokens=req["max_tokens"],
             )
+        elif kind == "score":
+            req["scorer"] = js.check_scorer(
+                str(values.get("scorer") or "").strip(), "scorer", "job spec"
+            )
         else:
             js.grade_spec(stub)
     except js.SpecError as e:
@@ -119,13 +123,14 @@ def validate_request(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
-    """Ask a remote host for fresh samples of these problems, or a regrade of their samples."""
+    """Ask a remote host for fresh samples of these problems, a regrade or a rescore."""
 
     BINDINGS = keys.bindings("rerun")
     HELP = (
         "Send a job to a host of your ~/.ssh/config: generate (fresh samples of these problems "
         "at these temperatures, n per temperature, with this model and backend) or grade "
-        "(regrade their stored samples there). The job's log and progress show on the jobs "
+        "(regrade their stored samples there) or score (rescore them with a reward model, "
+        "orm:MODEL or classifier:MODEL, on the host's GPU). The job's log and progress show on the jobs "
         "screen (F4); its results are ingested into this file when it finishes."
     )
 
@@ -158,7 +163,11 @@ class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
                 id="rerun-host",
             )
             yield Select(
-                [("generate: fresh samples", "generate"), ("grade: regrade samples", "grade")],
+                [
+                    ("generate: fresh samples", "generate"),
+                    ("grade: regrade samples", "grade"),
+                    ("score: rescore samples", "score"),
+                ],
                 value="generate",
                 allow_blank=False,
                 id="rerun-kind",
@@ -170,6 +179,11 @@ class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
                 yield Input("1024", placeholder="max tokens", id="rerun-max-tokens")
             yield Input(
                 self.model or "", placeholder="model id or folder on the host", id="rerun-model"
+            )
+            yield Input(
+                "",
+                placeholder="scorer for score jobs: orm:MODEL or classifier:MODEL",
+                id="rerun-scorer",
             )
             yield Select(
                 [(b, b) for b in js.BACKENDS],
@@ -200,6 +214,7 @@ class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
             "n": self.query_one("#rerun-n", Input).value,
             "max_tokens": self.query_one("#rerun-max-tokens", Input).value,
             "model": self.query_one("#rerun-model", Input).value,
+            "scorer": self.query_one("#rerun-scorer", Input).value,
         }
 
     def submit(self) -> None:
