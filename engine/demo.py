@@ -27,6 +27,8 @@ MODEL = "simulated-sampler"
 SIZES = (4, 8, 16, 32)
 REPS = 20
 SEED = 0
+PRUNE_SIZE = 32
+PRUNE_KEEP = (1, 2, 4, 8, 16)
 
 Progress = Callable[[int, int, str], None]
 
@@ -36,10 +38,16 @@ class DemoError(ValueError):
 
 
 def expected_counts() -> dict[str, int]:
-    """Rows a complete demo holds: samples, graded, embedded, draws."""
+    """Rows a complete demo holds: samples, graded, embedded, draws, pruned draws."""
     n = sim.N_PROBLEMS * len(sim.TEMPERATURES) * sim.N_SAMPLES
-    draws = sim.N_PROBLEMS * len(sim.TEMPERATURES) * len(SIZES) * REPS
-    return {"samples": n, "graded": n, "embedded": n, "draws": draws}
+    pools = sim.N_PROBLEMS * len(sim.TEMPERATURES)
+    return {
+        "samples": n,
+        "graded": n,
+        "embedded": n,
+        "draws": pools * len(SIZES) * REPS,
+        "pruned": pools * REPS,
+    }
 
 
 def demo_counts(con: duckdb.DuckDBPyConnection, embedder: str) -> dict[str, int]:
@@ -50,11 +58,14 @@ def demo_counts(con: duckdb.DuckDBPyConnection, embedder: str) -> dict[str, int]
                (SELECT count(*) FROM samples WHERE run_id = $run AND correct IS NOT NULL),
                (SELECT count(*) FROM embeddings e JOIN samples s USING (sample_id)
                  WHERE s.run_id = $run AND e.embedder = $emb),
-               (SELECT count(*) FROM draws WHERE run_id = $run AND seed = $seed)
+               (SELECT count(*) FROM draws WHERE run_id = $run AND seed = $seed),
+               (SELECT count(DISTINCT p.draw_id) FROM prune_outcomes p JOIN draws d USING (draw_id)
+                 WHERE d.run_id = $run AND d.k = $n)
         """,
-        {"run": RUN_ID, "emb": embedder, "seed": SEED},
+        {"run": RUN_ID, "emb": embedder, "seed": SEED, "n": PRUNE_SIZE},
     ).fetchall()[0]
-    return dict(zip(("samples", "graded", "embedded", "draws"), map(int, row), strict=True))
+    names = ("samples", "graded", "embedded", "draws", "pruned")
+    return dict(zip(names, map(int, row), strict=True))
 
 
 def other_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -176,6 +187,7 @@ def build_demo(
             ("grade", lambda: _grade(con, progress, notice)),
             ("embed", lambda: _embed(con, progress, notice)),
             ("draws", lambda: _draws(con, progress, notice)),
+            ("prune", lambda: _prune(con, progress, notice)),
         ]
         for name, stage in stages:
             t0 = time.perf_counter()
@@ -200,10 +212,7 @@ def _simulate(
 def _grade(
     con: duckdb.DuckDBPyConnection, progress: Progress | None, notice: Callable[[str], None]
 ) -> Any:
-    """Real grading (math-verify), or a notice when this build lacks the grading engine."""
-    if importlib.util.find_spec("divtui.engine.grading") is None:
-        notice("grading is not available in this build: samples stay ungraded, draws are skipped")
-        return None
+    """Real grading with math-verify."""
     from .grading import grade_db
 
     return grade_db(con, run_id=RUN_ID, progress=progress)
@@ -227,16 +236,32 @@ def _embed(
 def _draws(
     con: duckdb.DuckDBPyConnection, progress: Progress | None, notice: Callable[[str], None]
 ) -> Any:
-    """Random batches with every metric and aggregator, or a notice when the stage is missing."""
-    if importlib.util.find_spec("divtui.engine.draws") is None:
-        notice("the draw stage is not available in this build: no batches or metrics")
-        return None
+    """Random batches with every metric and aggregator."""
     from .draws import run_draws
 
     return run_draws(
         con,
         sizes=list(SIZES),
         reps=REPS,
+        seed=SEED,
+        run_id=RUN_ID,
+        progress=progress,
+        notice=notice,
+    )
+
+
+def _prune(
+    con: duckdb.DuckDBPyConnection, progress: Progress | None, notice: Callable[[str], None]
+) -> Any:
+    """The pruning study on the size-32 draws, in the SBERT and BLEU spaces."""
+    from .prune import run_prune
+
+    metrics = ["sbert", "bleu"] if importlib.util.find_spec("sentence_transformers") else ["bleu"]
+    return run_prune(
+        con,
+        metrics=metrics,
+        sizes=[PRUNE_SIZE],
+        keep=list(PRUNE_KEEP),
         seed=SEED,
         run_id=RUN_ID,
         progress=progress,

@@ -76,6 +76,7 @@ def _snapshot(path: Path) -> dict[str, Any]:
             "SELECT draw_id, aggregator, embedder, scorer, sample_id, correct "
             "FROM draw_outcomes ORDER BY ALL",
         ),
+        "pruned": _frame(path, "SELECT * FROM prune_outcomes ORDER BY ALL"),
     }
 
 
@@ -116,6 +117,17 @@ def test_the_file_holds_the_whole_simulated_study(built: tuple[Path, Any]) -> No
     assert _query(path, "SELECT scorer, count(*) FROM scores GROUP BY 1") == [(sim.SCORER, N)]
     assert _query(path, "SELECT embedder, count(*), min(len(vec)) FROM embeddings GROUP BY 1") == [
         (NAME, N, 384)
+    ]
+    # the pruning study ran on every size-32 draw, in both spaces, for every m, both selectors
+    pruned = _query(
+        path,
+        """SELECT count(DISTINCT p.draw_id), list(DISTINCT p.metric ORDER BY p.metric),
+                  list(DISTINCT p.m ORDER BY p.m), list(DISTINCT p.selector ORDER BY p.selector)
+           FROM prune_outcomes p JOIN draws d USING (draw_id) WHERE d.k = 32""",
+    )
+    n_pools = sim.N_PROBLEMS * len(sim.TEMPERATURES)
+    assert pruned == [
+        (n_pools * REPS, ["", "bleu", "sbert"], [1, 2, 4, 8, 16], ["medoids", "random"])
     ]
 
 
@@ -193,6 +205,7 @@ def test_rerun_is_a_no_op_and_an_interrupted_build_resumes(built: tuple[Path, An
     con = open_db(path)
     try:
         gone = "(SELECT draw_id FROM draws WHERE problem_id = 'sim-000')"
+        con.execute(f"DELETE FROM prune_outcomes WHERE draw_id IN {gone}")
         con.execute(f"DELETE FROM draw_metrics WHERE draw_id IN {gone}")
         con.execute(f"DELETE FROM draw_outcomes WHERE draw_id IN {gone}")
         con.execute("DELETE FROM draws WHERE problem_id = 'sim-000'")
