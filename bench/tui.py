@@ -407,6 +407,7 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=500)
     ap.add_argument("--reps", type=int, default=125)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-prune", action="store_true", help="skip the pruning-screen update timing")
     args = ap.parse_args()
     if not args.db.exists():
         t0 = time.perf_counter()
@@ -426,6 +427,10 @@ def main() -> None:
     print(
         f"load average (1 min) {load0[0]:.2f} before, {load1[0]:.2f} after; {os.cpu_count()} CPUs"
     )
+    if not args.no_prune:
+        from bench.tui_prune import run as time_pruning
+
+        time_pruning(problems=4, n=64, size=32, repeat=10, naive_repeat=2)
 
 
 if __name__ == "__main__":

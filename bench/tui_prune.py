@@ -133,16 +133,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--naive-repeat", type=int, default=2)
     args = ap.parse_args()
+    run(args.problems, args.n, args.size, args.repeat, args.naive_repeat)
+
+
+def run(problems: int, n: int, size: int, repeat: int, naive_repeat: int) -> None:
+    """Build a small study with draws of ``size``, time pruning updates, print them."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "study.duckdb"
-        build_study(path, problems=args.problems, temperatures=1, n=args.n)
+        build_study(path, problems=problems, temperatures=1, n=n)
         con = open_db(path)
         con.execute("SET enable_progress_bar = false")
-        run_draws(con, sizes=[args.size], reps=2, seed=0, notice=lambda _s: None)
+        run_draws(con, sizes=[size], reps=2, seed=0, notice=lambda _s: None)
         con.close()
-        got = asyncio.run(time_updates(path, args.repeat))
-        naive = time_naive(path, args.size // 2, args.naive_repeat)
-    print(f"pruning screen, N = {args.size}, median of {args.repeat} key presses")
+        got = asyncio.run(time_updates(path, repeat))
+        naive = time_naive(path, size // 2, naive_repeat)
+    print(f"pruning screen, N = {size}, median of {repeat} key presses")
     for name, times in got.items():
         med = statistics.median(times)
         ratio = f"   naive / this = {naive / med:5.1f}x" if name.startswith("pruning") else ""
