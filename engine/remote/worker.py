@@ -20,19 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from divtui.store.job_queries import RESULT_TABLES
+
 from .jobspec import SpecError, load_spec
 
 Progress = Callable[[int, int, str], None]
-EXPORT_TABLES = (
-    "problems",
-    "runs",
-    "samples",
-    "scores",
-    "embeddings",
-    "draws",
-    "draw_metrics",
-    "draw_outcomes",
-)
+EXPORT_TABLES = RESULT_TABLES
 
 
 class JobCancelled(BaseException):
