@@ -6,20 +6,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
-
-
-def _sizes(value: str) -> list[int]:
-    """Parse ``4,8,16,32`` into positive integers, or fail with one line."""
-    try:
-        sizes = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(
-            f"--sizes: expected comma-separated integers like 4,8,16, got {value!r}"
-        ) from None
-    if not sizes or min(sizes) < 1:
-        raise UserError(f"--sizes: sizes must be positive integers, got {value!r}")
-    return sizes
+from . import db_option, positive_ints, resolve_db
 
 
 @click.command("draw")
@@ -68,7 +55,7 @@ def command(
 
     from .progress import notice, progress_bar
 
-    k_list = _sizes(sizes)
+    k_list = positive_ints(sizes, "--sizes")
     con = open_db(resolve_db(db))
     con.execute("SET enable_progress_bar = false")
     try:

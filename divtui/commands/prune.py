@@ -9,20 +9,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
-
-
-def _ints(value: str, flag: str) -> list[int]:
-    """Parse ``1,2,4`` into positive integers, or fail with one line."""
-    try:
-        out = [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise UserError(
-            f"{flag}: expected comma-separated integers like 1,2,4, got {value!r}"
-        ) from None
-    if not out or min(out) < 1:
-        raise UserError(f"{flag}: values must be positive integers, got {value!r}")
-    return out
+from . import db_option, positive_ints, resolve_db
 
 
 def _metrics(value: str) -> list[str]:
@@ -116,8 +103,8 @@ def command(
     from .progress import notice, progress_bar
 
     metrics = _metrics(metric)
-    n_list = _ints(sizes, "--sizes")
-    m_list = _ints(keep, "--keep")
+    n_list = positive_ints(sizes, "--sizes")
+    m_list = positive_ints(keep, "--keep", "1,2,4")
     con = open_db(resolve_db(db))
     con.execute("SET enable_progress_bar = false")
     try:
