@@ -15,7 +15,7 @@ from .records import (
     as_bool,
     as_object,
     as_str,
-    parse_lines,
+    parse_per_problem,
     req,
 )
 
@@ -66,10 +66,8 @@ def parse_line(obj: dict[str, Any], line: int, opts: ImportOptions) -> LineRecor
 
 def parse(path: Path, opts: ImportOptions) -> Parsed:
     """Parse an example_model_solutions.jsonl file."""
-    parsed = parse_lines(path, parse_line, opts)
-    parsed.config["temperature"] = (
-        DEFAULT_TEMPERATURE if opts.temperature is None else opts.temperature
+    parsed = parse_per_problem(
+        path, parse_line, opts, temperature=DEFAULT_TEMPERATURE, dataset=DEFAULT_DATASET
     )
-    parsed.config["dataset"] = opts.dataset or DEFAULT_DATASET
     parsed.config["idx_systems"] = dict(enumerate(SYSTEMS))
     return parsed

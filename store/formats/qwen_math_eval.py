@@ -19,7 +19,7 @@ from .records import (
     as_str,
     as_text,
     opt,
-    parse_lines,
+    parse_per_problem,
     req,
 )
 
@@ -88,9 +88,7 @@ def parse_line(obj: dict[str, Any], line: int, opts: ImportOptions) -> LineRecor
 
 def parse(path: Path, opts: ImportOptions) -> Parsed:
     """Parse a Qwen2.5-Math evaluation file."""
-    parsed = parse_lines(path, parse_line, opts)
-    parsed.config["temperature"] = (
-        DEFAULT_TEMPERATURE if opts.temperature is None else opts.temperature
+    parsed = parse_per_problem(
+        path, parse_line, opts, temperature=DEFAULT_TEMPERATURE, dataset=DEFAULT_DATASET
     )
-    parsed.config["dataset"] = opts.dataset or DEFAULT_DATASET
     return parsed

@@ -445,3 +445,22 @@ def parse_lines(path: Path, parse_line: LineParser, opts: ImportOptions) -> Pars
         )
     parsed.skipped = skipped
     return parsed
+
+
+def parse_per_problem(
+    path: Path,
+    parse_line: LineParser,
+    opts: ImportOptions,
+    *,
+    temperature: float,
+    dataset: str,
+) -> Parsed:
+    """Parse a one-problem-per-line file and record the temperature and dataset it was read with.
+
+    Such files do not carry their sampling temperature; ``temperature`` and ``dataset`` are the
+    format's defaults, used unless ``--temperature`` / ``--dataset`` were given.
+    """
+    parsed = parse_lines(path, parse_line, opts)
+    parsed.config["temperature"] = temperature if opts.temperature is None else opts.temperature
+    parsed.config["dataset"] = opts.dataset or dataset
+    return parsed
