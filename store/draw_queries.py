@@ -105,6 +105,27 @@ def scorer_is_probability(con: duckdb.DuckDBPyConnection, scorer: str) -> bool:
     return lo is not None and lo >= 0.0 and hi <= 1.0
 
 
+def _rows_of(
+    table: str,
+    name_col: str,
+    value_col: str,
+    name: str,
+    run_id: str | None,
+    sample_ids: list[int] | None,
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for (sample_id, value) rows of one scorer or embedder, filtered."""
+    sql = f"SELECT t.sample_id, t.{value_col} FROM {table} t"
+    params: list[Any] = [name]
+    if run_id is not None:
+        sql += " SEMI JOIN samples s ON s.sample_id = t.sample_id AND s.run_id = ?"
+        params.insert(0, run_id)
+    sql += f" WHERE t.{name_col} = ?"
+    if sample_ids is not None:
+        sql += " AND list_contains(?, t.sample_id)"
+        params.append(sample_ids)
+    return sql, params
+
+
 def scores_of(
     con: duckdb.DuckDBPyConnection,
     scorer: str,
@@ -113,15 +134,7 @@ def scores_of(
     sample_ids: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(sample_ids, values) of one scorer, restricted to a run or to given samples."""
-    sql = "SELECT c.sample_id, c.value FROM scores c"
-    params: list[Any] = [scorer]
-    if run_id is not None:
-        sql += " SEMI JOIN samples s ON s.sample_id = c.sample_id AND s.run_id = ?"
-        params.insert(0, run_id)
-    sql += " WHERE c.scorer = ?"
-    if sample_ids is not None:
-        sql += " AND list_contains(?, c.sample_id)"
-        params.append(sample_ids)
+    sql, params = _rows_of("scores", "scorer", "value", scorer, run_id, sample_ids)
     t = con.sql(sql, params=params).to_arrow_table()
     return (
         t.column("sample_id").to_numpy().astype(np.int64),
@@ -137,15 +150,7 @@ def embeddings_of(
     sample_ids: list[int] | None = None,
 ) -> tuple[np.ndarray, pa.ListArray]:
     """(sample_ids, vectors as an Arrow list array) of one embedder for a run or given samples."""
-    sql = "SELECT e.sample_id, e.vec FROM embeddings e"
-    params: list[Any] = [embedder]
-    if run_id is not None:
-        sql += " SEMI JOIN samples s ON s.sample_id = e.sample_id AND s.run_id = ?"
-        params.insert(0, run_id)
-    sql += " WHERE e.embedder = ?"
-    if sample_ids is not None:
-        sql += " AND list_contains(?, e.sample_id)"
-        params.append(sample_ids)
+    sql, params = _rows_of("embeddings", "embedder", "vec", embedder, run_id, sample_ids)
     t = con.sql(sql, params=params).to_arrow_table()
     vec = t.column("vec").combine_chunks()
     return t.column("sample_id").to_numpy().astype(np.int64), vec

@@ -320,6 +320,17 @@ def _job_target(con: Any, job_id: str, ssh_config: str | None) -> tuple[Any, str
     return target, r["job_dir"]
 
 
+def _recorded_job(path: str, job_id: str, ssh_config: str | None) -> tuple[Any, str]:
+    """The Target and job folder of a job recorded in the database at ``path``."""
+    from divtui.store import open_db
+
+    con = open_db(path)
+    try:
+        return _job_target(con, job_id, ssh_config)
+    finally:
+        con.close()
+
+
 @command.command("status")
 @click.argument("job_id", required=False)
 @ssh_config_option
@@ -380,14 +391,8 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
 @_errors
 def fetch(job_id: str, wait: bool, ssh_config: str | None, db: str | None) -> None:
     """Fetch a finished job's results and ingest them (safe to repeat)."""
-    from divtui.store import open_db
-
     path = resolve_db(db)
-    con = open_db(path)
-    try:
-        target, job_dir = _job_target(con, job_id, ssh_config)
-    finally:
-        con.close()
+    target, job_dir = _recorded_job(path, job_id, ssh_config)
     _report(job_id, asyncio.run(_follow_and_fetch(target, job_id, job_dir, path, wait)))
 
 
@@ -404,11 +409,7 @@ def cancel(job_id: str, grace: float, ssh_config: str | None, db: str | None) ->
     from divtui.store import open_db
 
     path = resolve_db(db)
-    con = open_db(path)
-    try:
-        target, job_dir = _job_target(con, job_id, ssh_config)
-    finally:
-        con.close()
+    target, job_dir = _recorded_job(path, job_id, ssh_config)
 
     async def stop() -> dict:
         """Connect and cancel."""
