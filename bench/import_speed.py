@@ -4,7 +4,10 @@ Prints samples/s of the real import (open the file, parse, check, one-transactio
 with its checkpoint; grading excluded) against a naive baseline measured in the same run:
 json.loads per line and one INSERT per row (no executemany), timed on a subset and extrapolated.
 The machine may be shared, so it prints the load average next to the figures, and the time of
-each fast-path stage. Run as ``python -m bench.import_speed [--samples N] [--repeat R]``.
+each fast-path stage. ``--floor`` also times what DuckDB alone needs to write the same rows with
+no validation at all (typed columns, ids from DuckDB's own hash, no Python between statements):
+the ceiling of any import built on read_json and INSERT on this machine.
+Run as ``python -m bench.import_speed [--samples N] [--repeat R] [--floor]``.
 """
 
 from __future__ import annotations
@@ -188,6 +191,51 @@ def timed_import(
     return elapsed, parser, stages(con.log)
 
 
+FLOOR_COLUMNS = (
+    "problem_id: 'VARCHAR', question: 'VARCHAR', gold_answer: 'VARCHAR', "
+    "temperature: 'DOUBLE', sample_idx: 'INTEGER', text: 'VARCHAR', n_tokens: 'INTEGER', "
+    "sum_logprob: 'DOUBLE', mean_logprob: 'DOUBLE', finish_reason: 'VARCHAR', "
+    "scores: 'STRUCT(\"orm:bench\" DOUBLE)', embeddings: 'STRUCT(\"bench@256\" FLOAT[])'"
+)
+
+
+def floor(src: Path, db: Path) -> float:
+    """Seconds of an unvalidated import of the generated file: one typed read_json into a temp
+    table, the four inserts (embeddings uncompressed, as the real import writes them), commit.
+
+    It checks nothing and knows the file's one scorer and embedder, so it is a bound, not an
+    import: what is left for parsing, checking and hashing ids is the real import's overhead.
+    """
+    from divtui.store import open_db
+
+    start = time.perf_counter()
+    con = open_db(db)
+    con.execute(
+        "CREATE TEMP TABLE raw AS SELECT (hash(problem_id, temperature, sample_idx) >> 1)::BIGINT "
+        f"AS sample_id, * FROM read_json('{src}', format='newline_delimited', "
+        f"columns={{{FLOOR_COLUMNS}}})"
+    )
+    con.execute("BEGIN")
+    con.execute("SET force_compression = 'uncompressed'")
+    con.execute(
+        "INSERT INTO embeddings SELECT sample_id, 'bench@256', embeddings['bench@256'] FROM raw"
+    )
+    con.execute("RESET force_compression")
+    con.execute(
+        "INSERT INTO problems BY NAME SELECT problem_id, first(question) AS question, "
+        "first(gold_answer) AS gold_answer FROM raw GROUP BY problem_id"
+    )
+    con.execute(
+        "INSERT INTO samples BY NAME SELECT sample_id, 'floor' AS run_id, problem_id, "
+        "temperature, sample_idx AS idx, text, n_tokens, sum_logprob, mean_logprob, "
+        "finish_reason FROM raw"
+    )
+    con.execute("INSERT INTO scores SELECT sample_id, 'orm:bench', scores['orm:bench'] FROM raw")
+    con.execute("COMMIT")
+    con.close()
+    return time.perf_counter() - start
+
+
 def load() -> str:
     """The 1-minute load average and the core count, for the report."""
     cores = len(os.sched_getaffinity(0))
@@ -204,6 +252,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="imports timed (the best is reported)")
     ap.add_argument(
         "--threads", type=int, default=None, help="DuckDB threads (default: one per core)"
+    )
+    ap.add_argument(
+        "--floor", action="store_true", help="also time DuckDB alone with no validation"
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -223,6 +274,12 @@ def main() -> None:
             )
             print("  " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
         fast = min(r[0] for r in runs)
+        if args.floor:
+            best = min(floor(src, Path(tmp) / f"floor{i}.duckdb") for i in range(args.repeat))
+            print(
+                f"floor (DuckDB alone, nothing checked): {best:.2f} s, "
+                f"{args.samples / best:,.0f} samples/s; the import takes {fast / best:.2f}x that"
+            )
         per_row = naive(src, Path(tmp) / "naive.duckdb", min(args.naive, args.samples))
     rate = args.samples / fast
     print(f"row-by-row baseline: {1 / per_row:,.0f} samples/s (timed on {args.naive} rows)")
