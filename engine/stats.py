@@ -357,3 +357,33 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     ranks = np.empty(len(x))
     ranks[order] = mid[np.cumsum(starts) - 1]
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
+
+
+def boot_auc(
+    scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """:func:`auc` of every bootstrap replicate, each sample counted as often as its group
+    (problem) was drawn: ``weights`` is (n_boot, n_groups); NaN where a replicate lacks a class.
+
+    Over the tie groups of the sorted scores: AUC = sum_t pos_t (neg below t + neg_t / 2) /
+    (pos · neg), with every count a sum of multiplicities (replicates in chunks).
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    pos = np.asarray(positive, dtype=bool)[order]
+    g = np.asarray(groups, dtype=np.int64)[order]
+    w = np.asarray(weights, dtype=np.float64)
+    out = np.empty(w.shape[0])
+    step = max(1, _CHUNK_CELLS // max(1, len(x)))
+    for lo in range(0, w.shape[0], step):
+        per_sample = w[lo : lo + step][:, g]
+        pos_t = np.add.reduceat(per_sample * pos, starts, axis=1)
+        neg_t = np.add.reduceat(per_sample * ~pos, starts, axis=1)
+        below = np.cumsum(neg_t, axis=1) - neg_t
+        wins = (pos_t * (below + neg_t / 2.0)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo : lo + step] = wins / (pos_t.sum(axis=1) * neg_t.sum(axis=1))
+    out[~np.isfinite(out)] = np.nan
+    return out

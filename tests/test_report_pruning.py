@@ -14,7 +14,7 @@ from scipy.stats import mannwhitneyu
 
 from divtui.engine.prune import run_prune
 from divtui.engine.report import build_report
-from divtui.engine.stats import auc
+from divtui.engine.stats import auc, boot_auc, bootstrap_indices, bootstrap_weights
 from divtui.store import open_db
 from tests.conftest import run_divtui
 from tests.test_prune import EMB, SCORER, build_study
@@ -32,6 +32,29 @@ def test_auc_equals_scipy_mann_whitney(seed: int, n: int) -> None:
         return
     u = mannwhitneyu(x[y], x[~y]).statistic
     assert got == pytest.approx(u / (y.sum() * (~y).sum()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40), st.integers(1, 6))
+def test_boot_auc_equals_scipy_on_the_resampled_rows(seed: int, n: int, n_groups: int) -> None:
+    """Each replicate equals Mann-Whitney on the rows of the drawn problems, repeated."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # coarse: many ties
+    y = rng.random(n) < rng.random()
+    g = rng.integers(0, n_groups, n)
+    draws = bootstrap_indices(n_groups, 7, seed)
+    got = boot_auc(x, y, g, bootstrap_weights(draws, n_groups))
+    for b, drawn in enumerate(draws):
+        rows = np.concatenate([np.flatnonzero(g == p) for p in drawn])
+        xr, yr = x[rows], y[rows]
+        if yr.all() or not yr.any():
+            assert np.isnan(got[b])
+            continue
+        u = mannwhitneyu(xr[yr], xr[~yr]).statistic
+        assert got[b] == pytest.approx(u / (yr.sum() * (~yr).sum()), abs=1e-12)
+    # all problems once each: the plain AUC
+    once = boot_auc(x, y, g, np.ones((1, n_groups)))[0]
+    assert once == pytest.approx(auc(x, y), nan_ok=True)
 
 
 def test_pruning_table_equals_pooled_rows(db_path: Path) -> None:
@@ -76,6 +99,7 @@ def test_scorers_table_auc_and_bst(db_path: Path) -> None:
     assert row["scorer"] == SCORER and row["n_samples"] == len(s)
     assert row["n_correct"] == int(y.sum())
     assert row["auc"] == pytest.approx(u / (y.sum() * (~y).sum()))
+    assert 0 <= row["auc_lo"] < row["auc"] < row["auc_hi"] <= 1
     for k in (6, 8):
         acc = con.execute(
             """SELECT avg(o.correct::INT) FROM draw_outcomes o JOIN draws d USING (draw_id)

@@ -192,7 +192,7 @@ def _scorers_md(rows: list[Row]) -> str:
     header += [f"bst k={k}" for k in ks]
     body = [
         ([r["run_id"]] if multi else [])
-        + [r["scorer"], str(r["n_samples"]), str(r["n_correct"]), _num(r["auc"])]
+        + [r["scorer"], str(r["n_samples"]), str(r["n_correct"]), _ci(r, "auc")]
         + [_ci(r, f"bst_k{k}") for k in ks]
         for r in rows
     ]
