@@ -641,8 +641,10 @@ def neighbourhood_quality(
     run_id: str | None = None,
     embedder: str | None = None,
     scorer: str | None = None,
+    temperature: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Neighbourhood-quality rows per (run, space) over every graded pool, without pruning."""
+    """Neighbourhood-quality rows per (run, space) over every graded pool (of ``temperature``
+    when given), without pruning."""
     spaces = resolve_spaces(con, metrics, scorer=scorer, embedder=embedder)
     tally = NeighbourTally()
     runs = dq.run_ids(con) if run_id is None else [run_id]
@@ -655,7 +657,7 @@ def neighbourhood_quality(
         problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
         for start in range(0, len(problems), 100):
             for pool in load_pools(con, run, problems[start : start + 100], {}, embeds):
-                if not pool.graded:
+                if not pool.graded or temperature not in (None, pool.temperature):
                     continue
                 inp = pool_inputs(pool, spaces)
                 for metric in spaces.metrics:

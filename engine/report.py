@@ -22,6 +22,7 @@ from divtui.store import report_queries as rq
 
 from . import stats
 from .passk import pass_at_k_many
+from .prune import neighbourhood_quality
 
 TABLES = (
     "accuracy_by_k",
@@ -36,7 +37,10 @@ TABLES = (
     "pruning",
     "scorers",
 )
-DRAWLESS = frozenset({"pass_at_k", "scorers"})
+OPT_IN = ("neighbours",)
+"""Tables computed only when asked for by name: neighbours rebuilds every pool's matrices (17 s
+for 2,000 pools of 64 on the 2-core dev box)."""
+DRAWLESS = frozenset({"pass_at_k", "scorers", "neighbours"})
 PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 PRUNE_KEYS = ["run_id", "k", "metric", "m", "selector", "weighted", "embedder", "scorer"]
 CONTROL = "mean_logprob"
@@ -353,8 +357,8 @@ def build_report(
     """Compute the requested tables (default: all) as ``{"tables": {...}, "meta": {...}}``."""
     names = list(tables) if tables else list(TABLES)
     for name in names:
-        if name not in TABLES:
-            raise ReportError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
+        if name not in TABLES + OPT_IN:
+            raise ReportError(f"unknown table {name!r}; choose from {', '.join(TABLES + OPT_IN)}")
     if n_buckets < 1:
         raise ReportError(f"--buckets must be at least 1, got {n_buckets}")
     if n_boot < 0:
@@ -452,6 +456,9 @@ def build_report(
         "pruning": lambda: _pruning(con, where, params, scorer, embedder, **corr),
         "scorers": lambda: _scorers(
             con, run_id, temperature, where, params, scorer, n_boot=n_boot, seed=seed
+        ),
+        "neighbours": lambda: neighbourhood_quality(
+            con, run_id=run_id, embedder=embedder, scorer=scorer, temperature=temperature
         ),
     }
     out: dict[str, list[Row]] = {}

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from divtui.engine.neighbours import NeighbourTally, nearest_other
 from divtui.engine.prune import neighbourhood_quality, run_prune
+from divtui.engine.report import build_report
 from divtui.store import open_db
+from tests.conftest import run_divtui
 from tests.test_prune import EMB, build_study
 
 
@@ -60,15 +62,13 @@ def test_nearest_other_ties_to_lowest_index() -> None:
     assert nearest_other(d).tolist() == [1, 0, 0]
 
 
-def test_neighbourhood_of_a_study_matches_a_loop(db_path: Path) -> None:
-    build_study(db_path, problems=3, seed=8)
-    con = open_db(db_path)
-    rows = {r["metric"]: r for r in neighbourhood_quality(con, metrics=["sbert", "bleu"])}
+def _study_by_loop(con: object, where: str = "TRUE") -> tuple[dict[str, np.ndarray], int]:
+    """Per space, the plain-loop sums over the stored pools matching ``where``, and their size."""
     pools = con.execute(
         f"""SELECT list(s.text ORDER BY s.idx), list(coalesce(s.answer_class, -1) ORDER BY s.idx),
                    list(s.correct ORDER BY s.idx), list(e.vec ORDER BY s.idx)
             FROM samples s JOIN embeddings e ON e.sample_id = s.sample_id AND e.embedder = '{EMB}'
-            GROUP BY s.problem_id, s.temperature"""
+            WHERE {where} GROUP BY s.problem_id, s.temperature"""
     ).fetchall()
     want = {"sbert": np.zeros(4), "bleu": np.zeros(4)}
     n = 0
@@ -93,11 +93,45 @@ def test_neighbourhood_of_a_study_matches_a_loop(db_path: Path) -> None:
         )
         want["sbert"] += _loop(d_sb, classes, correct)
         want["bleu"] += _loop(d_bl, classes, correct)
+    return want, n
+
+
+def _assert_rows_match(rows: list[dict], want: dict[str, np.ndarray], n: int) -> None:
+    """The sbert and bleu rows equal the loop's rates over ``n`` samples."""
+    by_metric = {r["metric"]: r for r in rows}
     for metric in ("sbert", "bleu"):
-        r = rows[metric]
+        r = by_metric[metric]
         assert r["samples"] == n
         got = [r["same_class"], r["same_correct"], r["same_class_chance"], r["same_correct_chance"]]
         assert np.allclose(got, want[metric] / n), metric
+
+
+def test_neighbourhood_of_a_study_matches_a_loop(db_path: Path) -> None:
+    build_study(db_path, problems=3, seed=8)
+    con = open_db(db_path)
+    rows = neighbourhood_quality(con, metrics=["sbert", "bleu"])
+    _assert_rows_match(rows, *_study_by_loop(con))
     # the prune pass tallies the same numbers
     stats = run_prune(con, metrics=["sbert", "bleu"], sizes=[6], keep=[2], notice=lambda s: None)
-    assert {r["metric"]: r for r in stats["neighbours"]} == rows
+    assert {r["metric"]: r for r in stats["neighbours"]} == {r["metric"]: r for r in rows}
+
+
+def test_report_neighbours_table_for_one_temperature(db_path: Path) -> None:
+    """`report --table neighbours --temperature T` keeps only that temperature's pools."""
+    build_study(db_path, problems=3, seed=9)
+    con = open_db(db_path)
+    rows = build_report(con, tables=["neighbours"], temperature=1.0, n_boot=0)["tables"]
+    _assert_rows_match(rows["neighbours"], *_study_by_loop(con, "s.temperature = 1.0"))
+
+
+def test_report_cli_prints_neighbours_only_when_named(db_path: Path) -> None:
+    build_study(db_path, problems=3, seed=10)
+    res = run_divtui("report", "--db", str(db_path), "--table", "neighbours", "--boot", "0")
+    assert res.returncode == 0, res.stderr
+    assert "## Neighbourhood quality of each pruning space" in res.stdout
+    assert "| sbert |" in res.stdout and "| bleu |" in res.stdout
+    res = run_divtui("report", "--db", str(db_path), "--boot", "0")
+    assert res.returncode == 0, res.stderr
+    assert "## Scorers" in res.stdout and "Neighbourhood" not in res.stdout
+    res = run_divtui("report", "--db", str(db_path), "--table", "neighbors")
+    assert res.returncode == 1 and "choose from" in res.stderr and "neighbours" in res.stderr

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import db_option, resolve_db
+from .prune import neighbours_table
 
 Row = dict[str, Any]
 PLOT_TABLES = ("accuracy_by_k", "buckets", "pruning")
@@ -287,6 +288,14 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
                 + _scorers_md(rs)
             ),
         ),
+        "neighbours": (
+            "Neighbourhood quality of each pruning space",
+            lambda rs: (
+                "How often a sample's nearest other member of its pool has the same answer "
+                "class and the same correctness, against a uniformly chosen other member "
+                "(lift = rate / chance).\n\n" + neighbours_table(rs)
+            ),
+        ),
     }
     for name, rows in tables.items():
         title, render = sections[name]
@@ -348,15 +357,16 @@ def command(
     Intervals are percentile bootstraps over problems. Tables: accuracy_by_k,
     accuracy_by_temperature, accuracy_by_k_temperature, metric_correlations,
     partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k,
-    pruning (after `divtui prune`), scorers.
+    pruning (after `divtui prune`), scorers; and, only when named with --table (it rebuilds
+    every pool's matrices), neighbours.
     """
-    from divtui.engine.report import TABLES, ReportError, build_report
+    from divtui.engine.report import OPT_IN, TABLES, ReportError, build_report
     from divtui.errors import UserError
     from divtui.store import open_db
 
     for name in tables:
-        if name not in TABLES:
-            raise UserError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
+        if name not in TABLES + OPT_IN:
+            raise UserError(f"unknown table {name!r}; choose from {', '.join(TABLES + OPT_IN)}")
     wanted = list(dict.fromkeys(tables)) or list(TABLES)
     compute = wanted + [t for t in PLOT_TABLES if plots and t not in wanted]
     path = resolve_db(db)
