@@ -73,7 +73,9 @@ def evaluate(
     """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer)."""
     ev = Evaluation()
     lp = pool.mean_logprob
-    ev.metrics[("distinct_n", "", "")] = mt.distinct_n(mats.gram_bits, mats.gram_totals, idx)
+    ev.metrics[(mt.distinct_name(mats.distinct_n), "", "")] = mt.distinct_n(
+        mats.gram_bits, mats.gram_totals, idx
+    )
     if lp is not None:
         ev.metrics[("mean_logprob", "", "")] = lp[idx].mean(axis=1)
     correct = pool.correct[idx]
@@ -105,10 +107,14 @@ def evaluate(
 
 
 def row_keys(
-    pool: Pool, quality: str = "logprob", weighted: bool = True
+    pool: Pool,
+    quality: str = "logprob",
+    weighted: bool = True,
+    distinct_n: int = mt.DISTINCT_N,
 ) -> set[tuple[str, str, str]]:
-    """The (name, embedder, scorer) rows :func:`evaluate` gives for draws of ``pool``."""
-    keys = {("distinct_n", "", ""), ("maj", "", ""), ("mbr_lex", "", "")}
+    """The (name, embedder, scorer) rows :func:`evaluate` gives for draws of ``pool`` (with
+    matrices precomputed for ``distinct_n``)."""
+    keys = {(mt.distinct_name(distinct_n), "", ""), ("maj", "", ""), ("mbr_lex", "", "")}
     if pool.mean_logprob is not None:
         keys.add(("mean_logprob", "", ""))
     if pool.graded:
@@ -132,11 +138,13 @@ def _all_done(
     quality: str,
     done_draws: np.ndarray,
     done_rows: dict[tuple[str, str, str], np.ndarray],
+    distinct_n: int,
 ) -> bool:
     """True when the draws ``ids`` of a pool and every row they would get are stored already."""
     if not _stored(done_draws, ids).all():
         return False
-    return all(_stored(done_rows.get(key), ids).all() for key in row_keys(pool, quality))
+    keys = row_keys(pool, quality, distinct_n=distinct_n)
+    return all(_stored(done_rows.get(key), ids).all() for key in keys)
 
 
 def _stored(sorted_ids: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
@@ -323,7 +331,7 @@ def run_draws(
     run_id: str | None = None,
     scorers: Sequence[str] | None = None,
     embedders: Sequence[str] | None = None,
-    distinct_n: int = 3,
+    distinct_n: int = mt.DISTINCT_N,
     quality: str = "logprob",
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
@@ -400,7 +408,7 @@ def run_draws(
                 todo = [
                     k
                     for k in fits
-                    if not _all_done(pool, ids_of[k], quality, done_draws, done_rows)
+                    if not _all_done(pool, ids_of[k], quality, done_draws, done_rows, distinct_n)
                 ]
                 stats["draws_existing"] += reps * (len(fits) - len(todo))
                 if not todo:

@@ -90,6 +90,16 @@ def gram_bits(gram_indptr: np.ndarray, gram_ids: np.ndarray, n_grams: int) -> np
     return np.packbits(dense, axis=1).view(np.uint64)
 
 
+DISTINCT_N = 3
+"""The default n of distinct-n; its rows are named ``distinct_n``."""
+
+
+def distinct_name(n: int) -> str:
+    """The metric name distinct-n rows are stored under: ``distinct_n`` for the default n = 3,
+    ``distinct_<n>`` for any other n, so draws can carry several."""
+    return "distinct_n" if n == DISTINCT_N else f"distinct_{n}"
+
+
 def distinct_n(bits: np.ndarray, gram_totals: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``distinct_n``: distinct n-grams of each draw over all its n-grams (NaN when none).
 

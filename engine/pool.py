@@ -15,7 +15,7 @@ import pyarrow as pa
 from divtui.store import draw_queries as dq
 
 from .bleu import ngram_keys, pairwise_bleu, token_ids
-from .metrics import gram_bits
+from .metrics import DISTINCT_N, gram_bits
 
 
 @dataclass
@@ -73,6 +73,7 @@ class PoolMatrices:
     cosine: dict[str, np.ndarray]
     gram_bits: np.ndarray
     gram_totals: np.ndarray
+    distinct_n: int = DISTINCT_N
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -249,7 +250,7 @@ def ngram_incidence(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
     return indptr, pairs % max(n_grams, 1), n_grams, totals
 
 
-def precompute(pool: Pool, *, distinct_n: int = 3, bleu: bool = True) -> PoolMatrices:
+def precompute(pool: Pool, *, distinct_n: int = DISTINCT_N, bleu: bool = True) -> PoolMatrices:
     """The per-pool matrices every draw of ``pool`` indexes into."""
     indptr, ids, n_grams, totals = ngram_incidence(pool.texts, distinct_n)
     return PoolMatrices(
@@ -257,4 +258,5 @@ def precompute(pool: Pool, *, distinct_n: int = 3, bleu: bool = True) -> PoolMat
         cosine={e: cosine_matrix(v) for e, v in pool.embeddings.items()},
         gram_bits=gram_bits(indptr, ids, n_grams),
         gram_totals=totals,
+        distinct_n=distinct_n,
     )

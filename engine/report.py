@@ -81,7 +81,12 @@ def _labels(found: Iterable[tuple[str, str, str]]) -> list[rq.Column]:
             parts = ([emb] if multi_emb and emb else []) + ([sc] if multi_sc and sc else [])
             out.append((f"{name}[{','.join(parts)}]" if parts else name, name, emb, sc))
     rank = {n: i for i, n in enumerate(ORDER)}
-    return sorted(out, key=lambda c: (rank.get(c[1], len(ORDER)), c[1], c[0]))
+
+    def place(name: str) -> int:
+        """Position in ORDER; distinct_<n> of another n sits with distinct_n."""
+        return rank.get("distinct_n" if name.startswith("distinct_") else name, len(ORDER))
+
+    return sorted(out, key=lambda c: (place(c[1]), c[1], c[0]))
 
 
 def _select(

@@ -357,6 +357,10 @@ def test_row_keys_list_exactly_what_evaluate_gives(db_path: Path, quality: str) 
             pool, precompute(pool), draw_indices(0, "r", "p", 0.5, 3, pool.n, 2), quality=quality
         )
         assert set(ev.metrics) | set(ev.picks) == row_keys(pool, quality)
+        ev = evaluate(
+            pool, precompute(pool, distinct_n=2), draw_indices(0, "r", "p", 0.5, 3, pool.n, 2)
+        )
+        assert set(ev.metrics) | set(ev.picks) == row_keys(pool, distinct_n=2)
 
 
 def test_switching_quality_adds_only_the_new_rows(tmp_path: Path) -> None:
@@ -370,6 +374,39 @@ def test_switching_quality_adds_only_the_new_rows(tmp_path: Path) -> None:
     run_draws(con, sizes=[3], reps=2, seed=2, quality="reward", notice=lambda _: None)
     run_draws(con, sizes=[3], reps=2, seed=2, quality="logprob", notice=lambda _: None)
     assert stored(con) == want
+    no_duplicates(con)
+
+
+def test_another_distinct_n_adds_its_own_rows_and_keeps_the_default(db_path: Path) -> None:
+    """--distinct-n 2 on drawn pools adds distinct_2 (checked against a set of 2-gram tuples),
+    touches nothing else, and a rerun adds nothing."""
+    make_study(db_path)
+    con = open_db(db_path)
+    run_draws(con, sizes=[3, 5], reps=2, seed=2, notice=lambda _: None)
+    before = stored(con)
+    stats = run_draws(con, sizes=[3, 5], reps=2, seed=2, distinct_n=2, notice=lambda _: None)
+    n_draws = len(before[0])
+    assert stats["draws_written"] == 0 and stats["outcome_rows"] == 0
+    assert stats["metric_rows"] == n_draws
+    after = stored(con)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert [r for r in after[1] if r[1] != "distinct_2"] == before[1]
+    texts = dict(con.execute("SELECT sample_id, text FROM samples").fetchall())
+    rows = con.execute(
+        """SELECT d.sample_ids, m.value FROM draws d JOIN draw_metrics m USING (draw_id)
+           WHERE m.metric = 'distinct_2'"""
+    ).fetchall()
+    assert len(rows) == n_draws
+    for members, value in rows:
+        grams = [
+            g for m in members for g in zip(*(texts[m].split()[i:] for i in range(2)), strict=False)
+        ]
+        if grams:
+            assert value == pytest.approx(len(set(grams)) / len(grams))
+        else:
+            assert value is None
+    again = run_draws(con, sizes=[3, 5], reps=2, seed=2, distinct_n=2, notice=lambda _: None)
+    assert again["metric_rows"] == 0 and stored(con) == after
     no_duplicates(con)
 
 

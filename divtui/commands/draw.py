@@ -26,7 +26,7 @@ from . import db_option, positive_ints, resolve_db
     type=click.IntRange(min=1),
     default=3,
     show_default=True,
-    help="n of the distinct-n metric",
+    help="n of the distinct-n metric (stored as distinct_n for 3, distinct_<n> otherwise)",
 )
 @click.option(
     "--quality",
