@@ -166,6 +166,7 @@ class _Rows:
             k: [] for k in ("draw_id", "pool", "k", "rep", "seed", "off", "ids")
         }
         self.d_keys: list[tuple[str, str, float]] = []
+        self.stale: list[tuple[str, str, float, int, int]] = []
         self.m_cols: dict[str, list] = {
             k: [] for k in ("draw_id", "metric", "embedder", "scorer", "value")
         }
@@ -193,6 +194,11 @@ class _Rows:
         return pa.DictionaryArray.from_arrays(
             pa.array(idx.astype(np.int32)), pa.array(names, pa.string())
         )
+
+    def stale_table(self) -> pa.Table:
+        """The (run, problem, temperature, k, seed) whose stored draws this batch replaces."""
+        cols = list(zip(*self.stale, strict=True)) or [[]] * 5
+        return pa.table(dict(zip(dq.STALE_SCHEMA.names, cols, strict=True)), dq.STALE_SCHEMA)
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(draws, draw_metrics, draw_outcomes) as Arrow tables."""
@@ -373,13 +379,15 @@ def run_draws(
         "skipped_ungraded": 0,
         "metric_rows": 0,
         "outcome_rows": 0,
+        "redrawn": 0,
     }
     lacking: Counter[str] = Counter()
     done_pools = 0
     for run in runs:
         rewards = {s: reward_lookup(con, s, run_id=run) for s in scorers}
         embeds = {e: embedding_lookup(con, e, run_id=run) for e in embedders}
-        done_draws = np.sort(dq.done_draws(con, run, seed, sizes))
+        have = dq.stored_draws(con, run, seed, sizes)
+        done_draws = have[0]
         done_rows = dq.done_rows(con, run, seed, sizes)
         problems = list(dict.fromkeys(p for _, p, _, _ in all_pools[run]))
         temps_per_problem = max(1, len(all_pools[run]) // max(1, len(problems)))
@@ -405,11 +413,17 @@ def run_draws(
                     )
                     for k in fits
                 }
+                changed = {k for k in fits if _changed(pool, have, ids_of[k], k, seed)}
                 todo = [
                     k
                     for k in fits
-                    if not _all_done(pool, ids_of[k], quality, done_draws, done_rows, distinct_n)
+                    if k in changed
+                    or not _all_done(pool, ids_of[k], quality, done_draws, done_rows, distinct_n)
                 ]
+                rows.stale.extend(
+                    (pool.run_id, pool.problem_id, pool.temperature, k, seed) for k in changed
+                )
+                stats["redrawn"] += len(changed)
                 stats["draws_existing"] += reps * (len(fits) - len(todo))
                 if not todo:
                     continue
@@ -424,21 +438,42 @@ def run_draws(
                     )
                     ids = ids_of[k]
                     ev = evaluate(pool, mats, idx, quality=quality)
-                    done = {
-                        key: _stored(done_rows.get(key), ids) for key in (*ev.metrics, *ev.picks)
-                    }
-                    done[("", "", "")] = _stored(done_draws, ids)
+                    # a changed pool's stored draws are deleted with this batch: nothing is done
+                    rows_of = {} if k in changed else done_rows
+                    done = {key: _stored(rows_of.get(key), ids) for key in (*ev.metrics, *ev.picks)}
+                    done[("", "", "")] = _stored(None if k in changed else done_draws, ids)
                     n_m, n_o = _add(rows, pool, code, ans_base, ids, idx, k, seed, ev, done)
                     new = int((~done[("", "", "")]).sum())
                     stats["draws_written"] += new
                     stats["draws_existing"] += reps - new
                     stats["metric_rows"] += n_m
                     stats["outcome_rows"] += n_o
-            dq.write_draw_batch(con, *rows.tables())
+            dq.write_draw_batch(con, *rows.tables(), stale=rows.stale_table())
             if progress is not None:
                 progress(done_pools, total, "pools")
     _emit_notices(stats, lacking, notice)
     return stats
+
+
+def _changed(
+    pool: Pool, have: tuple[np.ndarray, np.ndarray, np.ndarray], ids: np.ndarray, k: int, seed: int
+) -> bool:
+    """Whether a stored draw among ``ids`` (the pool's draws of size k) has other members than
+    the pool gives it now: samples were added to or removed from the pool since it was drawn.
+
+    ``have`` is dq.stored_draws: sorted draw_ids, member starts, flat members.
+    """
+    stored_ids, starts, flat = have
+    if not len(stored_ids):
+        return False
+    pos = np.minimum(np.searchsorted(stored_ids, ids), len(stored_ids) - 1)
+    present = stored_ids[pos] == ids
+    if not present.any():
+        return False
+    idx = draw_indices(seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, len(ids))
+    want = pool.sample_ids[idx[present]]
+    got = flat[starts[pos[present]][:, None] + np.arange(k)]
+    return not np.array_equal(got, want)
 
 
 def _note_lacking(
@@ -456,7 +491,12 @@ def _note_lacking(
 
 
 def _emit_notices(stats: dict, lacking: Counter[str], notice: Callable[[str], None]) -> None:
-    """One line per missing input."""
+    """One line per missing input, and one for redrawn pools."""
+    if stats["redrawn"]:
+        notice(
+            f"{stats['redrawn']} (pool, k) had draws of an earlier state of the pool (samples "
+            "added or removed since): redrawn, with their metric, outcome and pruning rows"
+        )
     if stats["skipped_ungraded"]:
         notice(
             f"{stats['skipped_ungraded']} pools have ungraded samples and were skipped "

@@ -156,15 +156,51 @@ def embeddings_of(
     return t.column("sample_id").to_numpy().astype(np.int64), vec
 
 
-def done_draws(
+def stored_draws(
     con: duckdb.DuckDBPyConnection, run_id: str, seed: int, sizes: list[int]
-) -> np.ndarray:
-    """draw_ids already stored for a run, seed and sizes."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stored draws of a run, seed and sizes as (sorted draw_ids, start of each draw's
+    members in the flat array, flat sample_ids): what a draw stage compares with each pool as
+    it is now, to find pools changed since they were drawn."""
     t = con.sql(
-        "SELECT draw_id FROM draws WHERE run_id = ? AND seed = ? AND list_contains(?, k)",
+        "SELECT draw_id, sample_ids FROM draws "
+        "WHERE run_id = ? AND seed = ? AND list_contains(?, k) ORDER BY draw_id",
         params=[run_id, seed, sizes],
     ).to_arrow_table()
-    return t.column("draw_id").to_numpy().astype(np.int64)
+    members = t.column("sample_ids").combine_chunks()
+    if isinstance(members, pa.ChunkedArray):  # no rows
+        members = pa.array([], pa.list_(pa.int64()))
+    starts = members.offsets.to_numpy()[:-1].astype(np.int64)
+    flat = members.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    return t.column("draw_id").to_numpy().astype(np.int64), starts, flat
+
+
+STALE_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("temperature", pa.float64()),
+        ("k", pa.int32()),
+        ("seed", pa.int64()),
+    ]
+)
+
+
+def delete_draws_of(con: duckdb.DuckDBPyConnection, stale: pa.Table) -> None:
+    """Delete every draw of the given (run, problem, temperature, k, seed) with its metric,
+    outcome and pruning rows (inside the caller's transaction)."""
+    name = "_divtui_stale_draws"
+    con.register(name, stale)
+    try:
+        ids = (
+            "SELECT d.draw_id FROM draws d JOIN "
+            f"{name} s USING (run_id, problem_id, temperature, k, seed)"
+        )
+        for table in ("draw_metrics", "draw_outcomes", "prune_outcomes"):
+            con.execute(f"DELETE FROM {table} WHERE draw_id IN ({ids})")
+        con.execute(f"DELETE FROM draws WHERE draw_id IN ({ids})")
+    finally:
+        con.unregister(name)
 
 
 def done_rows(
@@ -204,10 +240,17 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> N
 
 
 def write_draw_batch(
-    con: duckdb.DuckDBPyConnection, draws: pa.Table, metrics: pa.Table, outcomes: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    draws: pa.Table,
+    metrics: pa.Table,
+    outcomes: pa.Table,
+    stale: pa.Table | None = None,
 ) -> None:
-    """Insert draws, their metrics and outcomes in ONE transaction (all or nothing)."""
+    """Insert draws, their metrics and outcomes in ONE transaction (all or nothing), first
+    deleting the ``stale`` (run, problem, temperature, k, seed) draws they replace."""
     with transaction(con):
+        if stale is not None and stale.num_rows:
+            delete_draws_of(con, stale)
         if draws.num_rows:
             insert(con, "draws", draws)
         if metrics.num_rows:

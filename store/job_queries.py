@@ -229,6 +229,20 @@ def _update_grades(con: duckdb.DuckDBPyConnection, data: Any) -> int:
         con.unregister(name)
 
 
+def _drop_changed_draws(con: duckdb.DuckDBPyConnection, data: Any) -> None:
+    """Delete the stored draws (and their pruning rows) that ``data`` gives other members."""
+    name = _register(con, data.select(["draw_id", "sample_ids"]))
+    try:
+        changed = (
+            f"SELECT n.draw_id FROM {name} n JOIN draws d USING (draw_id) "
+            "WHERE d.sample_ids <> n.sample_ids"
+        )
+        con.execute(f"DELETE FROM prune_outcomes WHERE draw_id IN ({changed})")
+        con.execute(f"DELETE FROM draws WHERE draw_id IN ({changed})")
+    finally:
+        con.unregister(name)
+
+
 def ingest_job_results(
     con: duckdb.DuckDBPyConnection, folder: Path, job_id: str | None = None
 ) -> dict[str, int]:
@@ -236,7 +250,9 @@ def ingest_job_results(
 
     Keyed tables are inserted with INSERT OR IGNORE (samples also take the grade columns of
     graded rows); draw_metrics and draw_outcomes rows of the file's draws replace stored ones,
-    so for them the count is the net change (0 when the same rows come again).
+    so for them the count is the net change (0 when the same rows come again). A stored draw
+    whose members differ from the file's (its pool changed since) is replaced, and its
+    pruning rows deleted.
     When ``job_id`` is given its status becomes ``ingested`` in the same transaction.
     """
     folder = Path(folder)
@@ -266,6 +282,8 @@ def ingest_job_results(
                 finally:
                     con.unregister(name)
             else:
+                if table == "draws":
+                    _drop_changed_draws(con, data)
                 insert(con, table, data, on_conflict="ignore")
             added[table] = _count(con, table) - before
             if table == "samples":

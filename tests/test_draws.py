@@ -410,6 +410,51 @@ def test_another_distinct_n_adds_its_own_rows_and_keeps_the_default(db_path: Pat
     no_duplicates(con)
 
 
+def test_a_pool_that_grew_is_redrawn_as_if_drawn_fresh(tmp_path: Path) -> None:
+    """Draw with three samples of one pool missing, prune, add them back, draw again: the
+    stored draws, metrics and outcomes equal a fresh draw of the whole study, and the pruning
+    rows of the replaced draws are gone (the other pools' stay)."""
+    from divtui.engine.prune import run_prune
+
+    fresh, grown = tmp_path / "fresh.duckdb", tmp_path / "grown.duckdb"
+    make_study(fresh, n=10)
+    shutil.copy(fresh, grown)
+    con = open_db(fresh)
+    run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
+    want = stored(con)
+    con.close()
+
+    con = open_db(grown)
+    late = (
+        "SELECT sample_id FROM samples WHERE problem_id = 'p0' AND temperature = 0.5 AND idx >= 7"
+    )
+    for table in ("scores", "embeddings", "samples"):
+        con.execute(f"DELETE FROM {table} WHERE sample_id IN ({late})")
+    run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
+    run_prune(con, metrics=["bleu"], sizes=[5], keep=[2], notice=lambda _: None)
+    pruned = con.execute("SELECT count(DISTINCT draw_id) FROM prune_outcomes").fetchall()[0][0]
+    con.execute(f"ATTACH '{fresh}' AS f (READ_ONLY)")
+    for table in ("samples", "scores", "embeddings"):
+        con.execute(
+            f"INSERT INTO {table} SELECT * FROM f.{table} "
+            f"WHERE sample_id NOT IN (SELECT sample_id FROM {table})"
+        )
+    con.execute("DETACH f")
+    notes: list[str] = []
+    stats = run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=notes.append)
+    assert stats["redrawn"] == 2 and stats["draws_written"] == 2 * 3
+    assert sum("redrawn" in n for n in notes) == 1
+    assert stored(con) == want
+    no_duplicates(con)
+    orphans = con.execute(
+        "SELECT count(*) FROM prune_outcomes WHERE draw_id NOT IN (SELECT draw_id FROM draws)"
+    ).fetchall()[0][0]
+    left = con.execute("SELECT count(DISTINCT draw_id) FROM prune_outcomes").fetchall()[0][0]
+    assert orphans == 0 and left == pruned - 3
+    again = run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
+    assert again["redrawn"] == 0 and again["draws_written"] == 0
+
+
 def test_mixed_embedding_dimensions_are_a_clear_error_and_lose_nothing(db_path: Path) -> None:
     make_study(db_path, embeddings=False)
     con = open_db(db_path)

@@ -113,6 +113,55 @@ def test_draw_rows_are_replaced_not_duplicated(tmp_path: Path) -> None:
     assert rows == want
 
 
+def test_a_draw_with_other_members_replaces_the_stored_one(tmp_path: Path) -> None:
+    """A result draw whose members differ from the stored draw of that id (its pool changed)
+    replaces it and drops its pruning rows; an unchanged one keeps them; a rerun changes nothing."""
+
+    def draws(members: list[list[int]]) -> pa.Table:
+        return pa.table(
+            {
+                "draw_id": [1, 2],
+                "run_id": ["r", "r"],
+                "problem_id": ["p", "p"],
+                "temperature": [0.7, 0.7],
+                "k": [2, 2],
+                "rep": [0, 1],
+                "seed": [0, 0],
+                "sample_ids": pa.array(members, pa.list_(pa.int64())),
+            }
+        )
+
+    con = open_db(tmp_path / "s.duckdb")
+    insert(con, "draws", draws([[10, 11], [12, 13]]))
+    insert(
+        con,
+        "prune_outcomes",
+        pd.DataFrame(
+            {
+                "draw_id": [1, 2],
+                "metric": ["bleu"] * 2,
+                "m": [1, 1],
+                "weighted": [False] * 2,
+                "selector": ["medoids"] * 2,
+                "aggregator": ["maj"] * 2,
+            }
+        ),
+        on_conflict="append",
+    )
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pq.write_table(draws([[10, 11], [14, 10]]), folder / "draws.parquet")
+    for _ in range(2):
+        added = jq.ingest_job_results(con, folder)
+        assert added["draws"] == 0
+        assert con.execute("SELECT draw_id, sample_ids FROM draws ORDER BY 1").fetchall() == [
+            (1, [10, 11]),
+            (2, [14, 10]),
+        ]
+        assert con.execute("SELECT draw_id FROM prune_outcomes").fetchall() == [(1,)]
+    con.close()
+
+
 def test_foreign_result_files_are_refused_in_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
