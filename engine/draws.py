@@ -413,7 +413,13 @@ def run_draws(
                     )
                     for k in fits
                 }
-                changed = {k for k in fits if _changed(pool, have, ids_of[k], k, seed)}
+                idx_of = {
+                    k: draw_indices(
+                        seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps
+                    )
+                    for k in fits
+                }
+                changed = {k for k in fits if _changed(pool, have, ids_of[k], idx_of[k])}
                 todo = [
                     k
                     for k in fits
@@ -433,10 +439,7 @@ def run_draws(
                 ans_base = len(rows.answers)
                 rows.answers.extend(pool.answers)
                 for k in todo:
-                    idx = draw_indices(
-                        seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps
-                    )
-                    ids = ids_of[k]
+                    idx, ids = idx_of[k], ids_of[k]
                     ev = evaluate(pool, mats, idx, quality=quality)
                     # a changed pool's stored draws are deleted with this batch: nothing is done
                     rows_of = {} if k in changed else done_rows
@@ -456,10 +459,10 @@ def run_draws(
 
 
 def _changed(
-    pool: Pool, have: tuple[np.ndarray, np.ndarray, np.ndarray], ids: np.ndarray, k: int, seed: int
+    pool: Pool, have: tuple[np.ndarray, np.ndarray, np.ndarray], ids: np.ndarray, idx: np.ndarray
 ) -> bool:
-    """Whether a stored draw among ``ids`` (the pool's draws of size k) has other members than
-    the pool gives it now: samples were added to or removed from the pool since it was drawn.
+    """Whether a stored draw among ``ids`` (the pool's draws of one size, at positions ``idx``
+    now) has other members: samples were added to or removed from the pool since it was drawn.
 
     ``have`` is dq.stored_draws: sorted draw_ids, member starts, flat members.
     """
@@ -470,9 +473,8 @@ def _changed(
     present = stored_ids[pos] == ids
     if not present.any():
         return False
-    idx = draw_indices(seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, len(ids))
     want = pool.sample_ids[idx[present]]
-    got = flat[starts[pos[present]][:, None] + np.arange(k)]
+    got = flat[starts[pos[present]][:, None] + np.arange(idx.shape[1])]
     return not np.array_equal(got, want)
 
 

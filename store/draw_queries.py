@@ -168,8 +168,6 @@ def stored_draws(
         params=[run_id, seed, sizes],
     ).to_arrow_table()
     members = t.column("sample_ids").combine_chunks()
-    if isinstance(members, pa.ChunkedArray):  # no rows
-        members = pa.array([], pa.list_(pa.int64()))
     starts = members.offsets.to_numpy()[:-1].astype(np.int64)
     flat = members.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
     return t.column("draw_id").to_numpy().astype(np.int64), starts, flat
@@ -186,19 +184,23 @@ STALE_SCHEMA = pa.schema(
 )
 
 
+def delete_draws(con: duckdb.DuckDBPyConnection, ids: str) -> None:
+    """Delete the draws whose ids the SQL query ``ids`` gives, with their metric, outcome and
+    pruning rows (inside the caller's transaction; ``ids`` is read before draws go)."""
+    for table in ("draw_metrics", "draw_outcomes", "prune_outcomes", "draws"):
+        con.execute(f"DELETE FROM {table} WHERE draw_id IN ({ids})")
+
+
 def delete_draws_of(con: duckdb.DuckDBPyConnection, stale: pa.Table) -> None:
-    """Delete every draw of the given (run, problem, temperature, k, seed) with its metric,
-    outcome and pruning rows (inside the caller's transaction)."""
+    """Delete every draw of the given (run, problem, temperature, k, seed), as delete_draws."""
     name = "_divtui_stale_draws"
     con.register(name, stale)
     try:
-        ids = (
+        delete_draws(
+            con,
             "SELECT d.draw_id FROM draws d JOIN "
-            f"{name} s USING (run_id, problem_id, temperature, k, seed)"
+            f"{name} s USING (run_id, problem_id, temperature, k, seed)",
         )
-        for table in ("draw_metrics", "draw_outcomes", "prune_outcomes"):
-            con.execute(f"DELETE FROM {table} WHERE draw_id IN ({ids})")
-        con.execute(f"DELETE FROM draws WHERE draw_id IN ({ids})")
     finally:
         con.unregister(name)
 

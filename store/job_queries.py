@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from .db import transaction
+from .draw_queries import delete_draws
 from .write import _register, insert
 
 RESULT_TABLES = (
@@ -230,15 +231,15 @@ def _update_grades(con: duckdb.DuckDBPyConnection, data: Any) -> int:
 
 
 def _drop_changed_draws(con: duckdb.DuckDBPyConnection, data: Any) -> None:
-    """Delete the stored draws (and their pruning rows) that ``data`` gives other members."""
+    """Delete the stored draws (and their metric, outcome and pruning rows) that ``data``
+    gives other members; the file's rows take their place."""
     name = _register(con, data.select(["draw_id", "sample_ids"]))
     try:
-        changed = (
+        delete_draws(
+            con,
             f"SELECT n.draw_id FROM {name} n JOIN draws d USING (draw_id) "
-            "WHERE d.sample_ids <> n.sample_ids"
+            "WHERE d.sample_ids <> n.sample_ids",
         )
-        con.execute(f"DELETE FROM prune_outcomes WHERE draw_id IN ({changed})")
-        con.execute(f"DELETE FROM draws WHERE draw_id IN ({changed})")
     finally:
         con.unregister(name)
 
@@ -251,8 +252,8 @@ def ingest_job_results(
     Keyed tables are inserted with INSERT OR IGNORE (samples also take the grade columns of
     graded rows); draw_metrics and draw_outcomes rows of the file's draws replace stored ones,
     so for them the count is the net change (0 when the same rows come again). A stored draw
-    whose members differ from the file's (its pool changed since) is replaced, and its
-    pruning rows deleted.
+    whose members differ from the file's (its pool changed since) is replaced, with its
+    metric, outcome and pruning rows.
     When ``job_id`` is given its status becomes ``ingested`` in the same transaction.
     """
     folder = Path(folder)
