@@ -654,7 +654,8 @@ def neighbourhood_quality(
             for e in (spaces.embedder, spaces.orm_embedder)
             if e is not None
         }
-        problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
+        keys = dq.pool_keys(con, run)
+        problems = list(dict.fromkeys(p for _, p, t, _ in keys if temperature in (None, t)))
         for start in range(0, len(problems), 100):
             for pool in load_pools(con, run, problems[start : start + 100], {}, embeds):
                 if not pool.graded or temperature not in (None, pool.temperature):

@@ -295,7 +295,8 @@ def _scorers(
     seed: int,
 ) -> list[Row]:
     """Per (run, scorer): graded samples, AUC of the score against correctness (Mann-Whitney,
-    with a bootstrap interval over problems), and the accuracy of ``bst`` under that scorer at each stored k (``bst_k<k>`` with CI)."""
+    with a bootstrap interval over problems), and the accuracy of ``bst`` under that scorer at
+    each stored k (``bst_k<k>`` with CI)."""
     df = rq.scored_samples(con, run_id=run_id, temperature=temperature)
     if scorer is not None:
         df = df[df["scorer"] == scorer]
@@ -306,18 +307,13 @@ def _scorers(
         correct = sub["correct"].to_numpy(bool)
         row: Row = {**prefix, "n_samples": len(sub), "n_correct": int(correct.sum())}
         row["n_problems"] = int(sub["problem_id"].nunique())
-        scores = sub["value"].to_numpy(float)
-        value = stats.auc(scores, correct)
-        problems, group = np.unique(sub["problem_id"].to_numpy(), return_inverse=True)
-        boots = stats.boot_auc(
-            scores,
+        value, ci = stats.auc_with_ci(
+            sub["value"].to_numpy(float),
             correct,
-            group,
-            stats.bootstrap_weights(
-                stats.bootstrap_indices(len(problems), n_boot, seed), len(problems)
-            ),
+            sub["problem_id"].to_numpy(),
+            n_boot=n_boot,
+            seed=seed,
         )
-        ci = stats.percentile_ci(boots) if n_boot else None
         _ci_fields(row, "auc", value, ci)
         for b in bst:
             if b["run_id"] == prefix["run_id"] and b.get(prefix["scorer"]) is not None:

@@ -33,6 +33,11 @@ def bootstrap_weights(indices: np.ndarray, n_groups: int) -> np.ndarray:
     return counts.reshape(n_boot, n_groups).astype(float)
 
 
+def resample_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """Multiplicities (n_boot, n_groups) of ``n_boot`` problem resamples drawn from ``seed``."""
+    return bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+
+
 def percentile_ci(stats: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float] | None:
     """Percentile interval of bootstrap replicates, ignoring undefined (NaN) ones."""
     finite = stats[np.isfinite(stats)]
@@ -250,7 +255,7 @@ def correlate(
             out[key], out[f"{key}_ci"] = None, None
         return out
     ones = np.ones((1, codes.size))
-    w = bootstrap_weights(bootstrap_indices(codes.size, n_boot, seed), codes.size)
+    w = resample_weights(codes.size, n_boot, seed)
     fns = {"pearson": boot_pearson, "spearman": boot_spearman}
     for key in keys[: 1 + rank]:
         point = float(fns[key](x, y, g, ones)[0])
@@ -301,7 +306,7 @@ def correlate_many(
     where = {c: i for i, c in enumerate(used)}
     idx = [(where[x], where[y]) for x, y in pairs]
     point = boot_spearman_pairs(stack, idx, g, np.ones((1, n_groups)))[0]
-    w = bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    w = resample_weights(n_groups, n_boot, seed)
     boots = boot_spearman_pairs(stack, idx, g, w) if n_boot else None
     for p, pair in enumerate(pairs):
         res = out[pair]
@@ -326,7 +331,7 @@ def mean_with_ci(
     point = float(sums.sum() / counts.sum())
     if not n_boot:
         return point, None
-    w = bootstrap_weights(bootstrap_indices(sums.size, n_boot, seed), sums.size)
+    w = resample_weights(sums.size, n_boot, seed)
     return point, percentile_ci(boot_ratio(sums, counts, w))
 
 
@@ -387,3 +392,17 @@ def boot_auc(
             out[lo : lo + step] = wins / (pos_t.sum(axis=1) * neg_t.sum(axis=1))
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def auc_with_ci(
+    scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, *, n_boot: int, seed: int
+) -> tuple[float | None, tuple[float, float] | None]:
+    """:func:`auc` (None if one class is absent) with a bootstrap interval over ``groups``."""
+    point = auc(scores, positive)
+    if math.isnan(point):
+        return None, None
+    if not n_boot:
+        return point, None
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    w = resample_weights(int(g.max()) + 1, n_boot, seed)
+    return point, percentile_ci(boot_auc(scores, positive, g, w))
