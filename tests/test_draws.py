@@ -13,6 +13,7 @@ import sacrebleu
 
 from divtui.engine.draws import draw_indices, run_draws
 from divtui.store import draw_id, insert, open_db, sample_id
+from divtui.store.draw_queries import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
 from tests.test_aggregators import ref_argmax, ref_coverage, ref_mbr, ref_vote
 
@@ -35,21 +36,7 @@ def make_study(
     """A random study written with divtui.store.insert: texts, answers, scores, embeddings."""
     rng = np.random.default_rng(seed)
     con = open_db(path)
-    cols: dict[str, list] = {
-        c: []
-        for c in (
-            "sample_id",
-            "run_id",
-            "problem_id",
-            "temperature",
-            "idx",
-            "text",
-            "mean_logprob",
-            "answer",
-            "correct",
-            "answer_class",
-        )
-    }
+    cols: dict[str, list] = {c: [] for c in SAMPLE_COLUMNS}
     for p in range(problems):
         for t in temps:
             classes: dict[str, int] = {}

@@ -26,6 +26,7 @@ from divtui.engine.prune import (
     weighted_mbr,
 )
 from divtui.store import insert, open_db, sample_id, transaction
+from divtui.store.draw_queries import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
 from tests.test_kmedoids import _reference_pam
 
@@ -59,21 +60,7 @@ def build_study(
 ) -> None:
     """A small study with random texts, classes, correctness, rewards in [0, 1] and vectors."""
     rng = np.random.default_rng(seed)
-    cols: dict[str, list] = {
-        c: []
-        for c in (
-            "sample_id",
-            "run_id",
-            "problem_id",
-            "temperature",
-            "idx",
-            "text",
-            "answer",
-            "correct",
-            "answer_class",
-            "mean_logprob",
-        )
-    }
+    cols: dict[str, list] = {c: [] for c in SAMPLE_COLUMNS}
     vecs, orm_vecs, rewards = [], [], []
     for p in range(problems):
         for t in range(temps):
