@@ -77,6 +77,20 @@ def _ensure_user() -> bool:
     return True
 
 
+def children(ppid: int) -> list[int]:
+    """Pids whose parent is ``ppid`` (sshd's per-connection processes)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == ppid:
+                out.append(int(p.name))
+    return out
+
+
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[dict]:
     """Start sshd; yield paths, port, the ssh config and the remote divtui of each login."""

@@ -17,6 +17,7 @@ from divtui.engine.remote.hosts import Target
 from divtui.store import insert, open_db, transaction
 from divtui.store import job_queries as jq
 from tests.conftest import run_divtui
+from tests.remote.conftest import children
 
 pytestmark = pytest.mark.usefixtures("no_agent")
 
@@ -127,7 +128,7 @@ def test_dropped_connection_then_fetch_after_reconnect(sshd, tiny_model, tmp_pat
             while (await client.job_state(conn, job_dir))["status"] != "running":
                 await asyncio.sleep(0.1)
             state = await client.job_state(conn, job_dir)
-            for pid in _children(sshd["sshd_pid"]):  # cut every live session, server side
+            for pid in children(sshd["sshd_pid"]):  # cut every live session, server side
                 os.kill(pid, signal.SIGKILL)
             with pytest.raises(ConnectionDropped, match="keeps running"):
                 await client.guarded(client.wait_job(conn, job_dir), "gpubox", job_id)
@@ -141,20 +142,6 @@ def test_dropped_connection_then_fetch_after_reconnect(sshd, tiny_model, tmp_pat
     assert con.execute("SELECT count(*), count(correct) FROM samples").fetchall() == [(8, 8)]
     assert jq.get_job(con, job_id)["status"] == "ingested"
     con.close()
-
-
-def _children(ppid: int) -> list[int]:
-    """Pids whose parent is ``ppid`` (the per-connection sshd processes)."""
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == ppid:
-                out.append(int(p.name))
-    return out
 
 
 def test_cancel_stops_the_remote_process_group(sshd, tiny_model, tmp_path):

@@ -15,7 +15,7 @@ from textual.widgets import Input, Select
 from divtui.store import insert, open_db, transaction
 from divtui.tui.screens.jobs import JobsScreen
 from divtui.tui.screens.rerun import RemoteRerunScreen, RequestError, validate_request
-from tests.remote.conftest import no_agent, sshd, tiny_model  # noqa: F401 - fixtures
+from tests.remote.conftest import children, no_agent, sshd, tiny_model  # noqa: F401 - fixtures
 
 from .conftest import SIZE, settle
 
@@ -28,20 +28,6 @@ def write_host_config(sshd: dict) -> None:
         f'[hosts.{HOST}]\nssh_config = "{sshd["ssh_config"]}"\n'
         f'divtui = "{sshd["root_divtui"]}"\njobs_dir = "{sshd["root_jobs"]}"\n'
     )
-
-
-def children(ppid: int) -> list[int]:
-    """Pids whose parent is ``ppid`` (sshd's per-connection processes)."""
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == ppid:
-                out.append(int(p.name))
-    return out
 
 
 def sql(app, query: str, params: list | None = None) -> list[tuple]:
