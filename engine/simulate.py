@@ -114,14 +114,16 @@ def fmt(x: Fraction) -> str:
     """A number as a model would write it: integer, finite decimal, or \\frac{p}{q}."""
     if x.denominator == 1:
         return str(x.numerator)
-    d = x.denominator
+    d, twos, fives = x.denominator, 0, 0
     while d % 2 == 0:
-        d //= 2
+        d, twos = d // 2, twos + 1
     while d % 5 == 0:
-        d //= 5
-    if d == 1:
-        return format(float(x), ".10f").rstrip("0").rstrip(".")
+        d, fives = d // 5, fives + 1
     sign = "-" if x < 0 else ""
+    if d == 1:  # a finite decimal: written out exactly, however many places it needs
+        places = max(twos, fives)
+        digits = str(abs(x.numerator) * 10**places // x.denominator).rjust(places + 1, "0")
+        return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0")
     return f"{sign}\\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
 
 
