@@ -211,9 +211,16 @@ def load_study(path: str | Path) -> Study:
             try:
                 check_engine_args(table["engine_args"])
             except SettingError as e:
-                raise StudyError(
-                    f"{path}:{line_of(text, section, 'engine_args')}: key generate.{e}"
-                ) from None
+                line = line_of(text, section, "engine_args")
+                m = re.match(r"engine_args\.(\w+)", str(e))
+                lines = text.splitlines()
+                for j in range(line, len(lines)) if m else ():
+                    if re.match(r"^\s*\[", lines[j]):
+                        break
+                    if re.match(rf"^\s*[\"']?{m.group(1)}[\"']?\s*=", lines[j]):
+                        line = j + 1
+                        break
+                raise StudyError(f"{path}:{line}: key generate.{e}") from None
         for key in REQUIRED.get(section, ()):
             if key not in table:
                 raise StudyError(
