@@ -103,7 +103,7 @@ def backend_from_llm(
     }
     if load_seconds is not None:
         info["load_seconds"] = round(load_seconds, 1)
-    return Backend("vllm", tokenizer, sample, info)
+    return Backend("vllm", tokenizer, sample, info, engine=llm)
 
 
 def sampling_params(n: int, temperature: float, max_tokens: int, seed: int) -> Any:

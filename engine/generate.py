@@ -36,6 +36,7 @@ class Backend:
     tokenizer: Any
     sample: Callable[[list[str], list[int], float, int, int], list[list[Completion]]]
     info: dict[str, Any] = field(default_factory=dict)
+    engine: Any = None
 
 
 @dataclass

@@ -124,6 +124,20 @@ def build_causal_lm(
     return folder
 
 
+VLLM_SIZES = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+}
+
+
+def build_vllm_lm(folder: Path, *, seed: int = 0, eos_logit: float | None = 3.0) -> Path:
+    """A tiny Llama that vLLM's GPU attention kernels accept (head_dim 64; 8 hangs FlashAttention 3)."""
+    return build_causal_lm(folder, seed=seed, eos_logit=eos_logit, **VLLM_SIZES)
+
+
 def build_classifier(folder: Path, *, seed: int = 0, num_labels: int = 1) -> Path:
     """Save a tiny random LlamaForSequenceClassification (and its tokenizer) to ``folder``."""
     import torch
