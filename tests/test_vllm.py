@@ -103,7 +103,12 @@ def test_n_samples_per_prompt_eos_and_finish_reason(backend: Any) -> None:
             else:
                 assert len(c.token_ids) == 24 and c.token_ids[-1] != eos
             body = c.token_ids[:-1] if c.finish_reason == "stop" else c.token_ids
-            assert c.text == backend.tokenizer.decode(body, skip_special_tokens=True)
+            full = backend.tokenizer.decode(body, skip_special_tokens=True)
+            # vLLM's incremental detokenizer holds back a trailing incomplete UTF-8 character
+            # (decode shows it as U+FFFD); everything before it is the same text
+            assert c.text == full or (
+                full.startswith(c.text) and set(full[len(c.text) :]) == {"\ufffd"}
+            )
     assert reasons == {"stop", "length"}
 
 
