@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("divtui.commands.demo", "build a small simulated study and open it"),
     "generate": ("divtui.commands.generate", "sample solutions with vLLM or transformers"),
     "import": ("divtui.commands.import_", "import a file of sampled solutions"),
+    "ingest": ("divtui.commands.ingest", "ingest landed Parquet batches (sharded or Ray runs)"),
     "grade": ("divtui.commands.grade", "extract answers and grade them with math-verify"),
     "score": ("divtui.commands.score", "score samples with a reward model or a probe"),
     "embed": ("divtui.commands.embed", "embed samples with a sentence-transformers model"),

@@ -36,6 +36,7 @@ class Backend:
     tokenizer: Any
     sample: Callable[[list[str], list[int], float, int, int], list[list[Completion]]]
     info: dict[str, Any] = field(default_factory=dict)
+    engine: Any = None
 
 
 @dataclass
@@ -61,6 +62,27 @@ class GenerateSpec:
     dataset_config: str | None = None
     dataset_name: str | None = None
     fields: dict[str, str | None] | None = None
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    enforce_eager: bool | None = None
+    max_num_seqs: int | None = None
+    engine_args: dict[str, Any] | None = None
+    data_parallel_size: int = 1
+    gpus: list[str] | None = None
+    launcher: str = "local"
+
+
+def vllm_named(spec: GenerateSpec) -> dict[str, Any]:
+    """The named vLLM engine settings of ``spec`` (None: vLLM's default)."""
+    tp = spec.tensor_parallel_size if spec.tensor_parallel_size != 1 else None
+    return {
+        "gpu_memory_utilization": spec.gpu_memory_utilization,
+        "max_model_len": spec.max_model_len,
+        "tensor_parallel_size": tp,
+        "enforce_eager": spec.enforce_eager,
+        "dtype": spec.dtype,
+        "max_num_seqs": spec.max_num_seqs,
+    }
 
 
 def run_id_for(spec: GenerateSpec) -> str:
@@ -101,10 +123,7 @@ def load_backend(spec: GenerateSpec) -> Backend:
         from .backend_vllm import load
 
         return load(
-            spec.model,
-            tensor_parallel_size=spec.tensor_parallel_size,
-            seed=spec.seed,
-            dtype=spec.dtype,
+            spec.model, seed=spec.seed, named=vllm_named(spec), engine_args=spec.engine_args
         )
     raise ValueError(f"unknown backend {spec.backend!r} (use vllm or transformers)")
 
@@ -162,6 +181,78 @@ def check_run_matches(con: Any, run_id: str, spec: GenerateSpec) -> None:
             )
 
 
+VLLM_ONLY = ("gpu_memory_utilization", "max_model_len", "enforce_eager", "max_num_seqs")
+PoolsSink = Callable[[list[pd.DataFrame]], None]
+
+
+def check_spec(spec: GenerateSpec) -> None:
+    """Refuse settings that cannot work together, before any model loads (one-line errors)."""
+    from .engine_settings import check_engine_args, check_named
+
+    if spec.n < 1 or spec.max_tokens < 1 or not spec.temperatures:
+        raise ValueError("n and max_tokens must be positive and temperatures non-empty")
+    if spec.backend not in ("vllm", "transformers"):
+        raise ValueError(f"unknown backend {spec.backend!r} (use vllm or transformers)")
+    if spec.launcher not in ("local", "ray"):
+        raise ValueError(f"unknown launcher {spec.launcher!r} (use local or ray)")
+    if spec.data_parallel_size < 1 or spec.tensor_parallel_size < 1:
+        raise ValueError("data_parallel_size and tensor_parallel_size must be positive")
+    if spec.backend == "transformers":
+        named = [k for k in VLLM_ONLY if getattr(spec, k) is not None]
+        if spec.engine_args:
+            named.append("engine_args")
+        if spec.tensor_parallel_size != 1:
+            named.append("tensor_parallel_size")
+        if spec.launcher == "ray":
+            named.append("launcher")
+        if named:
+            raise ValueError(
+                f"{named[0]} applies to the vllm backend only (this run uses transformers)"
+            )
+    check_named(vllm_named(spec) if spec.backend == "vllm" else {})
+    check_engine_args(spec.engine_args)
+
+
+def todo_pools(
+    con: Any, run_id: str, spec: GenerateSpec, problems: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], float]]:
+    """The (problem, temperature) pools of ``spec`` that the run has not stored yet."""
+    temps = sorted({round(float(t), 6) for t in spec.temperatures})
+    done = gq.finished_pools(con, run_id)
+    return [(p, t) for t in temps for p in problems if (p["problem_id"], t) not in done]
+
+
+def sample_pools(
+    backend: Backend,
+    spec: GenerateSpec,
+    run_id: str,
+    todo: list[tuple[dict[str, Any], float]],
+    sink: PoolsSink,
+) -> None:
+    """Sample ``todo`` in calls of ``pools_per_call`` pools; ``sink`` gets each call's pool rows.
+
+    Every pool carries its own seed, so what it draws does not depend on the other pools of the
+    call, on their order, or on which engine (shard) samples it.
+    """
+    prompts = {
+        p["problem_id"]: render_prompt(backend.tokenizer, p["question"], spec.system_prompt)
+        for p, _ in todo
+    }
+    for start in range(0, len(todo), spec.pools_per_call):
+        by_temp: dict[float, list[str]] = {}
+        for p, t in todo[start : start + spec.pools_per_call]:
+            by_temp.setdefault(t, []).append(p["problem_id"])
+        for t, pids in by_temp.items():
+            seeds = [pool_seed(spec.seed, pid, t) for pid in pids]
+            outs = backend.sample([prompts[pid] for pid in pids], seeds, t, spec.n, spec.max_tokens)
+            if len(outs) != len(pids):
+                raise RuntimeError(f"backend returned {len(outs)} pools, expected {len(pids)}")
+            for pool in outs:
+                if len(pool) != spec.n:
+                    raise RuntimeError(f"backend returned {len(pool)} samples, expected {spec.n}")
+            sink([sample_rows(run_id, pid, t, pool) for pid, pool in zip(pids, outs, strict=True)])
+
+
 def generate_db(
     con: Any,
     spec: GenerateSpec,
@@ -172,12 +263,13 @@ def generate_db(
 ) -> dict[str, Any]:
     """Sample every missing pool of ``spec`` into the database; each pool commits on its own.
 
+    With ``data_parallel_size`` > 1 (or the ``ray`` launcher) the pools are sampled by other
+    processes that land Parquet batches beside the database, and this process ingests them.
     Returns counts: pools done now, pools already there, samples written, tokens generated.
     """
     from .datasets import Fields, load_problems
 
-    if spec.n < 1 or spec.max_tokens < 1 or not spec.temperatures:
-        raise ValueError("n and max_tokens must be positive and temperatures non-empty")
+    check_spec(spec)
     if problems is None:
         problems = load_problems(
             spec.dataset,
@@ -189,41 +281,45 @@ def generate_db(
         )
     run_id = run_id_for(spec)
     check_run_matches(con, run_id, spec)
-    temps = sorted({round(float(t), 6) for t in spec.temperatures})
-    done = gq.finished_pools(con, run_id)
-    todo = [(p, t) for t in temps for p in problems if (p["problem_id"], t) not in done]
-    stats = {"run_id": run_id, "pools_done": 0, "pools_skipped": len(temps) * len(problems)}
-    stats.update(pools_skipped=stats["pools_skipped"] - len(todo), samples=0, tokens=0)
+    sharded = spec.data_parallel_size > 1 or spec.launcher == "ray"
+    if sharded:
+        from .shard import ingest_leftovers
+
+        ingest_leftovers(con, run_id)
+    todo = todo_pools(con, run_id, spec, problems)
+    total_pools = len({round(float(t), 6) for t in spec.temperatures}) * len(problems)
+    stats = {"run_id": run_id, "pools_done": 0, "pools_skipped": total_pools - len(todo)}
+    stats.update(samples=0, tokens=0)
     if not todo:
         return stats
+    if sharded:
+        with transaction(con):
+            insert(con, "problems", pd.DataFrame(problems))
+        if spec.launcher == "ray":
+            from .ray_generate import generate_ray
+
+            return {**stats, **generate_ray(con, spec, run_id, todo, progress)}
+        from .shard import generate_sharded
+
+        return {**stats, **generate_sharded(con, spec, run_id, todo, progress)}
     backend = backend or load_backend(spec)
     with transaction(con):
         insert(con, "problems", pd.DataFrame(problems))
         insert(con, "runs", run_row(run_id, spec, backend))
-    prompts = {
-        p["problem_id"]: render_prompt(backend.tokenizer, p["question"], spec.system_prompt)
-        for p in problems
-    }
     total = len(todo)
     if progress:
         progress(0, total, "pools")
-    for start in range(0, total, spec.pools_per_call):
-        chunk = todo[start : start + spec.pools_per_call]
-        by_temp: dict[float, list[str]] = {}
-        for p, t in chunk:
-            by_temp.setdefault(t, []).append(p["problem_id"])
-        for t, pids in by_temp.items():
-            seeds = [pool_seed(spec.seed, pid, t) for pid in pids]
-            outs = backend.sample([prompts[pid] for pid in pids], seeds, t, spec.n, spec.max_tokens)
-            for pid, pool in zip(pids, outs, strict=True):
-                if len(pool) != spec.n:
-                    raise RuntimeError(f"backend returned {len(pool)} samples, expected {spec.n}")
-                rows = sample_rows(run_id, pid, t, pool)
-                with transaction(con):
-                    insert(con, "samples", rows)
-                stats["pools_done"] += 1
-                stats["samples"] += len(rows)
-                stats["tokens"] += int(rows["n_tokens"].sum())
-                if progress:
-                    progress(stats["pools_done"], total, "pools")
+
+    def commit(pools: list[pd.DataFrame]) -> None:
+        """Each pool in its own transaction, then counted."""
+        for rows in pools:
+            with transaction(con):
+                insert(con, "samples", rows)
+            stats["pools_done"] += 1
+            stats["samples"] += len(rows)
+            stats["tokens"] += int(rows["n_tokens"].sum())
+            if progress:
+                progress(stats["pools_done"], total, "pools")
+
+    sample_pools(backend, spec, run_id, todo, commit)
     return stats

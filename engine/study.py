@@ -88,6 +88,20 @@ KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "dataset_config": (_str, "a string"),
         "dataset_name": (_str, "a string"),
         "fields": (_fields, "a table of field names (question, answer, id, ...)"),
+        "gpu_memory_utilization": (
+            lambda v: _num(v) and 0 < v <= 1,
+            "a number in (0, 1] (vllm: share of GPU memory per engine)",
+        ),
+        "max_model_len": (_pos_int, "a positive integer"),
+        "enforce_eager": (_bool, "true or false"),
+        "max_num_seqs": (_pos_int, "a positive integer"),
+        "engine_args": (lambda v: isinstance(v, dict), "a table of vLLM engine arguments"),
+        "data_parallel_size": (_pos_int, "a positive integer"),
+        "gpus": (
+            lambda v: isinstance(v, list) and bool(v) and all(_str(g) or _int(g) for g in v),
+            "a list of GPU ids in engine order, e.g. [0, 1]",
+        ),
+        "launcher": (lambda v: v in ("local", "ray"), '"local" or "ray"'),
     },
     "grade": {
         "workers": (_pos_int, "a positive integer"),
@@ -191,6 +205,22 @@ def load_study(path: str | Path) -> Study:
             check, what = KEYS[section][key]
             if not check(value):
                 raise StudyError(f"{where}: must be {what}, got {value!r}")
+        if section == "generate" and "engine_args" in table:
+            from .engine_settings import SettingError, check_engine_args
+
+            try:
+                check_engine_args(table["engine_args"])
+            except SettingError as e:
+                line = line_of(text, section, "engine_args")
+                m = re.match(r"engine_args\.(\w+)", str(e))
+                lines = text.splitlines()
+                for j in range(line, len(lines)) if m else ():
+                    if re.match(r"^\s*\[", lines[j]):
+                        break
+                    if re.match(rf"^\s*[\"']?{m.group(1)}[\"']?\s*=", lines[j]):
+                        line = j + 1
+                        break
+                raise StudyError(f"{path}:{line}: key generate.{e}") from None
         for key in REQUIRED.get(section, ()):
             if key not in table:
                 raise StudyError(
@@ -309,6 +339,8 @@ def _run_generate(
         cfg["dataset"] = study.resolve(cfg["dataset"])
     if Path(study.resolve(cfg["model"])).is_dir():
         cfg["model"] = study.resolve(cfg["model"])
+    if "gpus" in cfg:
+        cfg["gpus"] = [str(g) for g in cfg["gpus"]]
     spec = GenerateSpec(**cfg)
     with progress("generate") as bar:
         out = generate_db(con, spec, progress=bar)

@@ -15,6 +15,14 @@ def finished_pools(con: duckdb.DuckDBPyConnection, run_id: str) -> set[tuple[str
     return {(p, round(float(t), 6)) for p, t in rows}
 
 
+def run_tokens(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """Generated tokens stored for ``run_id``."""
+    rows = con.execute(
+        "SELECT coalesce(sum(n_tokens), 0) FROM samples WHERE run_id = ?", [run_id]
+    ).fetchall()
+    return int(rows[0][0])
+
+
 def run_config(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     """The stored ``config`` JSON of a run, or None when the run does not exist."""
     rows = con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchall()

@@ -198,13 +198,24 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path) -> Any:
 
     table = path.name.removesuffix(".parquet")
     try:
-        data = pq.read_table(path)
+        data = pq.read_table(path) if path.is_file() else _read_parts(path)
     except (OSError, pa.ArrowException) as e:
         raise IngestError(f"{path}: not a readable Parquet file: {e}") from None
     extra = set(data.column_names) - _columns(con, table)
     if extra:
         raise IngestError(f"{path}: column {sorted(extra)[0]} is not in table {table}")
     return data
+
+
+def _read_parts(folder: Path) -> Any:
+    """The Parquet parts of a table folder as one Arrow table (name order; none is an error)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    if not parts:
+        raise OSError("the folder holds no .parquet parts")
+    return pa.concat_tables([pq.read_table(p) for p in parts], promote_options="default")
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -264,6 +275,9 @@ def ingest_job_results(
     files = {
         t: folder / f"{t}.parquet" for t in RESULT_TABLES if (folder / f"{t}.parquet").exists()
     }
+    for t in RESULT_TABLES:  # a table may also come as a folder of Parquet parts (Ray Data)
+        if t not in files and (folder / t).is_dir():
+            files[t] = folder / t
     datas = {t: _read(con, p) for t, p in files.items()}
     added: dict[str, int] = {}
     with transaction(con):

@@ -124,6 +124,26 @@ def build_causal_lm(
     return folder
 
 
+VLLM_SIZES = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+}
+
+
+def build_vllm_lm(folder: Path, *, seed: int = 0, eos_logit: float | None = 3.0) -> Path:
+    """A tiny Llama that vLLM's GPU attention kernels accept (head_dim 64; 8 hangs FlashAttention 3).
+
+    Weights at Llama's usual scale (std 0.02), so the layers leave the EOS bias of
+    ``build_causal_lm`` intact at this width and some samples stop before the token limit.
+    """
+    return build_causal_lm(
+        folder, seed=seed, eos_logit=eos_logit, initializer_range=0.02, **VLLM_SIZES
+    )
+
+
 def build_classifier(folder: Path, *, seed: int = 0, num_labels: int = 1) -> Path:
     """Save a tiny random LlamaForSequenceClassification (and its tokenizer) to ``folder``."""
     import torch

@@ -57,6 +57,42 @@ def parse_temperatures(text: str) -> list[float]:
 @click.option("--device", default=None, help="transformers: cuda, cpu (default: cuda if present)")
 @click.option("--dtype", default=None, help="float32, bfloat16, float16 (default: auto)")
 @click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--gpu-memory-utilization",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="vllm: share of GPU memory one engine may take (vLLM default 0.92)",
+)
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: context")
+@click.option(
+    "--enforce-eager/--no-enforce-eager",
+    default=None,
+    help="vllm: no torch.compile / CUDA graphs (starts faster, samples slower)",
+)
+@click.option("--max-num-seqs", type=click.IntRange(min=1), default=None, help="vllm: batch cap")
+@click.option(
+    "--engine-arg",
+    "engine_arg",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="vllm: any other LLM(...) keyword, VALUE as JSON (repeat)",
+)
+@click.option(
+    "--data-parallel-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="engine processes, each with --tensor-parallel-size GPUs",
+)
+@click.option("--gpus", default=None, help="devices in engine order, e.g. 0,1 (repeat to share)")
+@click.option(
+    "--launcher",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: Ray Data's vLLM processor on the cluster of $RAY_ADDRESS",
+)
+@click.option("--pools-per-call", type=click.IntRange(min=1), default=64, show_default=True)
 def command(db: str | None, **opts: object) -> None:
     """Sample --n solutions per problem at each temperature, with per-token log-probs."""
     from divtui.engine.datasets import PRESETS, DatasetError, Fields
@@ -78,19 +114,28 @@ def command(db: str | None, **opts: object) -> None:
         preset = PRESETS.get(str(opts["dataset"]).lower())
         base = vars(preset.fields) if preset else vars(Fields())
         fields = {**base, **{k: v for k, v in field_opts.items() if v is not None}}
+    from divtui.engine.engine_settings import SettingError, parse_engine_arg
+
+    try:
+        engine_args = dict(parse_engine_arg(str(a)) for a in opts.pop("engine_arg"))  # type: ignore[union-attr]
+    except SettingError as e:
+        raise UserError(str(e)) from None
+    gpus = opts.pop("gpus")
     temps = parse_temperatures(str(opts.pop("temperatures")))
     system = opts.pop("system_prompt")
     spec = GenerateSpec(
         temperatures=temps,
         system_prompt=DEFAULT_SYSTEM_PROMPT if system is None else str(system),
         fields=fields,
+        engine_args=engine_args or None,
+        gpus=[g.strip() for g in str(gpus).split(",") if g.strip()] if gpus else None,
         **opts,  # type: ignore[arg-type]
     )
     con = open_db(resolve_db(db))
     try:
         with progress_bar("generate") as bar:
             stats = generate_db(con, spec, progress=bar)
-    except (DatasetError, PromptError, ValueError) as e:
+    except (DatasetError, PromptError, ValueError, RuntimeError) as e:
         raise UserError(_first_line(e)) from None
     except OSError as e:
         raise UserError(f"cannot load model {spec.model}: {_first_line(e)}") from None

@@ -136,6 +136,28 @@ def _one(values: tuple[str, ...], option: str, kind: str) -> str:
     return values[0]
 
 
+def _engine_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--engine-arg KEY=VALUE`` pairs of a generate job: named vLLM settings (and
+    data_parallel_size) go to the spec's ``engine``, the rest to its ``engine_args``."""
+    from divtui.engine.engine_settings import NAMED, SettingError, parse_engine_arg
+    from divtui.errors import UserError
+
+    engine: dict[str, Any] = {}
+    passthrough: dict[str, Any] = {}
+    for text in pairs:
+        try:
+            key, value = parse_engine_arg(text)
+        except SettingError as e:
+            raise UserError(str(e)) from None
+        (engine if key in (*NAMED, "data_parallel_size") else passthrough)[key] = value
+    out: dict[str, Any] = {}
+    if engine:
+        out["engine"] = engine
+    if passthrough:
+        out["engine_args"] = passthrough
+    return out
+
+
 def _settings(kind: str, o: dict[str, Any]) -> dict[str, Any]:
     """The spec settings of a ``kind`` job from the `remote run` options."""
     from divtui.errors import UserError
@@ -151,6 +173,7 @@ def _settings(kind: str, o: dict[str, Any]) -> dict[str, Any]:
             "max_tokens": o["max_tokens"],
             "seed": o["seed"],
             "grade": not o["no_grade"],
+            **_engine_settings(o["engine_arg"]),
         }
     if kind == "grade":
         return {"timeout": o["timeout"]}
@@ -197,6 +220,14 @@ def _settings(kind: str, o: dict[str, Any]) -> dict[str, Any]:
 @click.option("--seed", type=int, default=0, help="sampling seed (generate) or draw seed (draw)")
 @click.option("--run-id", default=None, help="run id (generate; default: derived) or run to ship")
 @click.option("--no-grade", is_flag=True, help="generate only; do not grade on the remote")
+@click.option(
+    "--engine-arg",
+    "engine_arg",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="generate, vllm: an engine setting (gpu_memory_utilization=0.5, data_parallel_size=2, "
+    "or any LLM keyword; VALUE as JSON) (repeat)",
+)
 @click.option("--timeout", type=float, default=5.0, help="grading timeout per sample (s)")
 @click.option(
     "--scorer",

@@ -127,7 +127,9 @@ def _generate(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(grade, bool):
         raise _fail(where, "generate.grade", "must be true or false")
     run_id = v.get("run_id")
+    engine = _engine(v, where, backend)
     return {
+        **engine,
         "model": check_id(v.get("model"), "generate.model", where, MODEL),
         "backend": backend,
         "temperatures": _temperatures(v.get("temperatures"), where),
@@ -142,6 +144,46 @@ def _generate(v: Any, where: str) -> dict[str, Any]:
         ),
         "grade": grade,
     }
+
+
+def _engine(v: dict[str, Any], where: str, backend: str) -> dict[str, Any]:
+    """The optional vLLM engine settings of a generate job: ``engine`` (named settings and
+    ``data_parallel_size``) and ``engine_args`` (the passthrough); absent ones stay absent."""
+    from divtui.engine.engine_settings import (
+        NAMED,
+        SettingError,
+        check_engine_args,
+        check_named,
+    )
+
+    out: dict[str, Any] = {}
+    engine = v.get("engine")
+    if engine is not None:
+        if not isinstance(engine, dict):
+            raise _fail(where, "generate.engine", "must be an object")
+        unknown = sorted(set(engine) - {*NAMED, "data_parallel_size"})
+        if unknown:
+            raise _fail(where, f"generate.engine.{unknown[0]}", "unknown engine setting")
+        try:
+            named = check_named(engine)
+        except SettingError as e:
+            raise SpecError(f"{where}: field generate.engine.{e}") from None
+        if "data_parallel_size" in engine:
+            named["data_parallel_size"] = _int(
+                engine, "data_parallel_size", "generate.engine.data_parallel_size", where, 1, 1024
+            )
+        if named:
+            out["engine"] = named
+    if v.get("engine_args") is not None:
+        try:
+            args = check_engine_args(v["engine_args"])
+        except SettingError as e:
+            raise SpecError(f"{where}: field generate.{e}") from None
+        if args:
+            out["engine_args"] = args
+    if out and backend != "vllm":
+        raise _fail(where, "generate.engine", "engine settings apply to the vllm backend only")
+    return out
 
 
 def _grade(v: Any, where: str) -> dict[str, Any]:
@@ -321,6 +363,8 @@ def generate_spec(
     system_prompt: str | None = None,
     grade: bool = True,
     job_id: str | None = None,
+    engine: dict[str, Any] | None = None,
+    engine_args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A validated spec for sampling ``n`` solutions per problem and temperature."""
     spec = {
@@ -338,6 +382,8 @@ def generate_spec(
             "run_id": run_id,
             "system_prompt": system_prompt,
             "grade": grade,
+            **({"engine": engine} if engine else {}),
+            **({"engine_args": engine_args} if engine_args else {}),
         },
     }
     return validate_spec(spec, "job spec")

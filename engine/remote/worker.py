@@ -91,6 +91,8 @@ def run_generate(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any
         backend=g["backend"],
         run_id=g["run_id"],
         system_prompt=g["system_prompt"] or DEFAULT_SYSTEM_PROMPT,
+        engine_args=g.get("engine_args"),
+        **g.get("engine", {}),
     )
     say(
         f"generating: model {g['model']}, backend {g['backend']}, T={g['temperatures']}, n={g['n']}"
