@@ -7,6 +7,13 @@ import sys
 import click
 
 
+def safe_line(text: object) -> str:
+    """An error's text as one line safe for a terminal (the store's rule; loaded lazily)."""
+    from divtui.store.terminal import one_line
+
+    return one_line(text)
+
+
 class UserError(click.ClickException):
     """A problem with the user's input: printed as one line, exit code 1."""
 
@@ -14,7 +21,7 @@ class UserError(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         """Print ``error: message`` to stderr."""
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {safe_line(self.format_message())}", err=True)
 
 
 def run_cli(cli: click.Group) -> int:
@@ -30,13 +37,13 @@ def run_cli(cli: click.Group) -> int:
         return e.exit_code
     except click.UsageError as e:
         where = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
-        click.echo(f"error: {e.format_message()}{where}", err=True)
+        click.echo(f"error: {safe_line(e.format_message())}{safe_line(where)}", err=True)
         return e.exit_code
     except click.ClickException as e:
         e.show()
         return e.exit_code
     except StoreError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {safe_line(e)}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted; work committed so far is kept, rerun to resume", err=True)

@@ -154,11 +154,13 @@ def command(
         result = import_file(
             con, file, fmt, run_id=run, temperature=temperature, dataset=dataset, skip_bad=skip_bad
         )
+        from divtui.store.terminal import one_line
+
         for line in result["skipped"]:
-            click.echo(f"skipped: {line}", err=True)
+            click.echo(f"skipped: {one_line(line)}", err=True)
         if result["skipped"]:
             click.echo(f"skipped {len(result['skipped'])} bad lines", err=True)
-        click.echo(f"{_summary(result['counts'])} into run {run!r}")
+        click.echo(f"{_summary(result['counts'])} into run {one_line(repr(run))}")
         if not no_grade:
             from divtui.engine.grading import grade_db
 

@@ -44,6 +44,7 @@ def command(
     stores its probability for every graded, embedded sample (a rerun replaces the values).
     """
     from divtui.store import open_db
+    from divtui.store.terminal import one_line
 
     from .progress import first_line as _first_line
     from .progress import progress_bar
@@ -76,13 +77,14 @@ def command(
         raise UserError(f"cannot load scorer {scorer}: {_first_line(e)}") from None
     finally:
         con.close()
-    click.echo(f"{scorer}: {stats['scored']} samples scored")
+    click.echo(f"{one_line(scorer)}: {stats['scored']} samples scored")
 
 
 def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, seed: int) -> None:
     """Fit and store the cross-fitted correctness probe on one embedder's vectors."""
     from divtui.engine.probe import probe_db
     from divtui.store import open_db
+    from divtui.store.terminal import one_line
     from divtui.store.probe_queries import embedder_names
 
     if not embedder:
@@ -100,6 +102,6 @@ def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, 
     finally:
         con.close()
     click.echo(
-        f"{stats['scorer']}: {stats['samples']} samples scored by a probe cross-fitted over "
+        f"{one_line(stats['scorer'])}: {stats['samples']} samples scored by a probe cross-fitted over "
         f"{stats['folds']} folds of {stats['problems']} problems"
     )

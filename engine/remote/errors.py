@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
 
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from divtui.store import terminal
 
 
 class RemoteError(Exception):
@@ -29,14 +28,14 @@ class JobFailed(RemoteError):
 
 
 def clean_text(text: str) -> str:
-    """Remote text made safe to print: terminal escapes and control characters removed."""
-    return _CONTROL.sub("", text)
+    """Remote text made safe to print (multi-line): escapes, bidi and zero-width characters
+    written out visibly, by the store's one terminal rule."""
+    return terminal.visible(text)
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """Remote text squeezed onto one printable line of at most ``limit`` characters."""
-    flat = " ".join(clean_text(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    """Remote text squeezed onto one safe printable line of at most ``limit`` characters."""
+    return terminal.one_line(" ".join(str(text).split()), limit)
 
 
 def known_key_status(host: str, ssh_config: str | None) -> bool | None:
