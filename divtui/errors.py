@@ -50,7 +50,28 @@ def run_cli(cli: click.Group) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:
+        line = _expected_failure(e)
+        if line is None:
+            raise
+        click.echo(f"error: {safe_line(line)}", err=True)
+        return 1
     return 0
+
+
+def _expected_failure(e: Exception) -> str | None:
+    """One line for failures of the machine rather than of divtui (a full disk, a file that
+    cannot be read or written, a damaged database); None for anything else (a bug: traceback)."""
+    import duckdb
+
+    if isinstance(e, duckdb.Error):
+        from divtui.store.db import database_error
+
+        return str(database_error("database", e))
+    if isinstance(e, OSError):
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or e}"
+    return None
 
 
 def fail(message: str) -> None:

@@ -125,9 +125,7 @@ SAMPLE_FIELDS = (
 )
 
 
-def _changed(
-    con: duckdb.DuckDBPyConnection, samples: str, scores: str, embeddings: str
-) -> str:
+def _changed(con: duckdb.DuckDBPyConnection, samples: str, scores: str, embeddings: str) -> str:
     """SQL: (sample_id, problem_id, temperature, idx, field) of every stored sample that the
     file gives with different content (a sample field, or a score or vector it names)."""
     field = "CASE " + " ".join(
