@@ -24,12 +24,13 @@ class UserError(click.ClickException):
         click.echo(f"error: {safe_line(self.format_message())}", err=True)
 
 
-def run_cli(cli: click.Group) -> int:
-    """Run ``cli`` standalone; StoreError and UserError become ``error: ...`` and their exit code."""
+def run_cli(cli: click.Group, args: list[str] | None = None) -> int:
+    """Run ``cli`` standalone (on ``args``, default the command line); StoreError and
+    UserError become ``error: ...`` and their exit code."""
     from divtui.store.errors import StoreError
 
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

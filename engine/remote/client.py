@@ -21,14 +21,17 @@ from typing import Any
 from divtui.store import terminal
 
 from .errors import DivtuiMissing, RemoteError, connect_error, dropped, is_dropped, one_line
-from .hosts import Target
+from .hosts import Target, known_hosts
 from .jobspec import JOB_ID, dump_spec
 
 LAUNCH = (
     'cd -- "$1" || exit 1; shift; '
     'setsid nohup "$@" worker run spec.json > log 2>&1 < /dev/null & echo $! > pid; echo $!'
 )
-CHECK = 'command -v -- "$1" > /dev/null 2>&1 || exit 127; exec "$@" worker check'
+CHECK = (
+    'case "$1" in */*) [ -e "$1" ] || exit 127; [ -f "$1" ] && [ -x "$1" ] || exit 126;; '
+    '*) command -v -- "$1" > /dev/null 2>&1 || exit 127;; esac; exec "$@" worker check'
+)
 ALIVE = 'kill -s 0 -- "$1" 2> /dev/null'
 SIGNAL = 'kill -s "$1" -- "-$2" 2> /dev/null; kill -s 0 -- "-$2" 2> /dev/null'
 TERMINAL = ("done", "failed", "cancelled", "crashed")
@@ -64,10 +67,14 @@ async def connect(target: Target, *, connect_timeout: float = 20.0) -> Any:
     }
     if target.ssh_config:
         kwargs["config"] = [os.path.expanduser(target.ssh_config)]
+    # known_hosts is read here with OpenSSH's tolerance (a malformed line is skipped, not fatal)
+    known = await asyncio.to_thread(known_hosts, target.host, target.ssh_config)
+    if known is not None:
+        kwargs["known_hosts"] = asyncssh.import_known_hosts(known.text)
     try:
         return await asyncssh.connect(target.host, **kwargs)
     except (TimeoutError, OSError, asyncssh.Error) as e:
-        raise connect_error(e, target.host, target.ssh_config) from None
+        raise connect_error(e, target.host, target.ssh_config, known) from None
 
 
 async def _run(conn: Any, script: str, *args: str, timeout: float = 60.0) -> Any:
@@ -84,7 +91,13 @@ async def check_divtui(conn: Any, target: Target) -> dict[str, Any]:
         except (ValueError, IndexError):
             pass
     cmd = shlex.join(target.divtui)
-    if res.exit_status in (126, 127):
+    if res.exit_status == 126:
+        raise DivtuiMissing(
+            f"{target.host}: `{cmd}` exists there but is not an executable file; "
+            f"make it executable (chmod +x) or point [hosts.{target.host}] divtui (or "
+            "--remote-divtui) at the right file"
+        )
+    if res.exit_status == 127:
         raise DivtuiMissing(
             f"{target.host}: `{cmd}` was not found there; install divtui on that host or set "
             f'[hosts.{target.host}] divtui = "/path/to/divtui" (or pass --remote-divtui)'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from typing import Any
 
 from divtui.store import terminal
 
@@ -74,14 +75,28 @@ def known_key_status(host: str, ssh_config: str | None) -> bool | None:
     return False
 
 
-def connect_error(exc: BaseException, host: str, ssh_config: str | None = None) -> RemoteError:
-    """The one-line error for a failure to connect to ``host``."""
+def connect_error(
+    exc: BaseException, host: str, ssh_config: str | None = None, known: Any = None
+) -> RemoteError:
+    """The one-line error for a failure to connect to ``host`` (``known``: the KnownHosts
+    that were read, to name a missing file)."""
     import asyncssh
 
     cfg = ssh_config or "~/.ssh/config"
     if isinstance(exc, RemoteError):
         return exc
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        if "revoked" in str(exc).lower():
+            return RemoteError(
+                f"{host}: host key is REVOKED (marked @revoked in known_hosts); refusing to "
+                "connect: the host's key was withdrawn, ask its administrator for the new one"
+            )
+        if known is not None and known.files and len(known.missing) == len(known.files):
+            return RemoteError(
+                f"{host}: unknown host key: the known_hosts file {known.missing[0]} does not "
+                f"exist (UserKnownHostsFile in {cfg}); connect once with `ssh {host}` to check "
+                "and accept the key, then retry"
+            )
         if known_key_status(host, ssh_config):
             return RemoteError(
                 f"{host}: host key has CHANGED (it differs from the one in known_hosts); "
