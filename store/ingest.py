@@ -133,11 +133,11 @@ def _changed(con: duckdb.DuckDBPyConnection, samples: str, scores: str, embeddin
     )
     differs = " OR ".join(f"o.{f} IS DISTINCT FROM n.{f}" for f in SAMPLE_FIELDS)
     return (
-        f"SELECT n.sample_id, field FROM (SELECT n.sample_id, {field} END AS field "
+        f"SELECT n.sample_id, field, prio FROM (SELECT n.sample_id, {field} END AS field, 0 AS prio "
         f"FROM ({samples}) n JOIN samples o USING (sample_id) WHERE {differs} "
-        "UNION ALL SELECT n.sample_id, 'scores.' || n.scorer FROM "
+        "UNION ALL SELECT n.sample_id, 'scores.' || n.scorer, 1 FROM "
         f"({scores}) n JOIN scores o USING (sample_id, scorer) WHERE o.value IS DISTINCT FROM n.value "
-        "UNION ALL SELECT n.sample_id, 'embeddings.' || n.embedder FROM "
+        "UNION ALL SELECT n.sample_id, 'embeddings.' || n.embedder, 2 FROM "
         f"({embeddings}) n JOIN embeddings o USING (sample_id, embedder) "
         "WHERE o.vec IS DISTINCT FROM n.vec) n"
     )
@@ -147,7 +147,8 @@ def _replace_changed(con: duckdb.DuckDBPyConnection, changed: str, replace: bool
     """Refuse (SampleConflict) or, with ``replace``, delete every changed stored sample with
     its scores, embeddings and the draws that include it (metrics, outcomes, pruning rows)."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _divtui_changed AS SELECT sample_id, min(field) AS field "
+        "CREATE OR REPLACE TEMP TABLE _divtui_changed AS SELECT sample_id, "
+        f"arg_min(field, (prio, field)) AS field "
         f"FROM ({changed}) GROUP BY sample_id"
     )
     try:

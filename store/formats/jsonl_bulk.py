@@ -205,7 +205,7 @@ def row_rules() -> list[str]:
         rules.append(f"({n} IS NULL OR {n}::VARCHAR IN ('true', 'false', 'null'))")
     rules.append(
         "(scores IS NULL OR list_bool_and(list_transform(map_values(scores), "
-        f"lambda v: json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE))))"
+        f"lambda v: coalesce(json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE), false))))"
     )
     return rules
 
@@ -230,14 +230,14 @@ def _check_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], int] | 
     if not n or not ok:
         return None
     vecs = f"SELECT unnest(map_values(embeddings)) AS v FROM {RAW}"
-    n_emb, shortest = con.execute(
-        f"SELECT count(*), coalesce(min(len(v)), 1) FROM ({vecs})"
+    n_emb, n_vecs, shortest = con.execute(
+        f"SELECT count(*), count(v), coalesce(min(len(v)), 1) FROM ({vecs})"
     ).fetchall()[0]
     floats_ok = con.execute(
         "SELECT count(x) = count(*) AND coalesce(isfinite(min(x)) AND isfinite(max(x)), true) "
         f"FROM (SELECT unnest(v) AS x FROM ({vecs}))"
     ).fetchall()[0][0]
-    if not shortest or not floats_ok:
+    if not shortest or not floats_ok or n_vecs != n_emb:
         return None
     return {"samples": n, "scores": n_scores, "embeddings": n_emb}, no_idx
 

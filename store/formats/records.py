@@ -178,13 +178,16 @@ def _lone_surrogate(obj: Any, where: str) -> tuple[str, str] | None:
             if m:
                 return name, f"\\u{ord(m.group()):04x}"
         elif isinstance(value, dict):
-            for k, v in value.items():
-                sub = k if name == RECORD else f"{name}.{k}"
-                if _SURROGATE.search(k):
-                    return name, f"\\u{ord(_SURROGATE.search(k).group()):04x}"
-                stack.append((v, sub))
+            for k in value:
+                key = _SURROGATE.search(k)
+                if key:
+                    return name, f"\\u{ord(key.group()):04x}"
+            # in file order: the first field holding one is named
+            stack.extend(
+                (v, k if name == RECORD else f"{name}.{k}") for k, v in reversed(value.items())
+            )
         elif isinstance(value, list):
-            stack.extend((v, f"{name}[{i}]") for i, v in enumerate(value))
+            stack.extend((v, f"{name}[{i}]") for i, v in reversed(list(enumerate(value))))
     return None
 
 
