@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from .db import transaction
 from .ids import SEP, _fmt
-from .write import insert
+from .write import insert, unregister
 
 COUNTED = ("runs", "problems", "samples", "scores", "embeddings")
 
@@ -324,4 +324,4 @@ def ingest(
         raise
     finally:
         for name in names.values():
-            con.unregister(name)
+            unregister(con, name)

@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..ingest import pool_sample_ids
+from ..write import unregister
 from .records import ImportOptions
 
 RAW = "_divtui_jsonl_raw"
@@ -261,7 +262,7 @@ def _pool_keys(con: duckdb.DuckDBPyConnection, implicit: bool) -> bool:
     try:
         con.execute(f"CREATE TEMP TABLE {TEMPS} AS SELECT * FROM {ARROW}")
     finally:
-        con.unregister(ARROW)
+        unregister(con, ARROW)
     position = "row_number() OVER (PARTITION BY r.problem_id ->> '$', t.t6 ORDER BY r.rowid) - 1"
     idx = f"coalesce(r.sample_idx::BIGINT, {position})" if implicit else "r.sample_idx::BIGINT"
     con.execute(
@@ -303,7 +304,7 @@ def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             f"k.idx, a.sample_id FROM {KEYS} k JOIN {ARROW} a USING (row)"
         )
     finally:
-        con.unregister(ARROW)
+        unregister(con, ARROW)
 
 
 def _relations(run_id: str, dataset: str | None) -> tuple[str, str, str, str]:
