@@ -259,7 +259,7 @@ def open_db(
         _close_quietly(con)
         if new:
             _remove_new(path)
-        if isinstance(e, duckdb.Error) and not isinstance(e, StoreError):
+        if isinstance(e, duckdb.Error) and _fatal(e):
             raise database_error(path, e) from None
         raise
     return con

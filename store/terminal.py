@@ -67,8 +67,13 @@ def is_safe(value: object) -> bool:
     return UNSAFE.search(_text(value)) is None
 
 
-def markup_safe(value: object) -> str:
-    """One-line safe text for a string that Rich parses as markup: ``[`` tags are escaped."""
-    from rich.markup import escape
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 
-    return escape(one_line(value))
+
+def markup_safe(value: object) -> str:
+    """One-line safe text for a string that Rich parses as markup: every ``[tag]`` escaped as
+    Rich's own ``rich.markup.escape`` does (the store imports no UI library)."""
+    s = _TAG.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", one_line(value))
+    if s.endswith("\\") and not s.endswith("\\\\"):
+        s += "\\"
+    return s

@@ -71,6 +71,13 @@ def test_visible_on_any_text(s: str) -> None:
         assert terminal.escape_char(c) in out
 
 
+@given(st.text(alphabet="[]/\\ab=#@ "))
+def test_markup_safe_is_richs_own_escape(s: str) -> None:
+    from rich.markup import escape
+
+    assert terminal.markup_safe(s) == escape(terminal.one_line(s))
+
+
 def test_markup_is_neutralised_for_rich() -> None:
     from rich.console import Console
     from rich.text import Text

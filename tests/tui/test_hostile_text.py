@@ -18,8 +18,6 @@ from divtui.tui.widgets.safe_text import plain_cell, safe_text
 from .conftest import SIZE, settle
 from .test_pilot import open_first_batch, painted, shown, table_rows, to_problems, walk_members
 
-pytestmark = pytest.mark.asyncio
-
 BIDI = " \u202eevil\u202c \u2066iso\u2069 zw\u200b\u200d\ufeff\u2060 osc\x1b]52;c;eA==\x07"
 
 
@@ -45,6 +43,7 @@ def test_safe_text_escapes_bidi_and_zero_width() -> None:
     assert plain_cell("x\u202ey\nz") == "x\\u202ey z"
 
 
+@pytest.mark.asyncio
 async def test_bidi_and_zero_width_shown_as_escapes_in_every_view(make_app, study: Path) -> None:
     _poison(study)
     app = make_app()
