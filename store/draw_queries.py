@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from .db import transaction
 from .ids import SEP, _fmt
-from .write import insert
+from .write import insert, unregister
 
 SAMPLE_COLUMNS = (
     "sample_id",
@@ -202,7 +202,7 @@ def delete_draws_of(con: duckdb.DuckDBPyConnection, stale: pa.Table) -> None:
             f"{name} s USING (run_id, problem_id, temperature, k, seed)",
         )
     finally:
-        con.unregister(name)
+        unregister(con, name)
 
 
 def done_rows(
@@ -238,7 +238,7 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> N
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
     finally:
-        con.unregister(name)
+        unregister(con, name)
 
 
 def write_draw_batch(

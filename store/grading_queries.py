@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .write import update
+from .write import unregister, update
 
 _names = itertools.count()
 
@@ -63,7 +63,7 @@ def pool_samples(con: duckdb.DuckDBPyConnection, pools: list[PoolKey]) -> dict[s
         rows = cur.fetchall()
         cols = [d[0] for d in cur.description]
     finally:
-        con.unregister(name)
+        unregister(con, name)
     return {c: [r[j] for r in rows] for j, c in enumerate(cols)}
 
 

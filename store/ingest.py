@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -14,9 +15,13 @@ import pyarrow as pa
 
 from .db import transaction
 from .ids import SEP, _fmt
-from .write import insert
+from .write import insert, unregister
 
 COUNTED = ("runs", "problems", "samples", "scores", "embeddings")
+
+
+class Declined(Exception):
+    """The caller's last check before COMMIT said no: the transaction was rolled back."""
 
 
 class ProblemConflict(Exception):
@@ -91,6 +96,90 @@ def _check_problems(con: duckdb.DuckDBPyConnection, problems: str) -> None:
         raise ProblemConflict(rows[0][0], rows[0][1])
 
 
+class SampleConflict(Exception):
+    """A sample of the file is already stored (same id) with different content."""
+
+    def __init__(
+        self, sample_id: int, problem_id: str, temperature: float, idx: int, field: str
+    ) -> None:
+        """Name the sample and the first field that differs; ``line`` is filled in by callers
+        that know it."""
+        self.sample_id, self.problem_id, self.field = sample_id, problem_id, field
+        self.temperature, self.idx = temperature, idx
+        self.line: int | None = None
+        super().__init__(
+            f"sample (problem {problem_id!r}, temperature {temperature:g}, sample_idx {idx}) "
+            f"is already stored with a different {field}; pass --replace to replace it "
+            "(with its scores, embeddings, grades and the draws that include it)"
+        )
+
+
+SAMPLE_FIELDS = (
+    "text",
+    "n_tokens",
+    "sum_logprob",
+    "mean_logprob",
+    "finish_reason",
+    "source_answer",
+    "source_correct",
+)
+
+
+def _changed(con: duckdb.DuckDBPyConnection, samples: str, scores: str, embeddings: str) -> str:
+    """SQL: (sample_id, problem_id, temperature, idx, field) of every stored sample that the
+    file gives with different content (a sample field, or a score or vector it names)."""
+    field = "CASE " + " ".join(
+        f"WHEN o.{f} IS DISTINCT FROM n.{f} THEN '{f}'" for f in SAMPLE_FIELDS
+    )
+    differs = " OR ".join(f"o.{f} IS DISTINCT FROM n.{f}" for f in SAMPLE_FIELDS)
+    return (
+        f"SELECT n.sample_id, field, prio FROM (SELECT n.sample_id, {field} END AS field, 0 AS prio "
+        f"FROM ({samples}) n JOIN samples o USING (sample_id) WHERE {differs} "
+        "UNION ALL SELECT n.sample_id, 'scores.' || n.scorer, 1 FROM "
+        f"({scores}) n JOIN scores o USING (sample_id, scorer) WHERE o.value IS DISTINCT FROM n.value "
+        "UNION ALL SELECT n.sample_id, 'embeddings.' || n.embedder, 2 FROM "
+        f"({embeddings}) n JOIN embeddings o USING (sample_id, embedder) "
+        "WHERE o.vec IS DISTINCT FROM n.vec) n"
+    )
+
+
+def _replace_changed(con: duckdb.DuckDBPyConnection, changed: str, replace: bool) -> int:
+    """Refuse (SampleConflict) or, with ``replace``, delete every changed stored sample with
+    its scores, embeddings and the draws that include it (metrics, outcomes, pruning rows)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _divtui_changed AS SELECT sample_id, "
+        f"arg_min(field, (prio, field)) AS field "
+        f"FROM ({changed}) GROUP BY sample_id"
+    )
+    try:
+        rows = con.execute(
+            "SELECT c.sample_id, s.problem_id, s.temperature, s.idx, c.field FROM _divtui_changed c "
+            "JOIN samples s USING (sample_id) ORDER BY s.problem_id, s.temperature, s.idx LIMIT 1"
+        ).fetchall()
+        if not rows:
+            return 0
+        if not replace:
+            raise SampleConflict(*rows[0])
+        n = int(con.execute("SELECT count(*) FROM _divtui_changed").fetchall()[0][0])
+        ids = (
+            "SELECT d.draw_id FROM draws d WHERE len(list_intersect(d.sample_ids, "
+            "(SELECT list(sample_id) FROM _divtui_changed))) > 0"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _divtui_changed_draws AS {ids}")
+        for table in ("draw_metrics", "draw_outcomes", "prune_outcomes", "draws"):
+            con.execute(
+                f"DELETE FROM {table} WHERE draw_id IN (SELECT draw_id FROM _divtui_changed_draws)"
+            )
+        for table in ("scores", "embeddings", "samples"):
+            con.execute(
+                f"DELETE FROM {table} WHERE sample_id IN (SELECT sample_id FROM _divtui_changed)"
+            )
+        return n
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp._divtui_changed")
+        con.execute("DROP TABLE IF EXISTS temp._divtui_changed_draws")
+
+
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, select: str) -> None:
     """Insert the rows of ``select`` whose key ``table`` lacks (a plain INSERT, anti-joined).
 
@@ -132,14 +221,21 @@ def ingest_relations(
     config: dict[str, Any],
     version: str,
     model: str | None = None,
+    verify: Callable[[], bool] | None = None,
+    replace: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Store the rows of four SQL SELECTs in one transaction, skipping rows already present.
 
     ``samples``, ``scores`` and ``embeddings`` carry ``sample_id``; ``sizes`` gives each
-    table's row count in the file. Returns, per table, the rows in the file and how many were new.
+    table's row count in the file. ``verify``, when given, is asked just before COMMIT; False
+    rolls everything back and raises Declined. A stored sample that the file gives with other
+    content raises SampleConflict, or with ``replace`` is replaced with its derived rows.
+    Returns, per table, the rows in the file and how many were new (``replaced``: samples
+    replaced).
     """
     with transaction(con):
         _check_problems(con, problems)
+        replaced = _replace_changed(con, _changed(con, samples, scores, embeddings), replace)
         before = _counts(con)
         # float vectors barely compress (same file size measured), and compressing them was
         # half the import time of a 200k-sample file: write them as they are
@@ -153,7 +249,11 @@ def ingest_relations(
         _insert_new(con, "samples", samples)
         _insert_new(con, "scores", scores)
         after = _counts(con)
-    return {t: {"rows": sizes[t], "new": after[t] - before[t]} for t in COUNTED}
+        if verify is not None and not verify():
+            raise Declined("the file failed the final check")
+    out = {t: {"rows": sizes[t], "new": after[t] - before[t]} for t in COUNTED}
+    out["samples"]["replaced"] = replaced
+    return out
 
 
 def ingest(
@@ -168,10 +268,13 @@ def ingest(
     config: dict[str, Any],
     version: str,
     model: str | None = None,
+    replace: bool = False,
+    lines: list[int] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Store one parsed file's Arrow tables in one transaction, skipping rows already present.
 
-    ``scores`` and ``embeddings`` refer to samples by ``row`` (row number in ``samples``).
+    ``scores`` and ``embeddings`` refer to samples by ``row`` (row number in ``samples``);
+    ``lines`` (one per sample row) lets a SampleConflict name the file line.
     Returns, per table, the rows in the file and how many were new.
     """
     ids = pool_sample_ids(
@@ -213,7 +316,12 @@ def ingest(
             config=config,
             version=version,
             model=model,
+            replace=replace,
         )
+    except SampleConflict as e:
+        if lines is not None:
+            e.line = lines[int(np.flatnonzero(ids == e.sample_id)[0])]
+        raise
     finally:
         for name in names.values():
-            con.unregister(name)
+            unregister(con, name)

@@ -10,7 +10,7 @@ import duckdb
 
 from .db import transaction
 from .draw_queries import delete_draws
-from .write import _register, insert
+from .write import _register, insert, unregister
 
 RESULT_TABLES = (
     "problems",
@@ -238,7 +238,7 @@ def _update_grades(con: duckdb.DuckDBPyConnection, data: Any) -> int:
         )
         return int(cur.fetchall()[0][0])
     finally:
-        con.unregister(name)
+        unregister(con, name)
 
 
 def _drop_changed_draws(con: duckdb.DuckDBPyConnection, data: Any) -> None:
@@ -252,7 +252,7 @@ def _drop_changed_draws(con: duckdb.DuckDBPyConnection, data: Any) -> None:
             "WHERE d.sample_ids <> n.sample_ids",
         )
     finally:
-        con.unregister(name)
+        unregister(con, name)
 
 
 def ingest_job_results(
@@ -290,12 +290,12 @@ def ingest_job_results(
                         f"DELETE FROM {table} WHERE draw_id IN (SELECT draw_id FROM {name})"
                     )
                 finally:
-                    con.unregister(name)
+                    unregister(con, name)
                 name = _register(con, data)
                 try:
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
                 finally:
-                    con.unregister(name)
+                    unregister(con, name)
             else:
                 if table == "draws":
                     _drop_changed_draws(con, data)

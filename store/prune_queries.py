@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .db import transaction
+from .write import unregister
 
 GroupKey = tuple[str, int, bool, str]
 """(metric, m, weighted, selector) of a set of prune_outcomes rows."""
@@ -85,7 +86,7 @@ def write_prune_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
         try:
             con.execute(f"INSERT INTO prune_outcomes BY NAME SELECT * FROM {name}")
         finally:
-            con.unregister(name)
+            unregister(con, name)
 
 
 def prune_draw_rows(

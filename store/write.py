@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any
 
 import duckdb
 
 _counter = itertools.count()
+
+
+def unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a registered view; quietly, since after a failed statement (a full disk) the
+    connection refuses even this, and the original error is the one to report."""
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(name)
 
 
 def _register(con: duckdb.DuckDBPyConnection, data: Any) -> str:
@@ -34,7 +42,7 @@ def insert(
         con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {name}")
         return int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
     finally:
-        con.unregister(name)
+        unregister(con, name)
 
 
 def update(con: duckdb.DuckDBPyConnection, table: str, key: list[str], data: Any) -> None:
@@ -46,4 +54,4 @@ def update(con: duckdb.DuckDBPyConnection, table: str, key: list[str], data: Any
         where = " AND ".join(f"{table}.{k} = {name}.{k}" for k in key)
         con.execute(f"UPDATE {table} SET {sets} FROM {name} WHERE {where}")
     finally:
-        con.unregister(name)
+        unregister(con, name)

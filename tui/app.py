@@ -8,6 +8,7 @@ from textual import work
 from textual.app import App
 
 from divtui.settings import config_path
+from divtui.store.terminal import one_line
 
 from . import keys, state
 from .commands import DivCommands
@@ -32,7 +33,7 @@ class DivApp(App[None]):
         """Browse the open connection ``con``; ``label`` names the file in the header."""
         super().__init__()
         self.con = con
-        self.sub_title = label
+        self.sub_title = one_line(label)
         self.keymap = dict(keymap or {})
         self.data: state.BrowseData | None = None
         self.data_listeners: list[Any] = []
@@ -54,6 +55,11 @@ class DivApp(App[None]):
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
         finally:
             cur.close()
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+        """Every notification as inert one-line text: no markup, escapes and bidi made visible."""
+        kwargs["markup"] = False
+        super().notify(one_line(message), title=one_line(title), **kwargs)
 
     def on_data_loaded(self, msg: DataLoaded) -> None:
         """Tell the screens that wait for data."""

@@ -11,7 +11,9 @@ from . import db_option, resolve_db
 
 def _note(message: str) -> None:
     """Print a pipeline notice on stderr."""
-    click.echo(f"notice: {message}", err=True)
+    from divtui.store.terminal import one_line
+
+    click.echo(f"notice: {one_line(message)}", err=True)
 
 
 def _print_report(path: str) -> None:

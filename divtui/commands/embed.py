@@ -70,6 +70,7 @@ def command(
     from divtui.engine.embed import EmbedError, embed_db
     from divtui.errors import UserError
     from divtui.store import open_db
+    from divtui.store.terminal import one_line
 
     path = resolve_db(db)
     con = open_db(path, create=False)
@@ -83,7 +84,7 @@ def command(
                 device=device,
                 run_id=run_id,
                 progress=progress,
-                notice=lambda m: click.echo(f"notice: {m}", err=True),
+                notice=lambda m: click.echo(f"notice: {one_line(m)}", err=True),
             )
     except EmbedError as e:
         raise UserError(str(e)) from None
@@ -92,7 +93,9 @@ def command(
     if result["embedded"]:
         click.echo(
             f"embedded {result['embedded']} samples ({result['unique_texts']} distinct texts, "
-            f"dim {result['dim']}) as {result['embedder']} in {result['seconds']:.1f} s"
+            f"dim {result['dim']}) as {one_line(result['embedder'])} in {result['seconds']:.1f} s"
         )
     else:
-        click.echo(f"nothing to embed: every sample has a vector under {result['embedder']}")
+        click.echo(
+            f"nothing to embed: every sample has a vector under {one_line(result['embedder'])}"
+        )

@@ -30,8 +30,10 @@ def _bulk_jsonl(con: Any, path: Path, opts: Any, base: dict[str, Any]) -> dict[s
     """The native jsonl fast path inside DuckDB; None when the line-by-line validator must run."""
     from divtui import __version__
     from divtui.store.formats import jsonl_bulk
-    from divtui.store.ingest import ingest_relations
+    from divtui.store.ingest import Declined, ProblemConflict, SampleConflict, ingest_relations
 
+    # the fast path's answer (rows or an error) counts only for a file of strict JSON lines
+    check = jsonl_bulk.SyntaxCheck(path)
     try:
         staged = jsonl_bulk.stage(con, path, opts)
         if staged is None:
@@ -47,8 +49,17 @@ def _bulk_jsonl(con: Any, path: Path, opts: Any, base: dict[str, Any]) -> dict[s
             source="import:jsonl",
             config={**base, "parser": "bulk"},
             version=__version__,
+            verify=check.passed,
+            replace=opts.replace,
         )
+    except (Declined, ProblemConflict, SampleConflict):
+        return None  # the line-by-line path decides, and names the line
+    except Exception:
+        if not check.passed():
+            return None
+        raise
     finally:
+        check.stop()
         jsonl_bulk.drop(con)
 
 
@@ -61,17 +72,22 @@ def import_file(
     temperature: float | None = None,
     dataset: str | None = None,
     skip_bad: bool = False,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Parse and store ``path``; raises UserError (one line) on bad input, storing nothing.
 
-    Returns the ingest counts and the list of skipped-line messages.
+    A sample already stored with other content is refused, or with ``replace`` replaced (its
+    derived rows too) in the same transaction. Returns the ingest counts and the list of
+    skipped-line messages.
     """
     from divtui import __version__
     from divtui.store.formats import BadRecord, ImportOptions, parse_file
-    from divtui.store.ingest import ProblemConflict, ingest
+    from divtui.store.ingest import ProblemConflict, SampleConflict, ingest
 
-    opts = ImportOptions(run_id=run_id, temperature=temperature, dataset=dataset, skip_bad=skip_bad)
-    base = {"file": str(path.resolve()), "format": fmt, "skip_bad": skip_bad}
+    opts = ImportOptions(
+        run_id=run_id, temperature=temperature, dataset=dataset, skip_bad=skip_bad, replace=replace
+    )
+    base = {"file": _utf8(str(path.resolve())), "format": fmt, "skip_bad": skip_bad}
     try:
         if fmt == "jsonl" and not skip_bad:
             counts = _bulk_jsonl(con, path, opts, {**base, "skipped_lines": []})
@@ -94,10 +110,21 @@ def import_file(
             source=f"import:{fmt}",
             config=config,
             version=__version__,
+            replace=replace,
+            lines=parsed.sample_lines,
         )
     except ProblemConflict as e:
-        raise UserError(f"{path}: field {e.field}: {e}") from None
+        line = parsed.problem_lines.get(e.problem_id, 1)
+        raise UserError(f"{path}:{line}: field {e.field}: {e}") from None
+    except SampleConflict as e:
+        raise UserError(f"{path}:{e.line or 1}: field {e.field}: {e}") from None
     return {"counts": counts, "skipped": [str(b) for b in parsed.skipped]}
+
+
+def _utf8(text: str) -> str:
+    """A name from the command line or the file system as valid UTF-8 (undecodable bytes, kept
+    by Python as lone surrogates, become U+FFFD) so it can be stored."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _summary(counts: dict[str, dict[str, int]]) -> str:
@@ -105,8 +132,11 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
     parts = []
     for table in ("problems", "samples", "scores", "embeddings"):
         c = counts[table]
+        replaced = c.get("replaced", 0)
+        new = c["new"] - replaced
+        again = f", {replaced} replaced" if replaced else ""
         parts.append(
-            f"{c['rows']} {table} ({c['new']} new, {c['rows'] - c['new']} already present)"
+            f"{c['rows']} {table} ({new} new{again}, {c['rows'] - c['new']} already present)"
         )
     return "imported " + ", ".join(parts)
 
@@ -128,6 +158,12 @@ def _summary(counts: dict[str, dict[str, int]]) -> str:
     "(defaults: qwen-math-eval 0.7, gsm8k-example-solutions 0.0, search-and-learn 0.8)",
 )
 @click.option("--dataset", default=None, help="dataset name used in problem ids and rows")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="replace samples stored with other content (with their scores, embeddings, "
+    "grades and the draws that include them)",
+)
 def command(
     file: Path,
     fmt: str,
@@ -137,6 +173,7 @@ def command(
     no_grade: bool,
     temperature: float | None,
     dataset: str | None,
+    replace: bool,
 ) -> None:
     """Import FILE (one transaction: a bad line stores nothing unless --skip-bad)."""
     import math
@@ -148,17 +185,29 @@ def command(
             raise UserError("--temperature: jsonl records carry their own 'temperature' field")
         if not math.isfinite(temperature) or temperature < 0:
             raise UserError(f"--temperature: must be a finite number >= 0, got {temperature}")
-    run = run_id or file.stem
+    for flag, value in (("--dataset", dataset), ("--run", run_id)):
+        if value is not None and value != _utf8(value):
+            raise UserError(f"{flag}: not valid UTF-8 text ({value!r})")
+    run = run_id or _utf8(file.stem)
     con = open_db(resolve_db(db))
     try:
         result = import_file(
-            con, file, fmt, run_id=run, temperature=temperature, dataset=dataset, skip_bad=skip_bad
+            con,
+            file,
+            fmt,
+            run_id=run,
+            temperature=temperature,
+            dataset=dataset,
+            skip_bad=skip_bad,
+            replace=replace,
         )
+        from divtui.store.terminal import one_line
+
         for line in result["skipped"]:
-            click.echo(f"skipped: {line}", err=True)
+            click.echo(f"skipped: {one_line(line)}", err=True)
         if result["skipped"]:
             click.echo(f"skipped {len(result['skipped'])} bad lines", err=True)
-        click.echo(f"{_summary(result['counts'])} into run {run!r}")
+        click.echo(f"{_summary(result['counts'])} into run {one_line(repr(run))}")
         if not no_grade:
             from divtui.engine.grading import grade_db
 

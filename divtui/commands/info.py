@@ -17,6 +17,7 @@ def command(db_arg: str | None, db: str | None, as_json: bool) -> None:
     """Show runs, problems, samples, scorers, embedders and draws in DB."""
     from divtui.store import open_db
     from divtui.store import queries as q
+    from divtui.store.terminal import one_line as safe
 
     path = db_arg or resolve_db(db)
     con = open_db(path, read_only=True)
@@ -35,7 +36,7 @@ def command(db_arg: str | None, db: str | None, as_json: bool) -> None:
         click.echo(json.dumps(info, default=str, indent=2))
         return
     c = info["counts"]
-    click.echo(f"{path}")
+    click.echo(safe(path))
     click.echo(
         f"  {c['runs']} runs, {c['problems']} problems, {c['samples']} samples, "
         f"{c['scores']} scores, {c['embeddings']} embeddings, {c['draws']} draws"
@@ -44,12 +45,13 @@ def command(db_arg: str | None, db: str | None, as_json: bool) -> None:
         acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         temps = ",".join(f"{t:g}" for t in (r["temperatures"] or []))
         click.echo(
-            f"  run {r['run_id']!r} [{r['source']}] model={r['model'] or '-'}: {r['problems']} problems, "
+            f"  run {safe(repr(r['run_id']))} [{safe(r['source'])}] model={safe(r['model'] or '-')}: "
+            f"{r['problems']} problems, "
             f"{r['samples']} samples at T={temps or '-'}, {r['graded']} graded, accuracy {acc}"
         )
     for s in info["scorers"]:
-        click.echo(f"  scorer {s['scorer']}: {s['samples']} samples")
+        click.echo(f"  scorer {safe(s['scorer'])}: {s['samples']} samples")
     for e in info["embedders"]:
-        click.echo(f"  embedder {e['embedder']}: {e['samples']} samples, dim {e['dim']}")
+        click.echo(f"  embedder {safe(e['embedder'])}: {e['samples']} samples, dim {e['dim']}")
     for d in info["draw_sizes"]:
         click.echo(f"  draws k={d['k']}: {d['draws']}")

@@ -17,8 +17,10 @@ def first_line(err: BaseException) -> str:
 
 
 def notice(line: str) -> None:
-    """Print a one-line ``note:`` on stderr."""
-    click.echo(f"note: {line}", err=True)
+    """Print a one-line ``note:`` on stderr (made safe: notes quote names from the data)."""
+    from divtui.store.terminal import one_line
+
+    click.echo(f"note: {one_line(line)}", err=True)
 
 
 @contextmanager
@@ -37,16 +39,18 @@ def progress_bar(stage: str) -> Iterator[Progress]:
     )
 
     bar = RichProgress(
-        TextColumn("{task.description:<9}"),
+        TextColumn("{task.description:<9}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[unit]}"),
+        TextColumn("{task.fields[unit]}", markup=False),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
     )
-    task = bar.add_task(stage, total=None, unit="", rate="")
+    from divtui.store.terminal import one_line
+
+    task = bar.add_task(one_line(stage), total=None, unit="", rate="")
     start = time.monotonic()
     started = False
 
@@ -57,7 +61,9 @@ def progress_bar(stage: str) -> Iterator[Progress]:
             bar.start()
             started = True
         spent = max(time.monotonic() - start, 1e-9)
-        bar.update(task, completed=done, total=total, unit=label, rate=f"{done / spent:.2f}/s")
+        bar.update(
+            task, completed=done, total=total, unit=one_line(label), rate=f"{done / spent:.2f}/s"
+        )
 
     try:
         yield update

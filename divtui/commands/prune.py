@@ -99,6 +99,7 @@ def command(
     """
     from divtui.engine.prune import PruneError, run_prune
     from divtui.store import open_db
+    from divtui.store.terminal import visible
 
     from .progress import notice, progress_bar
 
@@ -133,4 +134,4 @@ def command(
     )
     if stats["neighbours"]:
         click.echo("\nNeighbourhood quality (nearest other sample of the pool):\n")
-        click.echo(neighbours_table(stats["neighbours"]))
+        click.echo(visible(neighbours_table(stats["neighbours"])))

@@ -45,14 +45,21 @@ def _landing(db: str, job_id: str) -> Path:
     return Path(db).with_name(Path(db).name + ".jobs") / job_id
 
 
+def _safe(value: Any) -> str:
+    """A value from the remote host or the database as one line safe for a terminal."""
+    from divtui.store.terminal import one_line
+
+    return one_line(value)
+
+
 def _progress_printer() -> Any:
-    """A callback printing progress lines to stderr."""
+    """A callback printing progress lines to stderr (every field made safe first)."""
 
     def show(line: dict[str, Any]) -> None:
         """One progress line."""
         click.echo(
-            f"  {line.get('stage', '?')}: {line.get('done')}/{line.get('total')} "
-            f"{line.get('label', '')}",
+            f"  {_safe(line.get('stage', '?'))}: {_safe(line.get('done'))}/"
+            f"{_safe(line.get('total'))} {_safe(line.get('label', ''))}",
             err=True,
         )
 
@@ -98,10 +105,10 @@ async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wai
 def _report(job_id: str, result: dict) -> None:
     """Print what a fetch did."""
     if result["ingested"] is None:
-        click.echo(f"job {job_id}: {result['state']} (fetch again when it is done)")
+        click.echo(f"job {_safe(job_id)}: {_safe(result['state'])} (fetch again when it is done)")
         return
     parts = ", ".join(f"{n} {t}" for t, n in result["ingested"].items())
-    click.echo(f"job {job_id}: ingested ({parts or 'nothing new'})")
+    click.echo(f"job {_safe(job_id)}: ingested ({_safe(parts or 'nothing new')})")
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -325,7 +332,8 @@ def run(
     finally:
         con.close()
     click.echo(
-        f"job {job_id} started on {host} (pid {launched['pid']}, folder {launched['job_dir']})"
+        f"job {_safe(job_id)} started on {_safe(host)} (pid {_safe(launched['pid'])}, "
+        f"folder {_safe(launched['job_dir'])})"
     )
     if wait:
         result = asyncio.run(_follow_and_fetch(target, job_id, launched["job_dir"], path, True))
@@ -380,7 +388,8 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
         if job_id is None:
             for j in jq.list_jobs(con):
                 click.echo(
-                    f"{j['job_id']}  {j['kind']:<8} {j['host']:<16} {j['status']:<9} {j['updated_at']}"
+                    f"{_safe(j['job_id'])}  {_safe(j['kind']):<8} {_safe(j['host']):<16} "
+                    f"{_safe(j['status']):<9} {_safe(j['updated_at'])}"
                 )
             return
         target, job_dir = _job_target(con, job_id, ssh_config)
@@ -406,12 +415,16 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
     finally:
         con.close()
     last = lines[-1] if lines else None
-    prog = f", {last['stage']} {last['done']}/{last['total']}" if last else ""
-    click.echo(f"job {job_id} on {target.host}: {new}{prog}")
+    prog = (
+        f", {_safe(last.get('stage'))} {_safe(last.get('done'))}/{_safe(last.get('total'))}"
+        if last
+        else ""
+    )
+    click.echo(f"job {_safe(job_id)} on {_safe(target.host)}: {_safe(new)}{prog}")
     if state["error"]:
-        click.echo(f"  error: {clean_text(state['error'])}")
+        click.echo(f"  error: {_safe(state['error'])}")
     for line in clean_text(state["log_tail"]).splitlines()[-5:]:
-        click.echo(f"  | {line}")
+        click.echo(f"  | {_safe(line)}")
 
 
 @command.command("fetch")
@@ -456,7 +469,7 @@ def cancel(job_id: str, grace: float, ssh_config: str | None, db: str | None) ->
         jq.set_job_status(con, job_id, state["state"], state["log_tail"][-4000:])
     finally:
         con.close()
-    click.echo(f"job {job_id} on {target.host}: {state['state']}")
+    click.echo(f"job {_safe(job_id)} on {_safe(target.host)}: {_safe(state['state'])}")
 
 
 @command.command("hosts")
@@ -472,4 +485,4 @@ def hosts(ssh_config: str | None) -> None:
     for name in dict.fromkeys([*ssh_config_hosts(cfg), *settings]):
         extra = settings.get(name, {})
         note = f"  divtui={extra['divtui']}" if "divtui" in extra else ""
-        click.echo(f"{name}{note}")
+        click.echo(_safe(f"{name}{note}"))

@@ -363,6 +363,7 @@ def command(
     from divtui.engine.report import OPT_IN, TABLES, ReportError, build_report
     from divtui.errors import UserError
     from divtui.store import open_db
+    from divtui.store.terminal import visible
 
     for name in tables:
         if name not in TABLES + OPT_IN:
@@ -398,6 +399,6 @@ def command(
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, default=str))
     elif fmt == "csv":
-        click.echo(to_csv(report, single=len(wanted) == 1), nl=False)
+        click.echo(visible(to_csv(report, single=len(wanted) == 1)), nl=False)
     else:
-        click.echo(to_markdown(report, path), nl=False)
+        click.echo(visible(to_markdown(report, path)), nl=False)

@@ -44,6 +44,7 @@ def command(
     stores its probability for every graded, embedded sample (a rerun replaces the values).
     """
     from divtui.store import open_db
+    from divtui.store.terminal import one_line
 
     from .progress import first_line as _first_line
     from .progress import progress_bar
@@ -76,7 +77,7 @@ def command(
         raise UserError(f"cannot load scorer {scorer}: {_first_line(e)}") from None
     finally:
         con.close()
-    click.echo(f"{scorer}: {stats['scored']} samples scored")
+    click.echo(f"{one_line(scorer)}: {stats['scored']} samples scored")
 
 
 def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, seed: int) -> None:
@@ -84,6 +85,7 @@ def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, 
     from divtui.engine.probe import probe_db
     from divtui.store import open_db
     from divtui.store.probe_queries import embedder_names
+    from divtui.store.terminal import one_line
 
     if not embedder:
         raise UserError("scorer 'probe:': expected probe:EMBEDDER, e.g. probe:all-MiniLM-L6-v2@256")
@@ -100,6 +102,6 @@ def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, 
     finally:
         con.close()
     click.echo(
-        f"{stats['scorer']}: {stats['samples']} samples scored by a probe cross-fitted over "
+        f"{one_line(stats['scorer'])}: {stats['samples']} samples scored by a probe cross-fitted over "
         f"{stats['folds']} folds of {stats['problems']} problems"
     )

@@ -18,18 +18,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from divtui.store import terminal
+
 from .errors import DivtuiMissing, RemoteError, connect_error, dropped, is_dropped, one_line
-from .hosts import Target
+from .hosts import Target, known_hosts
 from .jobspec import JOB_ID, dump_spec
 
 LAUNCH = (
     'cd -- "$1" || exit 1; shift; '
     'setsid nohup "$@" worker run spec.json > log 2>&1 < /dev/null & echo $! > pid; echo $!'
 )
-CHECK = 'command -v -- "$1" > /dev/null 2>&1 || exit 127; exec "$@" worker check'
+CHECK = (
+    'case "$1" in */*) [ -e "$1" ] || exit 127; [ -f "$1" ] && [ -x "$1" ] || exit 126;; '
+    '*) command -v -- "$1" > /dev/null 2>&1 || exit 127;; esac; exec "$@" worker check'
+)
 ALIVE = 'kill -s 0 -- "$1" 2> /dev/null'
 SIGNAL = 'kill -s "$1" -- "-$2" 2> /dev/null; kill -s 0 -- "-$2" 2> /dev/null'
 TERMINAL = ("done", "failed", "cancelled", "crashed")
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
 RESULT_FILE = re.compile(r"^[a-z_]+\.parquet$")
 
 
@@ -61,10 +67,14 @@ async def connect(target: Target, *, connect_timeout: float = 20.0) -> Any:
     }
     if target.ssh_config:
         kwargs["config"] = [os.path.expanduser(target.ssh_config)]
+    # known_hosts is read here with OpenSSH's tolerance (a malformed line is skipped, not fatal)
+    known = await asyncio.to_thread(known_hosts, target.host, target.ssh_config)
+    if known is not None:
+        kwargs["known_hosts"] = asyncssh.import_known_hosts(known.text)
     try:
         return await asyncssh.connect(target.host, **kwargs)
     except (TimeoutError, OSError, asyncssh.Error) as e:
-        raise connect_error(e, target.host, target.ssh_config) from None
+        raise connect_error(e, target.host, target.ssh_config, known) from None
 
 
 async def _run(conn: Any, script: str, *args: str, timeout: float = 60.0) -> Any:
@@ -81,7 +91,13 @@ async def check_divtui(conn: Any, target: Target) -> dict[str, Any]:
         except (ValueError, IndexError):
             pass
     cmd = shlex.join(target.divtui)
-    if res.exit_status in (126, 127):
+    if res.exit_status == 126:
+        raise DivtuiMissing(
+            f"{target.host}: `{cmd}` exists there but is not an executable file; "
+            f"make it executable (chmod +x) or point [hosts.{target.host}] divtui (or "
+            "--remote-divtui) at the right file"
+        )
+    if res.exit_status == 127:
         raise DivtuiMissing(
             f"{target.host}: `{cmd}` was not found there; install divtui on that host or set "
             f'[hosts.{target.host}] divtui = "/path/to/divtui" (or pass --remote-divtui)'
@@ -146,7 +162,7 @@ async def submit(
 
 def _pid(text: str) -> int | None:
     """The first integer in ``text`` (a pid file's content), or None."""
-    m = re.match(r"\s*(\d+)", text or "")
+    m = re.match(r"\s*([0-9]{1,10})", text or "")
     return int(m.group(1)) if m else None
 
 
@@ -191,8 +207,25 @@ async def read_progress(
         except ValueError:
             continue
         if isinstance(obj, dict):
-            lines.append(obj)
+            lines.append(safe_progress(obj))
     return lines, offset + end
+
+
+def _count(value: Any) -> int | None:
+    """A progress count as sent by the remote: an integer, else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def safe_progress(obj: dict[str, Any]) -> dict[str, Any]:
+    """One progress line as the host sent it, made safe before anything prints or stores it:
+    stage and label are one-line terminal-safe text (200 characters at most), counts integers."""
+    return {
+        "stage": terminal.one_line(obj.get("stage", "?"), 200),
+        "done": _count(obj.get("done")),
+        "total": _count(obj.get("total")),
+        "label": terminal.one_line(obj.get("label", ""), 200),
+        "time": obj.get("time") if isinstance(obj.get("time"), int | float) else None,
+    }
 
 
 async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
@@ -204,20 +237,29 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
     async with conn.start_sftp_client() as sftp:
         if not await sftp.exists(job_dir):
             raise RemoteError(f"no job folder {job_dir} on the remote")
-        status = (await _read(sftp, posixpath.join(job_dir, "status")) or b"").decode().strip()
-        pid_text = (await _read(sftp, posixpath.join(job_dir, "pid")) or b"").decode()
+        raw_status = await _read(sftp, posixpath.join(job_dir, "status")) or b""
+        pid_text = (await _read(sftp, posixpath.join(job_dir, "pid")) or b"").decode(
+            "ascii", "replace"
+        )
         error = (await _read(sftp, posixpath.join(job_dir, "error")) or b"").decode(
             "utf-8", "replace"
         )
         done = await _read(sftp, posixpath.join(job_dir, "DONE"))
         log_tail = await _tail(sftp, posixpath.join(job_dir, "log"))
-    nums = [int(x) for x in re.findall(r"\d+", pid_text)[:2]]
+    # the host writes these files: a status outside the known words is shown escaped, never
+    # acted on, and the error and log are made terminal-safe before they are printed or stored
+    status = raw_status.decode("utf-8", "replace").strip()
+    known = status in STATUSES
+    status = status if known else terminal.one_line(status, 60)
+    error = terminal.one_line(error.strip(), 2000)
+    log_tail = terminal.visible(log_tail)
+    nums = [int(x) for x in re.findall(r"[0-9]{1,10}", pid_text)[:2]]
     pid = nums[0] if nums else None
     pgid = nums[1] if len(nums) > 1 else pid
     alive = False
     if pid is not None:
         alive = (await _run(conn, ALIVE, str(pid))).exit_status == 0
-    state = status or "queued"
+    state = status if known else ("running" if alive else "queued")
     if done is not None:
         state = "done"
     elif state in ("queued", "running") and not alive:
@@ -234,7 +276,7 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
         "pid": pid,
         "pgid": pgid,
         "alive": alive,
-        "error": error.strip(),
+        "error": error,
         "summary": summary,
         "log_tail": log_tail,
     }

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
+from typing import Any
 
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from divtui.store import terminal
 
 
 class RemoteError(Exception):
@@ -29,14 +29,14 @@ class JobFailed(RemoteError):
 
 
 def clean_text(text: str) -> str:
-    """Remote text made safe to print: terminal escapes and control characters removed."""
-    return _CONTROL.sub("", text)
+    """Remote text made safe to print (multi-line): escapes, bidi and zero-width characters
+    written out visibly, by the store's one terminal rule."""
+    return terminal.visible(text)
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """Remote text squeezed onto one printable line of at most ``limit`` characters."""
-    flat = " ".join(clean_text(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    """Remote text squeezed onto one safe printable line of at most ``limit`` characters."""
+    return terminal.one_line(" ".join(str(text).split()), limit)
 
 
 def known_key_status(host: str, ssh_config: str | None) -> bool | None:
@@ -75,14 +75,28 @@ def known_key_status(host: str, ssh_config: str | None) -> bool | None:
     return False
 
 
-def connect_error(exc: BaseException, host: str, ssh_config: str | None = None) -> RemoteError:
-    """The one-line error for a failure to connect to ``host``."""
+def connect_error(
+    exc: BaseException, host: str, ssh_config: str | None = None, known: Any = None
+) -> RemoteError:
+    """The one-line error for a failure to connect to ``host`` (``known``: the KnownHosts
+    that were read, to name a missing file)."""
     import asyncssh
 
     cfg = ssh_config or "~/.ssh/config"
     if isinstance(exc, RemoteError):
         return exc
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        if "revoked" in str(exc).lower():
+            return RemoteError(
+                f"{host}: host key is REVOKED (marked @revoked in known_hosts); refusing to "
+                "connect: the host's key was withdrawn, ask its administrator for the new one"
+            )
+        if known is not None and known.files and len(known.missing) == len(known.files):
+            return RemoteError(
+                f"{host}: unknown host key: the known_hosts file {known.missing[0]} does not "
+                f"exist (UserKnownHostsFile in {cfg}); connect once with `ssh {host}` to check "
+                "and accept the key, then retry"
+            )
         if known_key_status(host, ssh_config):
             return RemoteError(
                 f"{host}: host key has CHANGED (it differs from the one in known_hosts); "

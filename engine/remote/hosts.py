@@ -100,3 +100,77 @@ def ssh_config_hosts(path: Path) -> list[str]:
             if not any(c in name for c in "*?!") and name not in out:
                 out.append(name)
     return out
+
+
+@dataclass
+class KnownHosts:
+    """The known_hosts files OpenSSH would read for a host, with OpenSSH's tolerance.
+
+    ``text`` holds every line asyncssh can parse (a malformed line is skipped, as OpenSSH
+    skips it, instead of failing the whole connection); ``missing`` names the files that do
+    not exist; ``skipped`` counts the malformed lines.
+    """
+
+    files: list[str]
+    text: str
+    missing: list[str]
+    skipped: int
+
+
+def ssh_options(host: str, ssh_config: str | None) -> dict[str, str] | None:
+    """OpenSSH's own resolution of ``host`` (``ssh -G``): lower-case option to value."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("ssh"):
+        return None
+    cmd = ["ssh", "-G"] + (["-F", ssh_config] if ssh_config else []) + ["--", host]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    opts: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        opts.setdefault(key.lower(), value)
+    return opts
+
+
+def known_hosts(host: str, ssh_config: str | None) -> KnownHosts | None:
+    """The known_hosts entries for ``host`` (None when OpenSSH's client is not installed)."""
+    import os
+
+    import asyncssh
+
+    opts = ssh_options(host, ssh_config)
+    if opts is None:
+        return None
+    files = [
+        os.path.expanduser(p)
+        for key in ("userknownhostsfile", "globalknownhostsfile")
+        for p in opts.get(key, "").split()
+        if p != "none"
+    ]
+    good: list[str] = []
+    missing: list[str] = []
+    skipped = 0
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            missing.append(path)
+            continue
+        except OSError:
+            missing.append(path)
+            continue
+        for line in lines:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                asyncssh.import_known_hosts(line)
+            except (ValueError, asyncssh.KeyImportError):
+                skipped += 1
+                continue
+            good.append(line)
+    return KnownHosts(files=files, text="\n".join(good) + "\n", missing=missing, skipped=skipped)

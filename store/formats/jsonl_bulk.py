@@ -13,18 +13,34 @@ The checks err on the side of doubt: a numeric gold answer, level or answer, a p
 no ASCII letter or digit, a line over 16 MB or any read error sends the file line by line (same
 rows, slower). Known difference: inside embedding vectors ``read_json`` turns numeric strings
 and booleans into numbers, where the line-by-line validator rejects them.
+
+One set of JSON rules for both paths. DuckDB's parser (yyjson) is lenient where Python's is
+strict: it takes trailing commas, NaN/Infinity literals, duplicate keys it does not read and any
+depth of nesting, and it ignores unknown keys unseen. So the fast path only counts for a file
+whose every line ``SyntaxCheck`` (msgspec, strict RFC 8259, in a thread beside DuckDB's read)
+finds to be one strict JSON object holding only the documented keys; any other file is decided
+by the line-by-line validator. The file is read through a symlink with a plain name in a
+private temp folder, so ``read_json`` never expands ``[ ] * ?`` or ``~`` in the user's file
+name (``run[1].jsonl`` is that file and no other).
 """
 
 from __future__ import annotations
 
+import mmap
+import os
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import msgspec
 import numpy as np
 import pyarrow as pa
 
 from ..ingest import pool_sample_ids
+from ..write import unregister
 from .records import ImportOptions
 
 RAW = "_divtui_jsonl_raw"
@@ -70,6 +86,80 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+BOM = b"\xef\xbb\xbf"
+CHUNK = 4 << 20
+
+
+def _line_type() -> type:
+    """A msgspec Struct of the documented keys, each kept raw: decoding it checks syntax only."""
+    fields = [
+        (n, msgspec.Raw, None)
+        for n in (*STRING_FIELDS, *NUMBER_FIELDS, *INT_FIELDS, *BOOL_FIELDS, "scores", "embeddings")
+    ]
+    return msgspec.defstruct("NativeLine", fields, forbid_unknown_fields=True)
+
+
+class SyntaxCheck:
+    """Whether every line of a file is one strict JSON object of documented keys only.
+
+    Runs msgspec's strict decoder over the file in chunks of whole lines in a background
+    thread (DuckDB releases the GIL while it reads, so the two overlap); ``passed()`` waits for
+    the answer, ``stop()`` abandons it. A UTF-8 BOM at the very start is skipped, as both paths do.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Start checking ``path``."""
+        self._ok = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        """The check itself (any failure leaves ``_ok`` False)."""
+        decoder = msgspec.json.Decoder(_line_type())
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if not size:
+                    return
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                    pos = len(BOM) if mm[: len(BOM)] == BOM else 0
+                    while pos < size:
+                        if self._stop.is_set():
+                            return
+                        end = mm.find(b"\n", min(pos + CHUNK, size))
+                        end = size if end < 0 else end + 1
+                        decoder.decode_lines(mm[pos:end])
+                        pos = end
+        except (OSError, ValueError, msgspec.DecodeError):
+            return
+        self._ok = True
+
+    def passed(self) -> bool:
+        """Wait for the check; True when every line is strict JSON with documented keys only."""
+        self._thread.join()
+        return self._ok
+
+    def stop(self) -> None:
+        """Abandon the check (the thread ends at its next chunk)."""
+        self._stop.set()
+
+
+def plain_link(path: Path) -> tuple[Path, Path] | None:
+    """A symlink with a plain name to ``path`` in a new private temp folder: (folder, link).
+
+    DuckDB globs ``[ ] * ?`` and expands ``~`` in the names it is given; the link's name holds
+    none of them. None when the temp folder's own path would need quoting.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="divtui-import-"))
+    if any(c in str(folder) for c in "[]*?{}~\\'\""):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    link = folder / "input.jsonl"
+    os.symlink(os.path.realpath(path), link)
+    return folder, link
+
+
 def read_sql(path: Path) -> str:
     """The read_json call: scalars as raw JSON, scores as JSON values, embeddings as FLOAT[].
 
@@ -82,7 +172,7 @@ def read_sql(path: Path) -> str:
     spec = ", ".join(f"{k}: '{v}'" for k, v in cols.items())
     return (
         f"SELECT * FROM read_json({quote(str(path))}, format='newline_delimited', "
-        f"columns={{{spec}}})"
+        f"compression='none', columns={{{spec}}})"
     )
 
 
@@ -116,7 +206,7 @@ def row_rules() -> list[str]:
         rules.append(f"({n} IS NULL OR {n}::VARCHAR IN ('true', 'false', 'null'))")
     rules.append(
         "(scores IS NULL OR list_bool_and(list_transform(map_values(scores), "
-        f"lambda v: json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE))))"
+        f"lambda v: coalesce(json_type(v) IN {NUMBER_TYPES} AND isfinite(v::DOUBLE), false))))"
     )
     return rules
 
@@ -141,14 +231,14 @@ def _check_rows(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], int] | 
     if not n or not ok:
         return None
     vecs = f"SELECT unnest(map_values(embeddings)) AS v FROM {RAW}"
-    n_emb, shortest = con.execute(
-        f"SELECT count(*), coalesce(min(len(v)), 1) FROM ({vecs})"
+    n_emb, n_vecs, shortest = con.execute(
+        f"SELECT count(*), count(v), coalesce(min(len(v)), 1) FROM ({vecs})"
     ).fetchall()[0]
     floats_ok = con.execute(
         "SELECT count(x) = count(*) AND coalesce(isfinite(min(x)) AND isfinite(max(x)), true) "
         f"FROM (SELECT unnest(v) AS x FROM ({vecs}))"
     ).fetchall()[0][0]
-    if not shortest or not floats_ok:
+    if not shortest or not floats_ok or n_vecs != n_emb:
         return None
     return {"samples": n, "scores": n_scores, "embeddings": n_emb}, no_idx
 
@@ -172,7 +262,7 @@ def _pool_keys(con: duckdb.DuckDBPyConnection, implicit: bool) -> bool:
     try:
         con.execute(f"CREATE TEMP TABLE {TEMPS} AS SELECT * FROM {ARROW}")
     finally:
-        con.unregister(ARROW)
+        unregister(con, ARROW)
     position = "row_number() OVER (PARTITION BY r.problem_id ->> '$', t.t6 ORDER BY r.rowid) - 1"
     idx = f"coalesce(r.sample_idx::BIGINT, {position})" if implicit else "r.sample_idx::BIGINT"
     con.execute(
@@ -214,7 +304,7 @@ def _assign_ids(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             f"k.idx, a.sample_id FROM {KEYS} k JOIN {ARROW} a USING (row)"
         )
     finally:
-        con.unregister(ARROW)
+        unregister(con, ARROW)
 
 
 def _relations(run_id: str, dataset: str | None) -> tuple[str, str, str, str]:
@@ -264,8 +354,14 @@ def stage(con: duckdb.DuckDBPyConnection, path: Path, opts: ImportOptions) -> St
     The caller inserts the returned relations and then calls ``drop``.
     """
     drop(con)
+    linked = plain_link(path)
+    if linked is None:
+        return None
     try:
-        con.execute(f"CREATE TEMP TABLE {RAW} AS {read_sql(path)}")
+        try:
+            con.execute(f"CREATE TEMP TABLE {RAW} AS {read_sql(linked[1])}")
+        finally:
+            shutil.rmtree(linked[0], ignore_errors=True)
         checked = _check_rows(con)
         if checked is None or _conflicting_problems(con) or not _pool_keys(con, checked[1] > 0):
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ class ImportOptions:
     temperature: float | None = None
     dataset: str | None = None
     skip_bad: bool = False
+    replace: bool = False
 
 
 @dataclass
@@ -98,6 +100,8 @@ class Parsed:
     embeddings: pa.Table
     skipped: list[BadRecord] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    sample_lines: list[int] = field(default_factory=list)
+    problem_lines: dict[str, int] = field(default_factory=dict)
 
 
 PROBLEM_SCHEMA = pa.schema(
@@ -143,9 +147,48 @@ class Num(float):
         return obj
 
 
+MAX_INT_DIGITS = 4300  # Python's own limit for int(str); longer integers are kept as text
+
+
+class BigInt(str):
+    """A JSON integer too long to convert (over 4300 digits): kept as its text."""
+
+
+def _int(text: str) -> int | BigInt:
+    """A JSON integer; one too long for int() stays text, so no field can take it."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else BigInt(text)
+
+
 def _no_constants(name: str) -> None:
     """Reject NaN / Infinity tokens, which are not JSON."""
     raise ValueError(f"{name} is not valid JSON (use a finite number)")
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(obj: Any, where: str) -> tuple[str, str] | None:
+    """(field, escape) of the first string (key or value) holding a lone surrogate."""
+    stack: list[tuple[Any, str]] = [(obj, where)]
+    while stack:
+        value, name = stack.pop()
+        if isinstance(value, str):
+            m = _SURROGATE.search(value)
+            if m:
+                return name, f"\\u{ord(m.group()):04x}"
+        elif isinstance(value, dict):
+            for k in value:
+                key = _SURROGATE.search(k)
+                if key:
+                    return name, f"\\u{ord(key.group()):04x}"
+            # in file order: the first field holding one is named
+            stack.extend(
+                (v, k if name == RECORD else f"{name}.{k}") for k, v in reversed(value.items())
+            )
+        elif isinstance(value, list):
+            stack.extend((v, f"{name}[{i}]") for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -160,7 +203,13 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def loads(text: str) -> Any:
     """Strict json.loads: no NaN/Infinity, no duplicate keys, numbers keep their text."""
-    return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_pairs, parse_float=Num)
+    return json.loads(
+        text,
+        parse_constant=_no_constants,
+        object_pairs_hook=_pairs,
+        parse_float=Num,
+        parse_int=_int,
+    )
 
 
 def _type_name(value: Any) -> str:
@@ -169,6 +218,8 @@ def _type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, BigInt):
+        return f"a {len(value.lstrip('-'))}-digit number"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):
@@ -187,7 +238,7 @@ def req(obj: dict[str, Any], name: str) -> Any:
 
 def as_str(value: Any, name: str, *, nonempty: bool = False) -> str:
     """A JSON string, else a FieldError."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or isinstance(value, BigInt):
         raise FieldError(name, f"expected a string, got {_type_name(value)}")
     if nonempty and not value.strip():
         raise FieldError(name, "is empty")
@@ -200,11 +251,15 @@ def as_text(value: Any, name: str) -> str:
         return value.text
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, BigInt):
+        return str.__str__(value)
     return as_str(value, name)
 
 
 def as_float(value: Any, name: str) -> float:
     """A finite JSON number, else a FieldError."""
+    if isinstance(value, BigInt):
+        raise FieldError(name, f"a {len(value.lstrip('-'))}-digit number is out of range")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise FieldError(name, f"expected a number, got {_type_name(value)}")
     out = float(value)
@@ -215,6 +270,12 @@ def as_float(value: Any, name: str) -> float:
 
 def as_int(value: Any, name: str, *, minimum: int = 0) -> int:
     """A JSON integer >= ``minimum`` that fits in 32 bits, else a FieldError."""
+    if isinstance(value, BigInt):
+        raise FieldError(
+            name,
+            f"expected an integer from {minimum} to {2**31 - 1}, "
+            f"got a {len(value.lstrip('-'))}-digit number",
+        )
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(name, f"expected an integer, got {_type_name(value)}")
     if value < minimum or value > 2**31 - 1:
@@ -267,6 +328,8 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
     shown = str(path)
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark at the very start is skipped
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -283,7 +346,14 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
             if not text.strip():
                 continue
             try:
-                yield lineno, loads(text.strip())
+                obj = loads(text.strip())
+                if _SURROGATE_ESCAPE.search(text):
+                    bad = _lone_surrogate(obj, RECORD)
+                    if bad is not None:
+                        raise FieldError(
+                            bad[0], f"holds a lone surrogate escape {bad[1]} (not valid Unicode)"
+                        )
+                yield lineno, obj
             except FieldError as e:
                 yield lineno, BadRecord(shown, lineno, e.field, e.message)
             except RecursionError:
@@ -295,11 +365,16 @@ def read_lines(path: Path) -> Iterator[tuple[int, Any]]:
                         shown,
                         lineno,
                         RECORD,
-                        f"invalid or truncated JSON: {e.msg} at column {e.colno}",
+                        f"invalid or truncated JSON: {_json_msg(e)} column {e.colno}",
                     ),
                 )
             except ValueError as e:
                 yield lineno, BadRecord(shown, lineno, RECORD, f"invalid JSON: {e}")
+
+
+def _json_msg(e: json.JSONDecodeError) -> str:
+    """json's message ready for "column N": "... starting at" gets no second "at"."""
+    return e.msg if e.msg.endswith(" at") else f"{e.msg} at"
 
 
 class Builder:
@@ -314,6 +389,7 @@ class Builder:
         self.sample_cols: dict[str, list[Any]] = {n: [] for n in SAMPLE_SCHEMA.names}
         self.score_cols: dict[str, list[Any]] = {n: [] for n in SCORE_SCHEMA.names}
         self.emb_cols: dict[str, list[Any]] = {n: [] for n in EMBEDDING_SCHEMA.names}
+        self.lines: list[int] = []
 
     def _check(self, line: int, rec: LineRecord) -> list[int]:
         """Raise BadRecord if ``rec`` conflicts with earlier lines; return its samples' idx."""
@@ -360,6 +436,7 @@ class Builder:
             self.pools[pool] = self.pools.get(pool, 0) + 1
             self.seen[(*pool, idx)] = line
             row = len(self.sample_cols["idx"])
+            self.lines.append(line)
             c = self.sample_cols
             c["problem_id"].append(p.problem_id)
             c["temperature"].append(s.temperature)
@@ -400,6 +477,8 @@ class Builder:
             samples=pa.table(self.sample_cols, schema=SAMPLE_SCHEMA),
             scores=pa.table(self.score_cols, schema=SCORE_SCHEMA),
             embeddings=pa.table(self.emb_cols, schema=EMBEDDING_SCHEMA),
+            sample_lines=list(self.lines),
+            problem_lines={pid: line for pid, (line, _) in self.problems.items()},
         )
 
 
