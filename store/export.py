@@ -78,14 +78,22 @@ def export_samples(
     run_id: str | None = None,
     embeddings: bool = False,
 ) -> int:
-    """Write the samples of ``run_id`` (all runs when None) to ``out``; returns the row count."""
+    """Write the samples of ``run_id`` (all runs when None) to ``out``; returns the row count.
+
+    A regular file is written beside its target and renamed into place, so an interrupted export
+    leaves the old file whole; a device or FIFO (``/dev/stdout``) is written to directly, never
+    replaced by a file."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     query = export_query(con, fmt, run_id=run_id, embeddings=embeddings)
     option = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}[fmt]
-    tmp = Path(f"{out}.partial")
-    con.execute(f"COPY ({query}) TO {_literal(str(tmp))} ({option})", {"run": run_id})
-    tmp.replace(out)
+    target = Path(out)
+    if target.exists() and not target.is_file():
+        con.execute(f"COPY ({query}) TO {_literal(str(target))} ({option})", {"run": run_id})
+    else:
+        tmp = Path(f"{out}.partial")
+        con.execute(f"COPY ({query}) TO {_literal(str(tmp))} ({option})", {"run": run_id})
+        tmp.replace(target)
     n = con.execute(
         "SELECT count(*) FROM samples WHERE $run IS NULL OR run_id = $run", {"run": run_id}
     ).fetchall()

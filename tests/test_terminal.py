@@ -132,11 +132,12 @@ def hostile_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["report", "--scorer", "nope" + PAYLOADS["osc52"]],
         ["report", "--run", "nope" + PAYLOADS["bidi"]],
         ["draw", "--sizes", "2", "--reps", "1", "--seed", "0", "--scorer", "x" + PAYLOADS["csi"]],
-        ["export", "--format", "csv", "-o", "/dev/null"],
+        ["export", "--format", "csv", "-o", "OUT"],
     ],
 )
 def test_nothing_raw_reaches_the_terminal(hostile_study: Path, args: list[str]) -> None:
     db = hostile_study
+    args = [str(db.parent / "out.csv") if a == "OUT" else a for a in args]
     full = [*args, str(db)] if args[0] == "info" else [*args, "--db", str(db)]
     rc, out, err = cli_run(*full)
     assert "Traceback" not in err
