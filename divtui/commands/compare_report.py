@@ -86,9 +86,10 @@ def comparison_md(rows: list[Row]) -> str:
             f"Answer classes per pool: A {g['classes_a']:.2f}, B {g['classes_b']:.2f}; share of "
             f"the pool in its most common class: A {g['top_share_a']:.2f}, B {g['top_share_b']:.2f}."
         )
-        emb = f" ({cell(g['embedder'])})" if g.get("embedder") else ""
+        if g.get("embedder"):
+            parts[-1] += f" cosine_sim under embedder `{cell(g['embedder'])}`."
         header = ["k", "pass@k A", "pass@k B", "B − A"]
-        header += [f"cosine_sim{emb} A", "cosine_sim B", "distinct_n A", "distinct_n B"]
+        header += ["cosine_sim A", "cosine_sim B", "distinct_n A", "distinct_n B"]
         body = [
             [f"{r['k']} ← crossing" if r["k"] == cross else str(r["k"])]
             + [_ci(r, "pass_at_k_a"), _ci(r, "pass_at_k_b"), _ci(r, "diff", "+")]
