@@ -300,7 +300,9 @@ def classes_block(detail: dict[str, Any]) -> Text:
     pk = detail["pass_at_k"]
     t.append(f"\n{detail['c']}/{detail['n']} correct")
     t.append(f", pass@{detail['k']} {pk:.3f}\n" if pk is not None else "\n")
-    t.append(f"{len(detail['classes'])} answer classes\n", style="bold")
+    n = sum(1 for cl in detail["classes"] if cl["answer"] is not None)
+    t.append(f"{n} answer class{'' if n == 1 else 'es'}", style="bold")
+    t.append(" (and samples with no answer)\n" if n < len(detail["classes"]) else "\n")
     for cl in detail["classes"]:
         t.append(f"{cl['count']:>4} ")
         t.append(*mark(cl["correct"]))
@@ -321,7 +323,7 @@ def batch_block(batch: dict[str, Any]) -> Text:
         t.append(" ")
         t.append_text(safe_text(label(m["answer"] if m["answer"] is not None else "∅", 24)))
         t.append("\n")
-        t.append_text(one_line(m["text"], 200))
+        t.append_text(safe_text(m["text"]))
         t.append("\n")
     return t
 
