@@ -469,3 +469,58 @@ def test_report_errors_for_the_comparison_tables(two_runs_db: Path) -> None:
         assert res.returncode == 1
         assert res.stderr.startswith("error: ") and message in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_database_text_reaches_the_markdown_as_inert_text(tmp_path: Path) -> None:
+    evil = "[red]x[/]|\x1b[31m\u202e\u200b"
+    pools: Pools = {
+        "A": {evil: [(evil, True)] * 4, "p2": [("1", True)] * 4},
+        "B": {evil: [("2", False)] * 4, "p2": [("1", True)] * 4},
+    }
+    db = write_pools(tmp_path / "evil.duckdb", pools)
+    res = run_divtui("report", "--db", str(db), "--runs", "A,B", "--table", "run_problems")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert not any(ch in out for ch in "\x1b\u202e\u200b")
+    assert "[red]x[/]\\|\\u001b[31m\\u202e\\u200b ×4 ✓" in out
+    js = run_divtui("report", "--db", str(db), "--runs", "A,B", "--format", "json")
+    assert json.loads(js.stdout)["tables"]["run_problems"][0]["problem_id"] == evil
+
+
+def test_paired_interval_agrees_with_scipy_paired_percentile_bootstrap(tmp_path: Path) -> None:
+    from scipy import stats as st
+
+    rng = np.random.default_rng(21)
+    pools = random_pools(rng, 40)
+    pools["B"] = {
+        p: [(a, c if rng.random() > 0.2 else (not c if c is not None else None)) for a, c in m]
+        for p, m in pools["A"].items()
+    }
+    con = open_db(write_pools(tmp_path / "p.duckdb", pools))
+    rows = rc.comparison_table(con, "A,B", n_boot=6000, seed=2)
+    con.close()
+    probs = shared(pools)
+    for row in rows[:3]:
+        k = row["k"]
+        per = [
+            np.array(
+                [
+                    float(comb_pass(len(m), sum(c for _, c in m), k))
+                    for m in (graded(pools[r][p]) for p in probs)
+                ]
+            )
+            for r in ("A", "B")
+        ]
+        res = st.bootstrap(
+            (per[0], per[1]),
+            lambda a, b, axis: np.mean(b, axis=axis) - np.mean(a, axis=axis),
+            paired=True,
+            vectorized=True,
+            method="percentile",
+            n_resamples=6000,
+            rng=np.random.default_rng(3),
+        )
+        lo, hi = res.confidence_interval
+        width = hi - lo
+        assert row["diff_lo"] == pytest.approx(lo, abs=0.06 * width + 1e-9)
+        assert row["diff_hi"] == pytest.approx(hi, abs=0.06 * width + 1e-9)
