@@ -12,6 +12,7 @@ import pandas as pd
 
 from divtui.store import generate_queries as gq
 from divtui.store import insert, sample_id, stable_id, transaction
+from divtui.store import problem_queries as pq
 
 from .prompts import DEFAULT_SYSTEM_PROMPT, render_prompt
 
@@ -292,6 +293,14 @@ def generate_db(
     stats.update(samples=0, tokens=0)
     if not todo:
         return stats
+    conflict = pq.frame_conflict(
+        con, pd.DataFrame(problems)[["problem_id", "question", "gold_answer"]]
+    )
+    if conflict:
+        raise ValueError(
+            f"problem {conflict[0]!r} is already stored with a different {conflict[1]}; "
+            "the file's problems are kept (name the dataset differently with --dataset-name)"
+        )
     if sharded:
         with transaction(con):
             insert(con, "problems", pd.DataFrame(problems))

@@ -20,3 +20,18 @@ def pass_at_k_many(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
         [pass_at_k(int(a), int(b), k) if a >= k else np.nan for a, b in zip(n, c, strict=True)],
         dtype=np.float64,
     )
+
+
+def pass_at_k_curve(n: np.ndarray, c: np.ndarray, k_max: int) -> np.ndarray:
+    """pass@k of every pool for k = 1..k_max, shape (pools, k_max); each pool needs n >= k_max.
+
+    C(n-c, k) / C(n, k) = prod_{j<k} (n-c-j) / (n-j), so one cumulative product per pool gives
+    every k at once (the same product form as :func:`pass_at_k`, factors in [0, 1]).
+    """
+    n = np.asarray(n, dtype=np.float64)[:, None]
+    c = np.asarray(c, dtype=np.float64)[:, None]
+    if k_max < 1 or (n < k_max).any() or (c < 0).any() or (c > n).any():
+        raise ValueError(f"pass@k curve needs 0 <= c <= n and n >= k_max >= 1 (k_max={k_max})")
+    j = np.arange(k_max, dtype=np.float64)[None, :]
+    factors = np.clip((n - c - j) / (n - j), 0.0, 1.0)
+    return 1.0 - np.cumprod(factors, axis=1)

@@ -121,9 +121,58 @@ def _pruning_plot(plt: Any, rows: list[Row], path: Path) -> None:
     plt.close(fig)
 
 
+def _pass_at_k_runs(plt: Any, rows: list[Row], path: Path) -> None:
+    """Per compared pair of pools: both runs' pass@k with intervals above, B - A with its paired
+    interval below, the first sign change marked on both."""
+    groups: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
+    for r in rows:
+        groups[(r["run_a"], r["temperature_a"], r["run_b"], r["temperature_b"])].append(r)
+    fig, axes = plt.subplots(
+        2, len(groups), figsize=(5.5 * len(groups) + 1, 6.5), squeeze=False, sharex="col"
+    )
+    for col, ((ra, ta, rb, tb), rs) in enumerate(groups.items()):
+        rs = sorted(rs, key=lambda r: r["k"])
+        ks = [r["k"] for r in rs]
+        top, bottom = axes[0][col], axes[1][col]
+        for side, run, t in (("a", ra, ta), ("b", rb, tb)):
+            key = f"pass_at_k_{side}"
+            ys = [r[key] for r in rs]
+            top.plot(ks, ys, marker="o", label=f"{side.upper()}: {run} (T={t:g})")
+            if rs[0][f"{key}_lo"] is not None:
+                top.fill_between(
+                    ks, [r[f"{key}_lo"] for r in rs], [r[f"{key}_hi"] for r in rs], alpha=0.2
+                )
+        bottom.plot(ks, [r["diff"] for r in rs], marker="o", color="black", label="B − A")
+        if rs[0]["diff_lo"] is not None:
+            bottom.fill_between(
+                ks, [r["diff_lo"] for r in rs], [r["diff_hi"] for r in rs], color="gray", alpha=0.3
+            )
+        bottom.axhline(0.0, color="gray", linewidth=0.8)
+        cross = rs[0]["crossing_k"]
+        for ax in (top, bottom):
+            if cross is not None:
+                ax.axvline(cross, color="red", linestyle="--", linewidth=1)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ks, [str(k) for k in ks])
+            ax.minorticks_off()
+            ax.grid(alpha=0.3)
+        title = f"{rs[0]['n_problems']} shared problems"
+        top.set_title(
+            title + (f"; crossing at k = {cross}" if cross is not None else "; no crossing")
+        )
+        top.set_ylabel("pass@k (95% CI over problems)")
+        bottom.set_ylabel("B − A (paired 95% CI)")
+        bottom.set_xlabel("k")
+        top.legend(fontsize=8)
+    fig.suptitle("pass@k of two runs on their shared problems")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
-    """Write accuracy_vs_k.png, metric_<name>.png per bucketed metric and pruning_<run>_N<k>.png
-    per pruned size; return the paths."""
+    """Write accuracy_vs_k.png, metric_<name>.png per bucketed metric, pruning_<run>_N<k>.png
+    per pruned size and pass_at_k_runs.png of a run comparison; return the paths."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,5 +200,9 @@ def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
     for (run, k), rows in sorted(by_size.items()):
         path = folder / f"pruning_{_safe(run)}_N{k}.png"
         _pruning_plot(plt, rows, path)
+        written.append(path)
+    if tables.get("run_comparison"):
+        path = folder / "pass_at_k_runs.png"
+        _pass_at_k_runs(plt, tables["run_comparison"], path)
         written.append(path)
     return written

@@ -20,7 +20,7 @@ import pandas as pd
 from divtui.store import prune_queries as pq
 from divtui.store import report_queries as rq
 
-from . import stats
+from . import run_compare, stats
 from .passk import pass_at_k_many
 from .prune import neighbourhood_quality
 
@@ -37,10 +37,10 @@ TABLES = (
     "pruning",
     "scorers",
 )
-OPT_IN = ("neighbours",)
+OPT_IN = ("neighbours", "run_comparison", "run_problems")
 """Tables computed only when asked for by name: neighbours rebuilds every pool's matrices (17 s
-for 2,000 pools of 64 on the 2-core dev box)."""
-DRAWLESS = frozenset({"pass_at_k", "scorers", "neighbours"})
+for 2,000 pools of 64 on the 2-core dev box); run_comparison and run_problems need ``runs``."""
+DRAWLESS = frozenset({"pass_at_k", "scorers", "neighbours", "run_comparison", "run_problems"})
 PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 PRUNE_KEYS = ["run_id", "k", "metric", "m", "selector", "weighted", "embedder", "scorer"]
 CONTROL = "mean_logprob"
@@ -354,6 +354,7 @@ def build_report(
     n_boot: int = 1000,
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
+    runs: str | None = None,
 ) -> dict[str, Any]:
     """Compute the requested tables (default: all) as ``{"tables": {...}, "meta": {...}}``."""
     names = list(tables) if tables else list(TABLES)
@@ -461,6 +462,18 @@ def build_report(
         "neighbours": lambda: neighbourhood_quality(
             con, run_id=run_id, embedder=embedder, scorer=scorer, temperature=temperature
         ),
+        "run_comparison": lambda: _run_compare(
+            run_compare.comparison_table,
+            con,
+            runs,
+            temperature=temperature,
+            embedder=embedder,
+            n_boot=n_boot,
+            seed=seed,
+        ),
+        "run_problems": lambda: _run_compare(
+            run_compare.problems_table, con, runs, k=k, temperature=temperature
+        ),
     }
     out: dict[str, list[Row]] = {}
     for i, name in enumerate(names):
@@ -477,6 +490,7 @@ def build_report(
             "scorer": scorer,
             "embedder": embedder,
             "metrics": list(metrics) if metrics else None,
+            "runs": runs,
         },
         "runs": values["run_id"],
         "temperatures": values["temperature"],
@@ -500,3 +514,15 @@ def _check_choice_all(asked: Sequence[str], known: set[str]) -> None:
     """Raise a ReportError naming the first asked metric that is not known."""
     for m in asked:
         _check_choice("metric", m, known)
+
+
+def _run_compare(
+    table: Callable[..., list[Row]], con: duckdb.DuckDBPyConnection, runs: str | None, **kw: Any
+) -> list[Row]:
+    """A run comparison table (engine.run_compare) for ``runs``; its errors as ReportErrors."""
+    if not runs:
+        raise ReportError("the run comparison tables need two runs: --runs A,B")
+    try:
+        return table(con, runs, **kw)
+    except run_compare.CompareError as e:
+        raise ReportError(str(e)) from None

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from .db import transaction
 from .ids import SEP, _fmt
+from .problem_queries import first_conflict
 from .write import insert, unregister
 
 COUNTED = ("runs", "problems", "samples", "scores", "embeddings")
@@ -85,15 +86,11 @@ KEYS = {
 
 
 def _check_problems(con: duckdb.DuckDBPyConnection, problems: str) -> None:
-    """Raise ProblemConflict if a stored problem differs in question or gold answer."""
-    rows = con.execute(
-        "SELECT n.problem_id, CASE WHEN p.question IS DISTINCT FROM n.question "
-        f"THEN 'question' ELSE 'gold_answer' END FROM ({problems}) n "
-        "JOIN problems p USING (problem_id) WHERE p.question IS DISTINCT FROM n.question "
-        "OR p.gold_answer IS DISTINCT FROM n.gold_answer ORDER BY n.problem_id LIMIT 1"
-    ).fetchall()
-    if rows:
-        raise ProblemConflict(rows[0][0], rows[0][1])
+    """Raise ProblemConflict if a stored problem differs in question or gold answer (beyond
+    spacing and thousands separators: problem_queries.first_conflict)."""
+    conflict = first_conflict(con, problems)
+    if conflict:
+        raise ProblemConflict(*conflict)
 
 
 class SampleConflict(Exception):

@@ -186,6 +186,12 @@ class DivApp(App[None]):
         finally:
             cur.close()
 
+    def action_open_compare(self) -> None:
+        """c on the overview: pick two runs, then compare their pass@k curves and pools."""
+        from .screens.compare import open_compare
+
+        open_compare(self)
+
     def action_open_jobs(self) -> None:
         """F4: the jobs screen."""
         if not isinstance(self.screen, jobs.JobsScreen):

@@ -27,6 +27,7 @@ class DivCommands(Provider):
             ("Help", "keys and columns of this screen", app.action_help),
             ("Cancel running work", "cancel every worker", app.action_cancel_work),
             ("Jobs", "remote jobs: log, progress, cancel", app.action_open_jobs),
+            ("Compare runs", "two runs' pass@k curves, crossing, pools", app.action_open_compare),
         ]
         if app.current_pool(self.screen) is not None:
             out.append(

@@ -16,6 +16,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
     "app.quit": ("ctrl+q", "quit", "Quit"),
     "app.jobs": ("f4", "open_jobs", "Jobs"),
     "overview.next_table": ("t", "next_table", "Next table"),
+    "overview.compare": ("c", "app.open_compare", "Compare runs"),
     "problems.filter": ("slash", "focus_filter", "Filter"),
     "problems.clear": ("x", "clear_filters", "Clear filters"),
     "problems.open": ("o", "open_batch", "Open batch"),
@@ -46,6 +47,12 @@ DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
     "jobs.back": ("escape", "back", "Back"),
     "rerun.cancel": ("escape", "cancel", "Cancel"),
     "viewer.back": ("escape", "back", "Back"),
+    "compare.more": ("plus", "change_k(1)", "K up"),
+    "compare.less": ("minus", "change_k(-1)", "K down"),
+    "compare.open": ("o", "open_problem", "Open pools"),
+    "compare.back": ("escape", "back", "Back"),
+    "pools.next": ("n", "next_batch", "Next batches"),
+    "pools.back": ("escape", "back", "Back"),
 }
 
 

@@ -23,10 +23,30 @@ def parse_temperatures(text: str) -> list[float]:
     return out
 
 
+def reused_problems(con: object, run_id: str | None, limit: int | None) -> list[dict[str, object]]:
+    """The problems the file already holds (``run_id``'s when given), for a second model's run."""
+    from divtui.store import problem_queries as pq
+    from divtui.store import report_queries as rq
+
+    if run_id is not None and run_id not in rq.run_ids(con):  # type: ignore[arg-type]
+        raise UserError(f"option --problems-of: no run {run_id!r} in the database")
+    problems = pq.stored_problems(con, run_id=run_id, limit=limit)  # type: ignore[arg-type]
+    if not problems:
+        raise UserError("no problems in the database yet: give --dataset")
+    return problems
+
+
 @click.command("generate")
 @db_option
 @click.option("--model", required=True, help="hub id or local folder of a chat model")
-@click.option("--dataset", required=True, help="math-500, gsm8k, an HF dataset name, or a .jsonl")
+@click.option(
+    "--dataset",
+    default=None,
+    help="math-500, gsm8k, an HF dataset name, or a .jsonl (default: the file's problems)",
+)
+@click.option(
+    "--problems-of", default=None, metavar="RUN", help="without --dataset: RUN's problems"
+)
 @click.option("--temperatures", default="0.3,0.5,0.7,1.0", show_default=True)
 @click.option("--n", "n", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
@@ -121,6 +141,12 @@ def command(db: str | None, **opts: object) -> None:
     except SettingError as e:
         raise UserError(str(e)) from None
     gpus = opts.pop("gpus")
+    problems_of = opts.pop("problems_of")
+    reuse = opts["dataset"] is None
+    if reuse:
+        opts["dataset"] = f"stored:{problems_of}" if problems_of else "stored"
+    elif problems_of is not None:
+        raise UserError("--problems-of takes the file's problems: give it without --dataset")
     temps = parse_temperatures(str(opts.pop("temperatures")))
     system = opts.pop("system_prompt")
     spec = GenerateSpec(
@@ -133,8 +159,9 @@ def command(db: str | None, **opts: object) -> None:
     )
     con = open_db(resolve_db(db))
     try:
+        problems = reused_problems(con, problems_of, spec.limit) if reuse else None
         with progress_bar("generate") as bar:
-            stats = generate_db(con, spec, progress=bar)
+            stats = generate_db(con, spec, problems=problems, progress=bar)
     except (DatasetError, PromptError, ValueError, RuntimeError) as e:
         raise UserError(_first_line(e)) from None
     except OSError as e:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import db_option, resolve_db
+from .compare_report import comparison_md, problems_md
 from .prune import neighbours_table
 
 Row = dict[str, Any]
@@ -296,6 +297,23 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
                 "(lift = rate / chance).\n\n" + neighbours_table(rs)
             ),
         ),
+        "run_comparison": (
+            "Run comparison: pass@k of two runs on their shared problems",
+            lambda rs: (
+                "Unbiased pass@k per pool, mean over the problems both runs have (per pair of "
+                "temperatures, never pooled across them); B − A with a paired bootstrap over "
+                "problems (one resample for both runs); cosine_sim and distinct_n: mean over "
+                "those problems of each problem's mean over its draws of size k.\n\n"
+                + comparison_md(rs)
+            ),
+        ),
+        "run_problems": (
+            "Problems solved by one run only",
+            lambda rs: (
+                "Solved: pass@K of the problem's pool >= 0.5. Answers: the pool's answer "
+                "classes, largest first, with members and correct mark.\n\n" + problems_md(rs)
+            ),
+        ),
     }
     for name, rows in tables.items():
         title, render = sections[name]
@@ -329,7 +347,8 @@ def to_csv(report: dict[str, Any], single: bool) -> str:
 @click.option("--table", "tables", multiple=True, metavar="NAME", help="only this table (repeat)")
 @click.option("--run", "run_id", default=None, help="only this run")
 @click.option("--temperature", type=float, default=None, help="only this temperature")
-@click.option("--k", "k", type=int, default=None, help="only draws of this size")
+@click.option("--k", "k", type=int, default=None, help="only draws of this size; run_problems: K")
+@click.option("--runs", default=None, metavar="A,B", help="compare two runs (RUN or RUN@T each)")
 @click.option("--scorer", default=None, help="only this scorer's bst/wmaj (plain labels)")
 @click.option("--embedder", default=None, help="only this embedder's metrics and mbr_sem")
 @click.option("--buckets", "n_buckets", type=int, default=5, show_default=True, help="bins")
@@ -344,6 +363,7 @@ def command(
     run_id: str | None,
     temperature: float | None,
     k: int | None,
+    runs: str | None,
     scorer: str | None,
     embedder: str | None,
     n_buckets: int,
@@ -358,7 +378,8 @@ def command(
     accuracy_by_temperature, accuracy_by_k_temperature, metric_correlations,
     partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k,
     pruning (after `divtui prune`), scorers; and, only when named with --table (it rebuilds
-    every pool's matrices), neighbours.
+    every pool's matrices), neighbours. With --runs A,B: run_comparison and run_problems (the
+    two runs' pass@k curves and where they cross; the problems only one of them solves).
     """
     from divtui.engine.report import OPT_IN, TABLES, ReportError, build_report
     from divtui.errors import UserError
@@ -368,8 +389,10 @@ def command(
     for name in tables:
         if name not in TABLES + OPT_IN:
             raise UserError(f"unknown table {name!r}; choose from {', '.join(TABLES + OPT_IN)}")
-    wanted = list(dict.fromkeys(tables)) or list(TABLES)
-    compute = wanted + [t for t in PLOT_TABLES if plots and t not in wanted]
+    compare = ["run_comparison", "run_problems"]
+    wanted = list(dict.fromkeys(tables)) or (compare if runs else list(TABLES))
+    extra = ["run_comparison"] if runs else PLOT_TABLES
+    compute = wanted + [t for t in extra if plots and t not in wanted]
     path = resolve_db(db)
     con = open_db(path, read_only=True)
     try:
@@ -385,6 +408,7 @@ def command(
             n_buckets=n_buckets,
             n_boot=n_boot,
             seed=seed,
+            runs=runs,
         )
     except ReportError as e:
         raise UserError(str(e)) from None
