@@ -482,7 +482,7 @@ def test_database_text_reaches_the_markdown_as_inert_text(tmp_path: Path) -> Non
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert not any(ch in out for ch in "\x1b\u202e\u200b")
-    assert "[red]x[/]\\|\\u001b[31m\\u202e\\u200b ×4 ✓" in out
+    assert "[red]x[/]\\|\\x1b[31m\\u202e\\u200b ×4 ✓" in out
     js = run_divtui("report", "--db", str(db), "--runs", "A,B", "--format", "json")
     assert json.loads(js.stdout)["tables"]["run_problems"][0]["problem_id"] == evil
 

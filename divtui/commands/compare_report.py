@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from divtui.store.terminal import one_line
+
 Row = dict[str, Any]
 ANSWERS_WIDTH = 90
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
-)
 
 
 def cell(value: Any) -> str:
     """Database text as one Markdown table cell: one line, control, bidi and zero-width
     characters written out as ``\\u....`` escapes, pipes escaped."""
-    s = "" if value is None else " ".join(str(value).split())
-    s = _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", s)
+    s = one_line(" ".join(("" if value is None else str(value)).split()))
     return s.replace("|", "\\|")
 
 

@@ -258,7 +258,7 @@ async def test_hostile_run_names_are_shown_as_text(pair_app, pair_db: Path) -> N
         title = screen.query_one("#rc-title").render()
         plain = str(title)
         assert "[bold]tu\\x1bned" in plain and "\x1b" not in plain and "\u202e" not in plain
-        assert screen.query_one(PassKPlot).curves.labels["a"] == "A [bold]tu\\x1bned"
+        assert screen.query_one(PassKPlot).curves.labels["a"] == "A [bold]tu\\x1bned\\u202e"
 
 
 async def _comparison(pilot) -> None:

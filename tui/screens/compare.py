@@ -7,7 +7,6 @@ Everything is computed by ``engine.run_compare`` in thread workers; the screens 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +25,12 @@ from ..widgets.passk_plot import PassKPlot, curves_from_rows
 from ..widgets.safe_text import one_line, plain_cell, safe_text
 
 N_BOOT = 1000
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def label(value: Any, width: int = 28) -> str:
-    """Database text for a plot label or table cell: one line, control characters written out,
-    bidi and zero-width characters dropped, cut to ``width``."""
-    return _INVISIBLE.sub("", plain_cell(value, width))
+    """Database text for a plot label or table cell: one line, every unsafe character (controls,
+    bidi and zero-width) written out as an escape, cut to ``width``."""
+    return plain_cell(value, width)
 
 
 def mark(correct: Any) -> tuple[str, str]:
@@ -210,8 +208,8 @@ class RunCompareScreen(Screen[None]):
         )
         title.update(t)
         labels = {
-            "a": f"A {label(self.a.run_id, 20)}",
-            "b": f"B {label(self.b.run_id, 20)}",
+            "a": f"A {label(self.a.run_id, 24)}",
+            "b": f"B {label(self.b.run_id, 24)}",
         }
         self.query_one(PassKPlot).show(curves_from_rows(msg.rows, labels))
         self.query_one("#rc-table", Static).update(comparison_text(msg.rows))
