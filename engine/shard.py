@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from divtui.store import stable_id
+from divtui.store import stable_id, terminal
 from divtui.store.landing import ingest_landing, publish_batch
 
 from .generate import GenerateSpec, Progress, load_backend, run_row, sample_pools
@@ -170,8 +170,7 @@ def _last_line(log: Path) -> str:
         lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
     except OSError:
         return ""
-    last = lines[-1][:300] if lines else ""
-    return "".join(c if c.isprintable() else "?" for c in last)
+    return terminal.one_line(lines[-1] if lines else "", 300)
 
 
 def generate_sharded(
