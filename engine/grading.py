@@ -138,7 +138,7 @@ class Verifier:
     timeouts: int = 0
     errors: int = 0
     unkeyed: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _stuck: set[str] = field(default_factory=set)
     _finished: set[str] = field(default_factory=set)
     _keys: dict[str, AnswerKeys | None] = field(default_factory=dict)
