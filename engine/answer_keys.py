@@ -16,7 +16,8 @@ only if one of these holds:
 2. either is a ``Symbol`` and no set is involved: ``sympy_compare_symbols``, which compares
    lower-cased names, a name with the concatenated names of a product of symbols, ``e`` with
    ``E``, or ``str(g) == str(t)``: each needs one of :attr:`Key.texts` in common;
-3. a ``Set`` or ``Tuple`` on either side (a plain value taken as a one-element set): equal sets,
+3. a ``Set`` or ``Tuple`` on either side (a plain value taken as a one-element set; a set
+   holding a bare symbol is not keyed, as its elements are compared by (2)): equal sets,
    an empty symmetric difference, equal lengths with elements pairwise equal by (1)-(5), or an
    open interval against a pair of its endpoints: each needs every element of one side to be
    close to an element of the other, both ways; two intervals also need the same open ends;
@@ -140,11 +141,15 @@ def _texts(expr: Any) -> frozenset[str] | None:
 
 
 def _element(expr: Any) -> tuple[Vector, ...] | None:
-    """Values of an expression (and of its bare number if a percentage), or None."""
-    from sympy import Expr, Mul, Rational, UnevaluatedExpr
+    """Values of an expression (and of its bare number if a percentage), or None.
+
+    A bare symbol has none: inside a set or interval, math-verify compares it by name
+    (``sympy_compare_symbols``: ``e`` equals ``E``, ``pi`` equals ``\\pi``), not by value.
+    """
+    from sympy import Expr, Mul, Rational, Symbol, UnevaluatedExpr
     from sympy.matrices.expressions import MatrixExpr
 
-    if not isinstance(expr, Expr) or isinstance(expr, MatrixExpr):
+    if not isinstance(expr, Expr) or isinstance(expr, (MatrixExpr, Symbol)):
         return None
     variants = [expr]
     if (

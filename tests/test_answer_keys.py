@@ -33,7 +33,7 @@ ANSWERS = [
     "2\\zeta(3)/2", "\\pi", "\\text{pi}", "e", "\\text{e}", "\\infty", "-\\infty",
     "(-\\infty, 3]", "x \\le 3", "[1,2)", "(1,2)", "1, 2", "\\{2, 1\\}", "\\{1\\}", "1",
     "(x+1)^2", "x^2+2x+1", "\\frac{x}{2}", "0.5x", "x = 5", "5", "\\text{Monday}", "Monday",
-    "\\text{(A)}", "A", "a", "f(x)", "", "???", "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+    "\\text{(A)}", "A", "a", "f(x)", "", "???", "\\{E, 1\\}", "\\{e, 1\\}", "[E, 5)", "[e, 5)", "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
 ]  # fmt: skip
 
 
