@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -50,21 +49,19 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
+        header = " ".join(f"{s:>9}" for s in (*STAGES, "total"))
+        print(f"{'build':<16} {header}  SBERT share", flush=True)
+        builds: list[tuple[str, str | None]] = []
         if args.before is not None:
-            wall = other_build(args.before, Path(tmp) / "before.duckdb")
-            print(
-                f"{args.before} divtui demo --no-browse: {wall:.1f} s (build and report)",
-                flush=True,
-            )
-        print(
-            f"{'backend':<10} " + " ".join(f"{s:>9}" for s in (*STAGES, "total")) + "  SBERT share"
-        )
-        for backend in args.backends.split(","):
-            s = this_build(Path(tmp) / f"{backend}.duckdb", backend)
+            builds.append(("before (torch)", None))
+        builds += [(b, b) for b in args.backends.split(",")]
+        for label, backend in builds:
+            path = Path(tmp) / f"{label.split()[0]}.duckdb"
+            s = other_build(args.before, path) if backend is None else this_build(path, backend)
             cells = " ".join(f"{s.get(k, 0.0):9.1f}" for k in (*STAGES, "total"))
-            print(f"{backend:<10} {cells}  {s['embed'] / s['total']:.0%}", flush=True)
+            print(f"{label:<16} {cells}  {s['embed'] / s['total']:.0%}", flush=True)
     print(f"load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
