@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from .extract import normalize_answer
 
 Equivalent = Callable[[str, str], bool]
+FirstEqual = Callable[[Sequence[tuple[str, str]]], int | None]
 
 
 def answer_classes(
@@ -38,6 +39,41 @@ def answer_classes(
         cls = by_key.get(key)
         if cls is None:
             cls = next((c for c, rep in enumerate(reps) if equivalent(rep, answer)), len(reps))
+            if cls == len(reps):
+                reps.append(answer)
+            by_key[key] = cls
+        out.append(cls)
+    return out
+
+
+def answer_classes_pruned(
+    answers: Sequence[str | None],
+    first_equal: FirstEqual,
+    plausible: Equivalent,
+    *,
+    normalize: Callable[[str], str] = normalize_answer,
+) -> list[int | None]:
+    """:func:`answer_classes` comparing only the representatives ``plausible`` allows.
+
+    ``first_equal(pairs)`` gives the index of the first ``(representative, answer)`` pair that
+    is equal (it may compare them all at once), or None. The classes are those of
+    :func:`answer_classes` with ``equivalent`` whenever ``plausible(r, a)`` is False only where
+    ``equivalent(r, a)`` is: the first equal representative is then among the plausible ones,
+    in the same order.
+    """
+    reps: list[str] = []
+    by_key: dict[str, int] = {}
+    out: list[int | None] = []
+    for answer in answers:
+        if answer is None:
+            out.append(None)
+            continue
+        key = normalize(answer)
+        cls = by_key.get(key)
+        if cls is None:
+            candidates = [c for c, rep in enumerate(reps) if plausible(rep, answer)]
+            hit = first_equal([(reps[c], answer) for c in candidates]) if candidates else None
+            cls = len(reps) if hit is None else candidates[hit]
             if cls == len(reps):
                 reps.append(answer)
             by_key[key] = cls

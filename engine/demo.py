@@ -161,12 +161,17 @@ def build_demo(
     *,
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
+    backend: str = "torch",
 ) -> dict[str, Any]:
-    """Build (or finish building) the demo database at ``path``; returns what each stage did."""
+    """Build (or finish building) the demo database at ``path``; returns what each stage did.
+
+    ``backend`` is the embedding backend (the demo uses torch; ``bench.demo_build`` times others).
+    """
     from .embed import DEFAULT_EMBEDDER
+    from .embed import stored_name as embed_name
 
     started = time.perf_counter()
-    stored_name = f"{DEFAULT_EMBEDDER}@256"
+    stored_name = embed_name(DEFAULT_EMBEDDER, 256, backend)
     want = expected_counts()
     con = open_db(path)
     out: dict[str, Any] = {"path": str(path), "stages": {}, "seconds": {}}
@@ -185,7 +190,7 @@ def build_demo(
         stages: list[tuple[str, Callable[[], Any]]] = [
             ("simulate", lambda: _simulate(con, before, want)),
             ("grade", lambda: _grade(con, progress, notice)),
-            ("embed", lambda: _embed(con, progress, notice)),
+            ("embed", lambda: _embed(con, progress, notice, backend)),
             ("draws", lambda: _draws(con, progress, notice)),
             ("prune", lambda: _prune(con, progress, notice)),
         ]
@@ -219,7 +224,10 @@ def _grade(
 
 
 def _embed(
-    con: duckdb.DuckDBPyConnection, progress: Progress | None, notice: Callable[[str], None]
+    con: duckdb.DuckDBPyConnection,
+    progress: Progress | None,
+    notice: Callable[[str], None],
+    backend: str = "torch",
 ) -> Any:
     """Real SBERT embeddings, or a notice when sentence-transformers is not installed."""
     if importlib.util.find_spec("sentence_transformers") is None:
@@ -230,7 +238,9 @@ def _embed(
         return None
     from .embed import embed_db
 
-    return embed_db(con, embedder=_embedder(), run_id=RUN_ID, progress=progress, notice=notice)
+    return embed_db(
+        con, embedder=_embedder(), run_id=RUN_ID, progress=progress, notice=notice, backend=backend
+    )
 
 
 def _draws(

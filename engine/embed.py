@@ -2,11 +2,13 @@
 
 Vectors are stored exactly as the model outputs them (``normalize_embeddings=False``); every
 consumer (cosine_sim, dpp, mbr_sem) L2-normalises them itself, so one stored vector serves any
-kernel.
+kernel. The backend (torch, or ONNX Runtime through :mod:`.embed_onnx`) is part of the stored
+name unless it is torch, so vectors of different backends never mix under one name.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -26,6 +28,7 @@ from divtui.store.embed_queries import (
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 BATCHES_PER_COMMIT = 8
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 Progress = Callable[[int, int, str], None]
 
@@ -103,18 +106,49 @@ def resolve_embedder(embedder: str) -> tuple[str, str, str | None]:
     return embedder, embedder, None
 
 
-def embedder_name(embedder: str, name: str | None = None) -> str | None:
+def stored_name(base: str, max_seq_length: int, backend: str = "torch") -> str:
+    """``<base>@<max_seq_length>``, with ``+<backend>`` unless the backend is torch."""
+    return f"{base}@{max_seq_length}" + ("" if backend == "torch" else f"+{backend}")
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`, else an :class:`EmbedError`."""
+    if backend not in BACKENDS:
+        raise EmbedError(f"backend {backend!r}: must be one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def embedder_name(embedder: str, name: str | None = None, backend: str = "torch") -> str | None:
     """The stored embedder name if it is known without loading the model, else None."""
     if name:
         return name
     target, base, _ = resolve_embedder(embedder)
     folder = Path(target)
     length = _config_max_seq_length(folder) if folder.is_dir() else None
-    return f"{base}@{length}" if length else None
+    return stored_name(base, length, backend) if length else None
 
 
-def load_model(embedder: str, device: str | None = None) -> tuple[Any, str, str | None]:
-    """Load a SentenceTransformer; returns (model, base of the stored name, notice or None)."""
+def load_model(
+    embedder: str, device: str | None = None, backend: str = "torch"
+) -> tuple[Any, str, str | None]:
+    """Load a SentenceTransformer; returns (model, base of the stored name, notice or None).
+
+    With an ONNX backend the model's transformer runs in ONNX Runtime on the CPU (exported from
+    the loaded weights on first use and cached, see :mod:`.embed_onnx`).
+    """
+    check_backend(backend)
+    if backend != "torch":
+        if device not in (None, "cpu"):
+            raise EmbedError(f"backend {backend!r} runs on the CPU only, not on {device!r}")
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise EmbedError(
+                f"backend {backend!r} needs onnxruntime and onnx: pip install 'divtui[embed]'"
+            )
+        model, base, note = load_model(embedder, "cpu")
+        from .embed_onnx import use_onnx
+
+        use_onnx(model, backend)
+        return model, base, note
     from sentence_transformers import SentenceTransformer
 
     target, base, note = resolve_embedder(embedder)
@@ -147,24 +181,27 @@ def embed_db(
     run_id: str | None = None,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
+    backend: str = "torch",
 ) -> dict[str, Any]:
     """Embed every sample lacking a vector under the embedder's name; commits every few batches.
 
-    The name is ``<model id or folder name>@<max_seq_length>`` unless ``name`` is given. Raw model
-    output is stored (not normalised). Identical texts are encoded once. Returns counts.
+    The name is ``<model id or folder name>@<max_seq_length>`` (``+onnx`` or ``+onnx-int8`` for
+    those backends) unless ``name`` is given. Raw model output is stored (not normalised).
+    Identical texts are encoded once. Returns counts.
     """
+    check_backend(backend)
     if batch_size < 1:
         raise EmbedError(f"batch size {batch_size}: must be at least 1")
     if run_id is not None and not run_exists(con, run_id):
         raise EmbedError(f"run {run_id!r}: no such run in this database")
     started = time.perf_counter()
-    known = embedder_name(embedder, name)
+    known = embedder_name(embedder, name, backend)
     if known is not None and count_missing_embeddings(con, known, run_id=run_id) == 0:
         return {"embedder": known, "embedded": 0, "unique_texts": 0, "dim": None, "seconds": 0.0}
-    model, base, note = load_model(embedder, device)
+    model, base, note = load_model(embedder, device, backend)
     if note and notice:
         notice(note)
-    stored = name or f"{base}@{model.max_seq_length}"
+    stored = name or stored_name(base, model.max_seq_length, backend)
     todo = samples_missing_embedding(con, stored, run_id=run_id)
     ids = np.array([i for i, _ in todo], dtype=np.int64)
     unique, inverse = np.unique(np.array([t for _, t in todo], dtype=object), return_inverse=True)

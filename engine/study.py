@@ -119,6 +119,10 @@ KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "embedders": (_strs, "a list of model ids or folders"),
         "batch_size": (_pos_int, "a positive integer"),
         "device": (_str, "a string such as cuda or cpu"),
+        "backend": (
+            lambda v: v in ("torch", "onnx", "onnx-int8"),
+            '"torch", "onnx" or "onnx-int8"',
+        ),
     },
     "draw": {
         "sizes": (_sizes, "a non-empty list of positive integers"),

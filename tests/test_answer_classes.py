@@ -109,3 +109,35 @@ def test_real_math_verify_joins_equivalent_forms() -> None:
     assert got[2] == [0, 1]
     assert got[3] == [None, None]
     assert got[4] == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pruned_classes_equal_the_definition_when_plausible_only_adds(seed: int) -> None:
+    from divtui.engine.answer_classes import answer_classes_pruned
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(0, 40))
+    answers = [
+        None
+        if rng.random() < 0.15
+        else str(int(rng.integers(-6, 7))) + " " * int(rng.integers(0, 2))
+        for _ in range(n)
+    ]
+    extra = {
+        (a, b) for a in map(str, range(-6, 7)) for b in map(str, range(-6, 7)) if rng.random() < 0.3
+    }
+    ruled_out: list[tuple[str, str]] = []
+
+    def plausible(r: str, a: str) -> bool:
+        ok = _near(r, a) or (_strip(r), _strip(a)) in extra
+        if not ok:
+            ruled_out.append((r, a))
+        return ok
+
+    def first_equal(pairs):
+        assert all(plausible(r, a) for r, a in pairs)
+        return next((i for i, (r, a) in enumerate(pairs) if _near(r, a)), None)
+
+    got = answer_classes_pruned(answers, first_equal, plausible, normalize=_strip)
+    assert got == _reference(answers, _near)
+    assert not any(_near(r, a) for r, a in ruled_out)

@@ -204,3 +204,66 @@ def test_unreachable_hub_falls_back_without_waiting_for_retries(
     assert note is not None and "unreachable" in note
     with pytest.raises(EmbedError, match="no such model folder"):
         resolve_embedder(str(Path(BUNDLED).parent / "missing-folder"))
+
+
+ONNX_MIN_COSINE = {"onnx": 0.99999, "onnx-int8": 0.98}
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One export cache for the module's ONNX tests (exports take seconds)."""
+    pytest.importorskip("onnxruntime")
+    return tmp_path_factory.mktemp("divtui-cache")
+
+
+def _real_texts(shared: Path | None) -> list[str]:
+    """Demo solutions and, when ../shared/data is there, real Qwen2.5-Math solutions."""
+    import json
+
+    from divtui.engine.simulate import simulate_study
+
+    _, samples = simulate_study(n_problems=1)
+    texts = samples.text.tolist()[::4]
+    path = None if shared is None else shared / "qwen25math_math_cot_100.jsonl"
+    if path is not None and path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines()[:12]
+        texts += [code for line in lines for code in json.loads(line)["code"][:3]]
+    return texts
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_onnx_backends_stay_within_the_stated_cosine_of_torch(
+    db_path: Path, model: Any, onnx_cache: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    monkeypatch.setenv("DIVTUI_CACHE", str(onnx_cache))
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    texts = _real_texts(shared if shared.is_dir() else None)
+    con = make_db(db_path, {"r": texts})
+    result = embed_db(con, embedder=BUNDLED, backend=backend, batch_size=16)
+    assert result["embedder"] == f"{NAME}+{backend}"
+    got = stored(con, f"{NAME}+{backend}")
+    ids = [sample_id("r", "p1", 0.7, i) for i in range(len(texts))]
+    vecs = np.stack([got[i] for i in ids])
+    ref = model.encode(texts, normalize_embeddings=False, convert_to_numpy=True)
+    cos = (vecs * ref).sum(1) / np.linalg.norm(vecs, axis=1) / np.linalg.norm(ref, axis=1)
+    assert cos.min() >= ONNX_MIN_COSINE[backend], cos.min()
+    if backend == "onnx-int8":
+        assert cos.min() < 0.99999, "int8 weights should not give the fp32 vectors exactly"
+    assert con.execute("SELECT count(DISTINCT embedder) FROM embeddings").fetchall() == [(1,)]
+    again = embed_db(con, embedder=BUNDLED, backend=backend)
+    assert again["embedded"] == 0 and again["embedder"] == f"{NAME}+{backend}"
+    torch_run = embed_db(con, embedder=BUNDLED)
+    assert torch_run["embedder"] == NAME and torch_run["embedded"] == len(texts)
+    con.close()
+
+
+def test_backend_errors_are_one_line(db_path: Path) -> None:
+    con = make_db(db_path, {"r": ["a text"]})
+    with pytest.raises(EmbedError, match="backend 'tensorrt': must be one of torch, onnx"):
+        embed_db(con, embedder=BUNDLED, backend="tensorrt")
+    with pytest.raises(EmbedError, match="runs on the CPU only"):
+        embed_db(con, embedder=BUNDLED, backend="onnx", device="cuda")
+    con.close()
+    bad = run_divtui("embed", "--db", str(db_path), "--backend", "tensorrt")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "'tensorrt' is not one of" in bad.stderr

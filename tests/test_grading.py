@@ -315,3 +315,58 @@ def test_cli_grade(db_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     zero = run_divtui("grade", "--db", str(db_path), "--timeout", "0")
     assert zero.returncode != 0 and "Traceback" not in zero.stderr
+
+
+@pytest.mark.parametrize("seed", [0])
+def test_keyed_grades_and_classes_equal_the_plain_path_on_hard_pools(seed: int) -> None:
+    from bench.hard_answers import hard_pool
+
+    pools, golds = [], []
+    for k in range(3):
+        answers, gold = hard_pool(10 * seed + k, samples=16, distinct=10)
+        answers[3] = None
+        pools.append(answers + ["\\text{yes}", "yes", "x = 2", "\\{1, 2\\}", "1,2"])
+        golds.append(gold)
+    flat_golds = [g for g, p in zip(golds, pools, strict=True) for _ in p]
+    flat = [a for p in pools for a in p]
+    with verifier(workers=2, timeout=30) as plain:
+        want = plain.grade_plain(flat_golds, flat), plain.classes_plain(pools)
+    with verifier(workers=2, timeout=30) as keyed:
+        got = keyed.grade(flat_golds, flat), keyed.classes(pools)
+    assert plain.timeouts == keyed.timeouts == 0
+    assert got == want
+    assert keyed.comparisons < plain.comparisons / 2
+
+
+def test_keyed_and_plain_paths_agree_around_a_stuck_answer() -> None:
+    pool = ["5", TOWER, "6", "5.0", "7", "6", TOWER]
+    out = {}
+    for name in ("plain", "keyed"):
+        with verifier(workers=2, timeout=2.0) as v:
+            if name == "plain":
+                out[name] = v.grade_plain(["5"] * 7, pool), v.classes_plain([pool]), v.timeouts
+            else:
+                out[name] = v.grade(["5"] * 7, pool), v.classes([pool]), v.timeouts
+    assert out["plain"][:2] == out["keyed"][:2]
+    assert out["keyed"][0] == [CORRECT, TIMEOUT, WRONG, CORRECT, WRONG, WRONG, TIMEOUT]
+    assert out["keyed"][1] == [[0, 1, 2, 0, 3, 2, 1]]
+    assert out["keyed"][2] == 1, "the stuck answer is compared once (one distinct pair)"
+
+
+def test_grade_db_keyed_equals_plain_on_a_real_file(tmp_path: Path) -> None:
+    from bench.grade import build_db
+    from bench.hard_answers import hard_pool
+
+    answers, gold = hard_pool(5, samples=30, distinct=20)
+    rows = {}
+    for plain in (True, False):
+        path = tmp_path / f"{plain}.duckdb"
+        build_db(path, answers, gold)
+        con = open_db(path)
+        counts = grade_db(con, workers=2, timeout=30, plain=plain)
+        rows[plain] = con.execute(
+            "SELECT idx, answer, correct, answer_class FROM samples ORDER BY idx"
+        ).fetchall()
+        con.close()
+        assert counts["timeouts"] == 0 and counts["graded"] == 30
+    assert rows[True] == rows[False]

@@ -57,6 +57,13 @@ def progress_bars() -> Iterator[Callable[[int, int, str], None]]:
     help="texts per batch",
 )
 @click.option("--device", default=None, help="torch device (default: the best available)")
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    default="torch",
+    show_default=True,
+    help="torch, or ONNX Runtime on the CPU (fp32, or int8 weights); stored as NAME+BACKEND",
+)
 @click.option("--run", "run_id", default=None, help="embed only this run's samples")
 def command(
     db: str | None,
@@ -65,6 +72,7 @@ def command(
     batch_size: int,
     device: str | None,
     run_id: str | None,
+    backend: str,
 ) -> None:
     """Embed samples lacking a vector under the embedder's name; rerun to resume."""
     from divtui.engine.embed import EmbedError, embed_db
@@ -83,6 +91,7 @@ def command(
                 batch_size=batch_size,
                 device=device,
                 run_id=run_id,
+                backend=backend,
                 progress=progress,
                 notice=lambda m: click.echo(f"notice: {one_line(m)}", err=True),
             )

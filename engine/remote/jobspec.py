@@ -256,7 +256,15 @@ def _embed(v: dict[str, Any], where: str) -> dict[str, Any]:
         "batch_size": _int(
             {"x": v.get("batch_size", 64)}, "x", "embed.batch_size", where, 1, 100_000
         ),
+        "backend": _backend(v.get("backend", "torch"), where),
     }
+
+
+def _backend(v: Any, where: str) -> str:
+    """An embedding backend name (torch, onnx, onnx-int8)."""
+    if v not in ("torch", "onnx", "onnx-int8"):
+        raise _fail(where, "embed.backend", "must be torch, onnx or onnx-int8")
+    return v
 
 
 def _names(v: Any, field: str, where: str) -> list[str] | None:
@@ -453,9 +461,10 @@ def embed_spec(
     name: str | None = None,
     batch_size: int = 64,
     job_id: str | None = None,
+    backend: str = "torch",
 ) -> dict[str, Any]:
     """A validated spec for embedding the shipped samples with one sentence embedder."""
-    settings = {"embedder": embedder, "name": name, "batch_size": batch_size}
+    settings = {"embedder": embedder, "name": name, "batch_size": batch_size, "backend": backend}
     return _shipped_spec("embed", problems, settings, ["runs", "samples"], job_id)
 
 

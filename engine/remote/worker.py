@@ -168,6 +168,7 @@ def run_embed(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
         embedder=e["embedder"],
         name=e["name"],
         batch_size=e["batch_size"],
+        backend=e.get("backend", "torch"),
         progress=progress_writer(job_dir / "progress.jsonl", "embed"),
         notice=say,
     )
