@@ -1,4 +1,4 @@
-"""The divtui Textual app: one database connection, cached data, screens and workers."""
+"""The divtui Textual app: one read-only database hold, cached data, screens and workers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from textual.app import App
 from divtui.settings import config_path
 
 from . import keys, state
+from .access import DbAccess
 from .commands import DivCommands
 from .messages import DataLoaded, Exported, WorkFailed
 from .screens import jobs
@@ -24,15 +25,21 @@ class DivApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "divtui"
     BINDINGS = keys.bindings("app")
-    MODES = {"overview": OverviewScreen, "problems": ProblemsScreen}
+    MODES = {"overview": OverviewScreen, "problems": ProblemsScreen, "jobs": jobs.JobsScreen}
     DEFAULT_MODE = "overview"
     COMMANDS = App.COMMANDS | {DivCommands}
 
-    def __init__(self, con: Any, label: str, keymap: dict[str, str] | None = None) -> None:
-        """Browse the open connection ``con``; ``label`` names the file in the header."""
+    def __init__(
+        self, db: DbAccess | Any, label: str, keymap: dict[str, str] | None = None
+    ) -> None:
+        """Browse ``db`` (a DbAccess, or an open connection used as it is); ``label`` names
+        the file in the header, whose subtitle is the status line."""
         super().__init__()
-        self.con = con
-        self.sub_title = label
+        self.db = db if isinstance(db, DbAccess) else DbAccess.wrap(db)
+        self.label = label
+        self.db_note = ""
+        self.previous_mode = "overview"
+        self.show_status()
         self.keymap = dict(keymap or {})
         self.data: state.BrowseData | None = None
         self.data_listeners: list[Any] = []
@@ -43,17 +50,30 @@ class DivApp(App[None]):
         self.set_keymap(self.keymap)
         self.load_data()
 
+    @property
+    def con(self) -> Any:
+        """The current read connection (one-off reads; workers use ``db.reading()``)."""
+        return self.db.con
+
+    def show_status(self, note: str | None = None) -> None:
+        """The header's subtitle: the file, how it is held, and a note (a blocked write)."""
+        if note is not None:
+            self.db_note = note
+        parts = [self.label, self.db.mode()]
+        if self.db_note:
+            parts.append(self.db_note)
+        self.sub_title = " · ".join(parts)
+
     @work(thread=True, exclusive=True, group="data", exit_on_error=False)
     def load_data(self, scorer: str | None = None, embedder: str | None = None) -> None:
         """Load options, pools and the draw frame (thread)."""
-        cur = self.con.cursor()
         try:
-            self.call_from_thread(setattr, self, "data", state.load(cur, scorer, embedder))
+            with self.db.reading() as cur:
+                data = state.load(cur, scorer, embedder)
+            self.call_from_thread(setattr, self, "data", data)
             self.post_message(DataLoaded())
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_data_loaded(self, msg: DataLoaded) -> None:
         """Tell the screens that wait for data."""
@@ -73,8 +93,18 @@ class DivApp(App[None]):
         self.notify(f"wrote {msg.rows} rows to {msg.path}", markup=False)
 
     def action_goto(self, mode: str) -> None:
-        """Switch to the overview or problems screen."""
-        self.switch_mode(mode)
+        """F2/F3/F4: show that screen itself, whatever was opened over it before; the other
+        screens keep their state (filters, the batch view's pool)."""
+        if self.current_mode != mode:
+            self.previous_mode = self.current_mode
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_go_back(self) -> None:
+        """Esc on a screen at the bottom of its stack: back to the screen shown before it."""
+        back = self.previous_mode if self.previous_mode != self.current_mode else "overview"
+        self.action_goto(back)
 
     def action_help(self) -> None:
         """F1: help for the screen on top."""
@@ -174,16 +204,12 @@ class DivApp(App[None]):
         """A run's model (to prefill the rerun dialog): one keyed row, read on the spot."""
         from divtui.store import ui_job_queries as ujq
 
-        cur = self.con.cursor()
-        try:
+        with self.db.reading() as cur:
             return ujq.run_settings(cur, run_id).get("model")
-        finally:
-            cur.close()
 
     def action_open_jobs(self) -> None:
         """F4: the jobs screen."""
-        if not isinstance(self.screen, jobs.JobsScreen):
-            self.push_screen(jobs.JobsScreen())
+        self.action_goto("jobs")
 
     @work(exclusive=False, group="jobs", exit_on_error=False)
     async def submit_job(self, req: dict[str, Any]) -> None:
@@ -216,15 +242,13 @@ class DivApp(App[None]):
         self.load_data()
 
 
-def run_app(path: str, con: Any | None = None) -> None:
-    """Open ``path`` (or use the already open ``con``) and run the app until the user quits."""
-    from divtui.store import open_db
-
+def run_app(path: str, db: DbAccess | None = None) -> None:
+    """Run the app on ``path`` until the user quits: opened read-only (or the given ``db``)."""
     keymap = keys.load_keymap(config_path())
-    own = con is None
-    con = con if con is not None else open_db(path, create=False)
+    own = db is None
+    db = db if db is not None else DbAccess(path)
     try:
-        DivApp(con, str(path), keymap).run()
+        DivApp(db, str(path), keymap).run()
     finally:
         if own:
-            con.close()
+            db.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from divtui.store import open_db
+from divtui.tui.access import DbAccess
 from divtui.tui.app import DivApp
 
 from .tui_fixtures import build_study
@@ -31,17 +31,18 @@ def study(study_template: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_app(study: Path) -> Iterator[Callable[..., DivApp]]:
-    """Build DivApps on the study (one connection each, closed after the test)."""
-    cons = []
+    """Build DivApps on the study, each holding it read-only as `divtui browse` does (closed
+    after the test)."""
+    held = []
 
     def make(keymap: dict[str, str] | None = None) -> DivApp:
-        con = open_db(study, create=False)
-        cons.append(con)
-        return DivApp(con, "study.duckdb", keymap)
+        db = DbAccess(study)
+        held.append(db)
+        return DivApp(db, "study.duckdb", keymap)
 
     yield make
-    for con in cons:
-        con.close()
+    for db in held:
+        db.close()
 
 
 async def settle(pilot, app: DivApp) -> None:

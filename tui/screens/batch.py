@@ -170,28 +170,31 @@ class BatchScreen(Screen[None]):
     ) -> None:
         """Fetch a batch's members and picks, drawing ``fresh`` new samples first (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
         try:
-            if fresh is not None:
-                sample_ids = eb.fresh_sample_ids(
-                    cur, self.run_id, self.problem_id, self.temperature, fresh, next(_fresh_seed)
+            with app.db.reading() as cur:
+                if fresh is not None:
+                    sample_ids = eb.fresh_sample_ids(
+                        cur,
+                        self.run_id,
+                        self.problem_id,
+                        self.temperature,
+                        fresh,
+                        next(_fresh_seed),
+                    )
+                detail = eb.batch_detail(
+                    cur,
+                    draw_id=draw_id,
+                    sample_ids=sample_ids,
+                    scorer=self.settings["scorer"],
+                    embedder=self.settings["embedder"],
+                    weighted=self.settings["weighted"],
                 )
-            detail = eb.batch_detail(
-                cur,
-                draw_id=draw_id,
-                sample_ids=sample_ids,
-                scorer=self.settings["scorer"],
-                embedder=self.settings["embedder"],
-                weighted=self.settings["weighted"],
-            )
             if not get_current_worker().is_cancelled:
                 self.post_message(BatchReady(detail, label))
         except ValueError as e:
             self.post_message(WorkFailed(f"batch: {e}"))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(WorkFailed(f"batch: {type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_batch_ready(self, msg: BatchReady) -> None:
         """Show the new batch from its first member, in the existing column slots."""

@@ -248,19 +248,19 @@ class PruneScreen(Screen[None]):
     def load_members(self) -> None:
         """The draw's members and which spaces its file holds (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
         try:
-            detail = ei.draw_detail(cur, self.draw_id, scorer=self.scorer, embedder=self.embedder)
-            spaces = ep.resolve_spaces(
-                cur, list(ep.SPACES), scorer=self.scorer, embedder=self.embedder
-            )
+            with app.db.reading() as cur:
+                detail = ei.draw_detail(
+                    cur, self.draw_id, scorer=self.scorer, embedder=self.embedder
+                )
+                spaces = ep.resolve_spaces(
+                    cur, list(ep.SPACES), scorer=self.scorer, embedder=self.embedder
+                )
             self.post_message(MembersReady(detail, spaces.metrics, spaces.unavailable))
         except (ValueError, ep.PruneError) as e:
             self.post_message(MembersReady(None, [], {}, error=str(e)))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(MembersReady(None, [], {}, error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_members_ready(self, msg: MembersReady) -> None:
         """Pick the first available space and m = N/2, then prune."""
@@ -311,26 +311,24 @@ class PruneScreen(Screen[None]):
     def compute(self, metric: str, m: int, weighted: bool) -> None:
         """Prune the draw (thread); a result superseded by a newer request is dropped."""
         app: Any = self.app
-        cur = app.con.cursor()
         req = (metric, m, weighted)
         try:
-            res = ep.prune_draw(
-                cur,
-                self.draw_id,
-                metric=metric,
-                m=m,
-                weighted=weighted,
-                scorer=self.scorer,
-                embedder=self.embedder,
-            )
+            with app.db.reading() as cur:
+                res = ep.prune_draw(
+                    cur,
+                    self.draw_id,
+                    metric=metric,
+                    m=m,
+                    weighted=weighted,
+                    scorer=self.scorer,
+                    embedder=self.embedder,
+                )
             if not get_current_worker().is_cancelled:
                 self.post_message(PruneReady(req, res))
         except ep.PruneError as e:
             self.post_message(PruneReady(req, None, str(e)))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(PruneReady(req, None, f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_prune_ready(self, msg: PruneReady) -> None:
         """Show the clusters and picks of the latest request."""

@@ -22,10 +22,13 @@ class KeyBar(Static):
         self.call_after_refresh(self.draw)
 
     def draw(self) -> None:
-        """Render every shown binding as 'key description'."""
+        """Render every shown binding as 'key description', Back first so a narrow terminal
+        never cuts it off."""
         t = Text(no_wrap=True, overflow="ellipsis")
         seen: set[str] = set()
-        for _node, binding, _enabled, _tip in self.screen.active_bindings.values():
+        found = [b for _node, b, _enabled, _tip in self.screen.active_bindings.values()]
+        found.sort(key=lambda b: b.action != "back")
+        for binding in found:
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
