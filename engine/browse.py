@@ -18,10 +18,13 @@ from divtui.engine.browse_filters import (
     Filters,
     allowed_pools,
     bucket_index,
+    bucket_of,
     bucket_range,
     describe,
+    describe_terms,
     draw_mask,
     parse_filters,
+    term_matches,
     terms,
 )
 from divtui.engine.passk import pass_at_k_many
@@ -32,10 +35,13 @@ __all__ = [
     "Filters",
     "allowed_pools",
     "bucket_index",
+    "bucket_of",
     "bucket_range",
     "describe",
+    "describe_terms",
     "draw_mask",
     "parse_filters",
+    "term_matches",
     "terms",
 ]
 
@@ -195,9 +201,13 @@ MEMBER_FIELDS = (
     "correct",
     "reward",
     "mean_logprob",
+    "sum_logprob",
+    "n_tokens",
+    "finish_reason",
     "dpp_contribution",
     "near_dup",
 )
+CONTEXT_METRICS = ("cosine_sim", "distinct_n", "dpp", "qual_dpp", "mean_logprob")
 
 
 def batch_detail(
@@ -231,13 +241,59 @@ def batch_detail(
         detail = ins.batch_detail(con, ids, scorer=scorer, embedder=embedder, weighted=weighted)
     sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
     picks = [o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)]
+    extra = {
+        int(r["sample_id"]): r for r in bq.members(con, [m["sample_id"] for m in detail["members"]])
+    }
+    members = [
+        {**_member(m), **_extra(extra.get(int(m["sample_id"]), {}))} for m in detail["members"]
+    ]
+    metrics = {
+        r["metric"]: r["value"]
+        for r in detail.get("metrics", [])
+        if r["embedder"] in ("", em) and r["scorer"] == ""
+    }
     return {
         "info": info,
-        "members": [_member(m) for m in detail["members"]],
+        "members": members,
         "picks": sorted(picks, key=_agg_order),
+        "metrics": metrics,
         "scorer": sc,
         "embedder": em,
     }
+
+
+def _extra(row: dict[str, Any]) -> dict[str, Any]:
+    """The member fields engine.inspect does not give: sum of log-probs, tokens, finish."""
+    return {key: row.get(key) for key in ("sum_logprob", "n_tokens", "finish_reason")}
+
+
+def metric_context(
+    frame: dict[str, np.ndarray],
+    reference: np.ndarray,
+    values: dict[str, float | None],
+    names: tuple[str, ...] = CONTEXT_METRICS,
+) -> list[dict[str, Any]]:
+    """Each named metric of a batch with its percentile (:func:`percentile_of`) among the frame
+    draws selected by the boolean ``reference`` (the same run and size k); ``n`` counts the
+    reference draws with a value. Metrics the batch lacks are left out."""
+    out = []
+    for name in names:
+        v = values.get(name)
+        if v is None or not math.isfinite(float(v)):
+            continue
+        col = frame.get(f"metric:{name}")
+        ref = col[reference] if col is not None else np.array([])
+        ref = ref[np.isfinite(ref)]
+        pct = percentile_of(ref, float(v)) if ref.size else math.nan
+        out.append({"metric": name, "value": float(v), "pct": pct, "n": int(ref.size)})
+    return out
+
+
+def frame_row(frame: dict[str, np.ndarray], pool: int, draw_id: int) -> int | None:
+    """The frame row of a stored draw of ``pool`` (the frame is sorted by pool)."""
+    lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
+    hit = np.flatnonzero(frame["draw_id"][lo:hi] == draw_id)
+    return int(lo + hit[0]) if hit.size else None
 
 
 def pool_draw_ids(

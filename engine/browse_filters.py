@@ -216,6 +216,21 @@ def bucket_range(
     return float(edges[bucket]), float(edges[bucket + 1])
 
 
+def bucket_of(
+    values: np.ndarray, ks: np.ndarray, k: int, n_buckets: int, value: float | None
+) -> int | None:
+    """Which bucket (0..n-1) ``value`` falls in among the bins of a metric over the draws of
+    size k (the rule of :func:`bucket_index`: last bin closed, values outside go to the end
+    bins); None without a finite value or draws of that size."""
+    if value is None or not np.isfinite(value):
+        return None
+    v = values[(ks == k) & np.isfinite(values)]
+    if v.size == 0:
+        return None
+    edges = equal_width_buckets(v, n_buckets)[0]
+    return int(np.clip(np.searchsorted(edges, value, side="right") - 1, 0, n_buckets - 1))
+
+
 def allowed_pools(
     pools: dict[str, np.ndarray], f: Filters, search_pools: np.ndarray | None = None
 ) -> np.ndarray | None:
@@ -269,14 +284,13 @@ def term_matches(
     temperature: float,
     k: int,
     correct: dict[str, bool | None],
-    metric_value: float | None,
-    bucket_edges: tuple[float, float] | None,
+    bucket: int | None,
     searched: bool | None,
 ) -> list[tuple[str, bool | None]]:
     """Each filter term with whether one batch meets it (None: cannot tell, e.g. a metric the
     batch lacks). ``correct`` maps aggregator (and "coverage") to the batch's outcome,
-    ``bucket_edges`` is the bucket's [low, high] at this k, ``searched`` whether the pool
-    matched the text/regex search."""
+    ``bucket`` is the batch's bucket of the filter's metric (:func:`bucket_of`), ``searched``
+    whether the pool matched the text/regex search."""
     out: list[tuple[str, bool | None]] = []
     if f.run is not None:
         out.append((f"run={f.run}", run_id == f.run))
@@ -291,11 +305,7 @@ def term_matches(
         got = correct.get("coverage")
         out.append((f"coverage={int(f.coverage)}", None if got is None else got == f.coverage))
     if f.metric is not None and f.bucket is not None:
-        hit: bool | None = None
-        if metric_value is not None and np.isfinite(metric_value) and bucket_edges is not None:
-            lo, hi = bucket_edges
-            last = f.bucket == f.n_buckets - 1
-            hit = lo <= metric_value < hi or (last and metric_value == hi)
+        hit = None if bucket is None else bucket == f.bucket
         out.append((f"bucket={f.metric}:{f.n_buckets}:{f.bucket + 1}", hit))
     search = [_quote(w) for w in f.text] + ([f"/{f.regex}/"] if f.regex is not None else [])
     out.extend((t, searched) for t in search)

@@ -214,10 +214,12 @@ def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | 
 def members(
     con: duckdb.DuckDBPyConnection, sample_ids: list[int], *, scorer: str = ""
 ) -> list[dict[str, Any]]:
-    """The samples of a batch in the given order: idx, text, answer, correct, log-prob, reward."""
+    """The samples of a batch in the given order: idx, text, answer, correct, log-probs, token
+    count, finish reason, reward."""
     rows = con.execute(
         """
-        SELECT s.sample_id, s.idx, s.text, s.answer, s.correct, s.mean_logprob, sc.value
+        SELECT s.sample_id, s.idx, s.text, s.answer, s.correct, s.mean_logprob, s.sum_logprob,
+               s.n_tokens, s.finish_reason, sc.value
         FROM unnest(?::BIGINT[]) WITH ORDINALITY AS u(sample_id, pos)
         JOIN samples s USING (sample_id)
         LEFT JOIN scores sc ON sc.sample_id = s.sample_id AND sc.scorer = ?
@@ -225,7 +227,10 @@ def members(
         """,
         [list(map(int, sample_ids)), scorer],
     ).fetchall()
-    cols = ["sample_id", "idx", "text", "answer", "correct", "mean_logprob", "reward"]
+    cols = [
+        "sample_id", "idx", "text", "answer", "correct", "mean_logprob", "sum_logprob",
+        "n_tokens", "finish_reason", "reward",
+    ]  # fmt: skip
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 

@@ -178,20 +178,24 @@ class DivApp(App[None]):
         """R on a problem or batch: the remote rerun dialog for its problem."""
         from pathlib import Path
 
-        from .screens.rerun import RemoteRerunScreen, known_hosts
+        from .screens.rerun import RemoteRerunScreen, known_hosts, prefill_model
 
         pool = self.current_pool()
         if pool is None:
             self.notify("select a problem first", markup=False)
             return
-        hosts, problem = known_hosts(Path.home() / ".ssh" / "config", config_path())
+        ssh_config = Path.home() / ".ssh" / "config"
+        hosts, problem = known_hosts(ssh_config, config_path())
+        model, hint = prefill_model(self.run_settings(pool["run_id"]))
         dialog = RemoteRerunScreen(
             [pool["problem_id"]],
             hosts=hosts,
             run_id=pool["run_id"],
             temperature=pool["temperature"],
-            model=self.run_model(pool["run_id"]),
+            model=model,
+            model_hint=hint,
             host_problem=problem,
+            where=f"{ssh_config} or a [hosts.NAME] table to {config_path()}",
         )
 
         def done(req: dict[str, Any] | None) -> None:
@@ -200,12 +204,12 @@ class DivApp(App[None]):
 
         self.push_screen(dialog, done)
 
-    def run_model(self, run_id: str) -> str | None:
-        """A run's model (to prefill the rerun dialog): one keyed row, read on the spot."""
+    def run_settings(self, run_id: str) -> dict[str, Any]:
+        """A run's model and source (to prefill the rerun dialog): one keyed row, read now."""
         from divtui.store import ui_job_queries as ujq
 
         with self.db.reading() as cur:
-            return ujq.run_settings(cur, run_id).get("model")
+            return ujq.run_settings(cur, run_id)
 
     def action_open_jobs(self) -> None:
         """F4: the jobs screen."""

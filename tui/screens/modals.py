@@ -55,16 +55,18 @@ class RerunScreen(ModalScreen[dict[str, Any] | None]):
         """Two selects, a checkbox and a button."""
         with Vertical(classes="dialog"):
             yield Label("Rerun aggregators with")
+            yield Label("scorer (wmaj, bst)", classes="rerun-label-above")
             yield Select(
                 [(s, s) for s in self.scorers],
-                value=self.current.get("scorer") or Select.BLANK,
-                prompt="scorer",
+                value=self._known(self.current.get("scorer"), self.scorers),
+                prompt="no scorer" if not self.scorers else "pick a scorer",
                 id="rerun-scorer",
             )
+            yield Label("embedder (mbr_sem, DPP)", classes="rerun-label-above")
             yield Select(
                 [(e, e) for e in self.embedders],
-                value=self.current.get("embedder") or Select.BLANK,
-                prompt="embedder",
+                value=self._known(self.current.get("embedder"), self.embedders),
+                prompt="no embedder" if not self.embedders else "pick an embedder",
                 id="rerun-embedder",
             )
             yield Checkbox(
@@ -72,14 +74,20 @@ class RerunScreen(ModalScreen[dict[str, Any] | None]):
             )
             yield Button("Rerun", id="rerun-go", variant="primary")
 
+    @staticmethod
+    def _known(value: Any, options: list[str]) -> Any:
+        """``value`` when it is one of the options, else no selection (a Select refuses
+        anything else)."""
+        return value if value in options else Select.NULL
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Return the chosen settings."""
         sc = self.query_one("#rerun-scorer", Select).value
         em = self.query_one("#rerun-embedder", Select).value
         self.dismiss(
             {
-                "scorer": None if sc is Select.BLANK else str(sc),
-                "embedder": None if em is Select.BLANK else str(em),
+                "scorer": None if sc is Select.NULL else str(sc),
+                "embedder": None if em is Select.NULL else str(em),
                 "weighted": self.query_one("#rerun-weighted", Checkbox).value,
             }
         )

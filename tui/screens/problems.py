@@ -315,14 +315,17 @@ class ProblemsScreen(Screen[None]):
         where = (str(p["run_id"][pool]), str(p["problem_id"][pool]), float(p["temperature"][pool]))
         name = f"divtui-batch-{id(self)}"
         if app.is_screen_installed(name) and app.get_screen(name).is_mounted:
-            app.get_screen(name).set_pool(*where, draw_ids, push_when_ready=bool(draw_ids))
+            app.get_screen(name).set_pool(
+                *where, draw_ids, filters=self.filters, push_when_ready=bool(draw_ids)
+            )
             if not draw_ids:
                 app.push_screen(name)
         else:
             if not app.is_screen_installed(name):
-                app.install_screen(BatchScreen(*where, draw_ids), name)
+                app.install_screen(BatchScreen(*where, draw_ids, self.filters), name)
+            else:
+                app.get_screen(name).set_pool(*where, draw_ids, filters=self.filters)
             app.push_screen(name)
-        app.get_screen(name).filters = self.filters
 
     def rows_for_export(self) -> list[dict[str, Any]]:
         """Every filtered row (loaded or not), in the shown order, with the question text."""

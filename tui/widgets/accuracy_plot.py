@@ -99,9 +99,7 @@ class AccuracyPlot(PlotextPlot):
         if not self._series:
             t.append("no draws with outcomes yet")
         what = "its" if kind == "run" else "each run's"
-        t.append(
-            f"\npoint = mean over {what} draws of size k (all problems, all T)", style="dim"
-        )
+        t.append(f"\npoint = mean over {what} draws of size k (all problems, all T)", style="dim")
         if len(self.runs) > 1 or kind == "aggregator":
             t.append("  u: next run  a: runs by aggregator", style="dim")
         return t
