@@ -165,14 +165,22 @@ class DivApp(App[None]):
         }
 
     def action_open_prune(self) -> None:
-        """k in the batch view: the pruning screen of the stored draw shown."""
+        """k in the batch view: the pruning screen of the batch shown (stored or fresh)."""
         from .screens.prune import PruneScreen
 
         batch = self.current_batch()
-        if batch is None or batch.get("draw_id") is None:
-            self.notify("pruning works on a stored draw: open one in the batch view", markup=False)
+        if batch is None or not batch.get("sample_ids"):
+            self.notify("pruning works on a batch: open one in the batch view", markup=False)
             return
-        self.push_screen(PruneScreen(int(batch["draw_id"]), batch["scorer"], batch["embedder"]))
+        draw_id = batch.get("draw_id")
+        self.push_screen(
+            PruneScreen(
+                None if draw_id is None else int(draw_id),
+                batch["scorer"],
+                batch["embedder"],
+                batch=batch,
+            )
+        )
 
     def action_open_rerun(self) -> None:
         """R on a problem or batch: the remote rerun dialog for its problem."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 
 @contextmanager
@@ -96,3 +96,4 @@ def command(
         )
     else:
         click.echo(f"nothing to embed: every sample has a vector under {result['embedder']}")
+    wrote(path)

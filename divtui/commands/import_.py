@@ -10,7 +10,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
+from . import db_option, import_db, wrote
 
 FORMAT_NAMES = ("jsonl", "qwen-math-eval", "gsm8k-example-solutions", "search-and-learn")
 
@@ -149,7 +149,8 @@ def command(
         if not math.isfinite(temperature) or temperature < 0:
             raise UserError(f"--temperature: must be a finite number >= 0, got {temperature}")
     run = run_id or file.stem
-    con = open_db(resolve_db(db))
+    path = import_db(db)
+    con = open_db(path)
     try:
         result = import_file(
             con, file, fmt, run_id=run, temperature=temperature, dataset=dataset, skip_bad=skip_bad
@@ -166,3 +167,4 @@ def command(
             click.echo("graded: " + ", ".join(f"{k} {v}" for k, v in graded.items()))
     finally:
         con.close()
+    wrote(path)

@@ -119,6 +119,7 @@ class BatchScreen(Screen[None]):
         self.detail: dict[str, Any] = {"info": {}, "members": [], "picks": []}
         self.sample_ids: list[int] | None = None
         self.draw_id: int | None = None
+        self.seed: int | None = None
         self.label = ""
         self.first = 0
         self.focus_pos = 0
@@ -185,14 +186,11 @@ class BatchScreen(Screen[None]):
         app: Any = self.app
         try:
             with app.db.reading() as cur:
+                seed = None
                 if fresh is not None:
+                    seed = next(_fresh_seed)
                     sample_ids = eb.fresh_sample_ids(
-                        cur,
-                        self.run_id,
-                        self.problem_id,
-                        self.temperature,
-                        fresh,
-                        next(_fresh_seed),
+                        cur, self.run_id, self.problem_id, self.temperature, fresh, seed
                     )
                 detail = eb.batch_detail(
                     cur,
@@ -202,6 +200,7 @@ class BatchScreen(Screen[None]):
                     embedder=self.settings["embedder"],
                     weighted=self.settings["weighted"],
                 )
+            detail["fresh_seed"] = seed
             where = (self.run_id, self.problem_id, self.temperature)
             detail["context"] = state.batch_context(app.data, detail, where, self.filters)
             if not get_current_worker().is_cancelled:
@@ -218,6 +217,10 @@ class BatchScreen(Screen[None]):
         members = msg.detail["members"]
         self.sample_ids = [int(m["sample_id"]) for m in members]
         self.draw_id = (msg.detail.get("info") or {}).get("draw_id")
+        if self.draw_id is not None:
+            self.seed = (msg.detail.get("info") or {}).get("seed")
+        elif msg.detail.get("fresh_seed") is not None:
+            self.seed = msg.detail["fresh_seed"]
         self.picked = {}
         for p in msg.detail["picks"]:
             if p.get("sample_id") is not None:
@@ -290,7 +293,8 @@ class BatchScreen(Screen[None]):
         """The batch on screen, for screens opened from it (pruning, remote reruns).
 
         Keys: run_id, problem_id, temperature, k, draw_id (None for a fresh or edited batch),
-        sample_ids (in batch order), scorer and embedder (names used, None when none).
+        seed (of the stored draw or the fresh one), sample_ids (in batch order), scorer and
+        embedder (names used, None when none).
         """
         ids = list(self.sample_ids or [])
         return {
@@ -299,6 +303,7 @@ class BatchScreen(Screen[None]):
             "temperature": self.temperature,
             "k": len(ids),
             "draw_id": self.draw_id,
+            "seed": self.seed,
             "sample_ids": ids,
             "scorer": self.detail.get("scorer") or None,
             "embedder": self.detail.get("embedder") or None,

@@ -92,7 +92,7 @@ async def in_thread(
 
 
 async def write_db(
-    app: Any, fn: Callable[..., Any], *args: Any, job_id: str | None = None, **kwargs: Any
+    app: Any, fn: Callable[..., Any], *args: Any, note_job: str | None = None, **kwargs: Any
 ) -> Any:
     """``fn(con, *args)`` on a write connection, retried with backoff while another process
     holds the file; the status line (and the job's note) say who holds it meanwhile."""
@@ -102,10 +102,10 @@ async def write_db(
             out = await in_thread(app, fn, *args, write=True, **kwargs)
         except WriteBlocked as e:
             app.show_status(f"cannot write: held by {e.holder}; retrying")
-            if job_id is not None:
+            if note_job is not None:
                 set_live(
                     app,
-                    job_id,
+                    note_job,
                     note=f"waiting to write into the file: held by {e.holder}; "
                     f"retrying in {delay:g} s (close that program to go on)",
                 )
@@ -274,7 +274,7 @@ async def follow(app: Any, job_id: str, *, poll_offset: int = 0) -> None:
                 )
                 await asyncio.sleep(wait)
         set_live(app, job_id, note="ingesting…" if folder else "")
-        added = await write_db(app, _finish, job_id, state, folder, job_id=job_id)
+        added = await write_db(app, _finish, job_id, state, folder, note_job=job_id)
         final = "ingested" if folder else state["state"]
         set_live(app, job_id, state=final, note="")
         if folder:
@@ -300,7 +300,7 @@ async def cancel(app: Any, job_id: str) -> None:
         set_live(app, job_id, note=f"cancel failed: {clean_text(str(e))}")
         return
     await write_db(
-        app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:], job_id=job_id
+        app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:], note_job=job_id
     )
     set_live(app, job_id, state=state["state"], log=state["log_tail"], note="")
 

@@ -131,7 +131,13 @@ class OverviewScreen(Screen[None]):
 
     def show_legend(self) -> None:
         """The plot's legend line under it."""
-        self.query_one("#ov-legend", Static).update(self.query_one(AccuracyPlot).legend())
+        box = self.query_one("#ov-legend", Static)
+        width = box.content_size.width or max(20, self.app.size.width // 2)
+        box.update(self.query_one(AccuracyPlot).legend(width))
+
+    def on_resize(self) -> None:
+        """Repack the legend for the new width."""
+        self.call_after_refresh(self.show_legend)
 
     def action_plot_run(self) -> None:
         """u: plot the next run (a line per aggregator)."""

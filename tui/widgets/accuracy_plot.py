@@ -14,6 +14,8 @@ from typing import Any
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from .safe_text import safe_text
+
 MARKERS = "ox+*#@%&"
 AGG_ORDER = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
@@ -88,20 +90,27 @@ class AccuracyPlot(PlotextPlot):
             return "accuracy vs k"
         return f"run {name}: accuracy vs k" if kind == "run" else f"{name}: accuracy vs k by run"
 
-    def legend(self) -> Text:
-        """Each line's marker and name, then what every point pools over."""
-        kind, name = self.view
-        t = Text(no_wrap=False)
+    def legend(self, width: int = 80) -> Text:
+        """Each line's marker and name, packed into lines of ``width`` cells (an entry is never
+        split), then what every point pools over."""
+        kind, _name = self.view
+        t = Text(no_wrap=True, overflow="ellipsis")
+        used = 0
         for i, s in enumerate(self._series):
+            label = s if kind == "run" else f"run {s}"
+            size = len(label) + 4
+            if used and used + size > width:
+                t.append("\n")
+                used = 0
             t.append(f"{MARKERS[i % len(MARKERS)]} ", style="bold")
-            t.append(s if kind == "run" else f"run {s}")
+            t.append_text(safe_text(label))
             t.append("  ")
+            used += size
         if not self._series:
             t.append("no draws with outcomes yet")
-        what = "its" if kind == "run" else "each run's"
-        t.append(f"\npoint = mean over {what} draws of size k (all problems, all T)", style="dim")
+        t.append("\npoint: mean over size-k draws, all problems & T", style="dim")
         if len(self.runs) > 1 or kind == "aggregator":
-            t.append("  u: next run  a: runs by aggregator", style="dim")
+            t.append("\nu: next run  a: runs by aggregator", style="dim")
         return t
 
     def on_mount(self) -> None:
