@@ -103,12 +103,16 @@ def problem_table(
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(value: object) -> tuple[tuple[int, int, str], ...]:
-    """A sort key that orders digit runs by number: ``gsm8k:2`` before ``gsm8k:10``."""
-    parts = _DIGITS.split(str(value))
-    return tuple(
-        (1, int(p), p) if i % 2 else (0, 0, p.casefold()) for i, p in enumerate(parts) if p
-    )
+def natural_key(value: object) -> tuple[Any, ...]:
+    """A sort key that orders digit runs by number: ``gsm8k:2`` before ``gsm8k:10``.
+
+    The text is split into alternating text and digit runs (always starting with text, maybe
+    empty), so keys compare text with text and numbers with numbers; the string itself breaks
+    ties (``7`` and ``007``).
+    """
+    s = str(value)
+    parts = _DIGITS.split(s)
+    return (*(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), s)
 
 
 def natural_order(values: np.ndarray) -> np.ndarray:

@@ -56,10 +56,11 @@ class DivApp(App[None]):
         return self.db.con
 
     def show_status(self, note: str | None = None) -> None:
-        """The header's subtitle: the file, how it is held, and a note (a blocked write)."""
+        """The header's subtitle: how the file is held, the file, and a note (a blocked
+        write); the state first, so a long path cut at the edge never hides it."""
         if note is not None:
             self.db_note = note
-        parts = [self.label, self.db.mode()]
+        parts = [self.db.mode(), self.label]
         if self.db_note:
             parts.append(self.db_note)
         self.sub_title = " · ".join(parts)

@@ -281,7 +281,7 @@ async def test_report_runs_on_the_file_while_the_browser_is_open(make_app, study
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await to_problems(pilot, app)
-        assert app.sub_title == "study.duckdb · read-only"
+        assert app.sub_title == "read-only · study.duckdb"
         out = await asyncio.to_thread(
             run_divtui, "report", "--db", str(study), "--format", "json", "--table", "pass_at_k"
         )
@@ -326,7 +326,7 @@ async def test_a_write_waits_while_another_process_holds_the_file(make_app, stud
             holder.stdin.flush()
             holder.wait(timeout=10)
             await asyncio.wait_for(write, timeout=20)
-            assert app.sub_title == "study.duckdb · read-only"
+            assert app.sub_title == "read-only · study.duckdb"
             assert app.con.execute("SELECT job_id, status FROM jobs").fetchall() == [
                 ("j-1", "running")
             ]
