@@ -37,6 +37,7 @@ class OverviewScreen(Screen[None]):
 
     BINDINGS = keys.bindings("overview")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     HELP = (
         "Runs and row counts of the database; accuracy against the batch size k, never pooling "
         "runs: one run with a line per aggregator (u: next run), or one aggregator with a "

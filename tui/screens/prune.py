@@ -150,7 +150,8 @@ def curve_from_draw(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class CurvePlot(PlotextPlot):
-    """Accuracy of one aggregator against m, medoids and random (m moves redraw nothing here)."""
+    """Accuracy of one aggregator against m, medoids (o) and random (x); the legend is the line
+    under the plot, so it never covers the curve (m moves redraw nothing here)."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Empty until rows arrive."""
@@ -186,8 +187,8 @@ class CurvePlot(PlotextPlot):
         plt.xlabel("m")
         plt.ylim(-0.05, 1.05)
         series = self.series()
-        for (name, (xs, ys)), marker in zip(sorted(series.items()), "ox", strict=False):
-            plt.plot(xs, ys, label=name, marker=marker)
+        for (_name, (xs, ys)), marker in zip(sorted(series.items()), "ox", strict=False):
+            plt.plot(xs, ys, marker=marker)
         ms = sorted({x for xs, _ in series.values() for x in xs})
         if ms:
             plt.xticks(ms, [str(x) for x in ms])
@@ -462,7 +463,9 @@ class PruneScreen(Screen[None]):
         else:
             label, note = "error", f"curve: {source}"
         plot.show(rows, self.aggregator, label)
-        src.update(safe_text(note, style="dim"))
+        legend = Text("o medoids  x random  ", style="bold")
+        legend.append_text(safe_text(note, style="dim"))
+        src.update(legend)
         self.plotted = (self.metric, self.weighted)
 
     def action_change_m(self, delta: int) -> None:

@@ -122,7 +122,6 @@ class AccuracyPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.title(self.title())
-        plt.xlabel("k")
         plt.ylim(0, 1)
         for i, (xs, ys) in enumerate(self._series.values()):
             plt.plot(xs, ys, marker=MARKERS[i % len(MARKERS)])
