@@ -413,7 +413,9 @@ async def test_fresh_draw_rerun_full_screen_compare_and_export(
         await pilot.press("enter")
         await settle(pilot, app)
         lines = (tmp_path / "b.csv").read_text().splitlines()
-        assert lines[0].startswith("position,sample_id,idx,text")
+        assert lines[0].startswith(
+            "problem_id,draw_id,run_id,temperature,k,gold_answer,question,position,sample_id,idx,text"
+        )
         import csv
 
         rows = list(csv.DictReader((tmp_path / "b.csv").open()))

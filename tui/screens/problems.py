@@ -282,8 +282,9 @@ class ProblemsScreen(Screen[None]):
             self.app.action_go_back()  # type: ignore[attr-defined]
 
     def action_focus_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one("#filter", Input).focus()
+        """Put the cursor in the filter box at once (Widget.focus waits for the queued keys,
+        so a fast "/k=4" would send "k=4" to the table)."""
+        self.set_focus(self.query_one("#filter", Input))
 
     def action_clear_filters(self) -> None:
         """Drop every filter."""
