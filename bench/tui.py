@@ -377,7 +377,12 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 t1 = time.perf_counter()
                 screen.sort_by("dpp", 1 if i % 2 == 0 else -1)
                 out.setdefault("sort (header click handler)", []).append(
-                    await clock.until_painted(t1, lambda a=arrow: f"dpp{a}" in table.labels())
+                    await clock.until_painted(
+                        t1,
+                        lambda a=arrow: any(
+                            x.startswith("dpp@") and x.endswith(a) for x in table.labels()
+                        ),
+                    )
                 )
             for _ in range(repeat):
                 t1 = _key(app, "down")

@@ -141,9 +141,13 @@ def pools_matching(
     contains every ``text`` term (case-insensitive, as typed: no pattern syntax) and matches the
     regular expression ``pattern`` (RE2, DuckDB's). An invalid pattern raises ValueError."""
     conds, params = [], []
-    for t in text:
-        conds.append("contains(lower({col}), ?)")
-        params.append(str(t).lower())
+    for t in map(str, text):
+        if "%" in t or "_" in t:  # LIKE wildcards: compare the lowered texts instead
+            conds.append("contains(lower({col}), ?)")
+            params.append(t.lower())
+        else:  # no default escape character in DuckDB's LIKE, and ILIKE is the faster scan
+            conds.append("{col} ILIKE ?")
+            params.append(f"%{t}%")
     if pattern is not None:
         conds.append("regexp_matches({col}, ?)")
         params.append(pattern)

@@ -297,7 +297,8 @@ def test_pools_matching_plain_text_equals_a_python_scan(study: Path) -> None:
     pools = bq.pools(con)
     texts = con.execute("SELECT run_id, problem_id, temperature, text FROM samples").fetchall()
     questions = dict(con.execute("SELECT problem_id, question FROM problems").fetchall())
-    for terms in [("\\frac",), ("x", "is"), ("STEP1", "adds"), ("[bold",), ("nothing here",)]:
+    cases = [("\\frac",), ("x", "is"), ("STEP1", "adds"), ("[bold",), ("nothing here",)]
+    for terms in [*cases, ("%",), ("st_p1",), ("{1}", "_")]:  # LIKE wildcards match literally
         want = []
         for i in range(len(pools["n"])):
             key = (pools["run_id"][i], pools["problem_id"][i], float(pools["temperature"][i]))

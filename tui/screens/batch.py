@@ -338,10 +338,11 @@ class BatchScreen(Screen[None]):
     def action_scroll_column(self, how: str) -> None:
         """Scroll the current column's text (up, down, page_up, page_down, home, end), or
         every column on screen when scrolling together."""
-        cols = [c for c in self.columns() if c.display] if self.together else []
-        if not self.together:
+        if self.together:
+            cols = [c for c in self.columns() if c.display]
+        else:
             col = self.focused_column()
-            cols = [col] if col is not None else []
+            cols = [] if col is None else [col]
         for col in cols:
             scroll = col.query_one(".sol-scroll", VerticalScroll)
             getattr(scroll, f"scroll_{how}")(animate=False)
