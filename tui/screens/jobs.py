@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
+from textual.widgets import DataTable, Header, Log, ProgressBar, Static
 from textual.worker import WorkerFailed
 
 from divtui.engine.remote import jobspec as js
@@ -34,6 +34,7 @@ from divtui.store import ui_job_queries as ujq
 
 from .. import keys
 from ..access import WriteBlocked
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 REMOTE_TERMINAL = ("done", "failed", "crashed", "cancelled")
@@ -335,7 +336,7 @@ class JobsScreen(Screen[None]):
                 yield Static("no job selected", id="job-state")
                 yield ProgressBar(id="job-progress", show_eta=False)
                 yield Log(id="job-log", highlight=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """List the jobs and follow those still open."""

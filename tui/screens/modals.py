@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from .. import keys
 from ..widgets.diff import diff_texts
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 
@@ -113,7 +114,7 @@ class ViewerScreen(Screen[None]):
         yield Static(self.head, id="viewer-head")
         with VerticalScroll(id="viewer-scroll"):
             yield Static(self.body, id="viewer-body")
-        yield Footer()
+        yield KeyBar()
 
     def action_back(self) -> None:
         """Close."""
@@ -143,7 +144,7 @@ class CompareScreen(Screen[None]):
                     yield Static(head, classes="sol-head")
                     with VerticalScroll():
                         yield Static(body, id=wid)
-        yield Footer()
+        yield KeyBar()
 
     def action_back(self) -> None:
         """Close."""

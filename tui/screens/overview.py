@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import DataTable, Header, OptionList, Static
 
 from divtui.engine.browse import fmt_value
 from divtui.store import browse_queries as bq
@@ -18,6 +18,7 @@ from divtui.store import queries as q
 from .. import keys
 from ..messages import OverviewReady, WorkFailed
 from ..widgets.accuracy_plot import AccuracyPlot
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 
@@ -57,7 +58,7 @@ class OverviewScreen(Screen[None]):
         with Horizontal(id="ov-bottom"):
             yield OptionList(id="ov-tables")
             yield DataTable(id="ov-table", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Start loading in a worker."""

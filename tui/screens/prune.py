@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -27,6 +27,7 @@ from divtui.engine import prune as ep
 from divtui.store import ui_prune_queries as upq
 
 from .. import keys
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import one_line, safe_text
 
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
@@ -96,7 +97,10 @@ def clusters_text(members: list[dict[str, Any]], result: dict[str, Any], width: 
             if i in picked:
                 head.append(" ← " + " ".join(picked[i]), style="cyan")
             head.append("  ")
-            head.append_text(one_line(m.get("text"), max(12, width - head.cell_len)))
+            room = width - head.cell_len
+            if room >= 8:
+                head.append_text(one_line(m.get("text"), room))
+            head.truncate(width, overflow="ellipsis")
             if i == med:
                 head.stylize("reverse")
             t.append_text(head)
@@ -199,6 +203,7 @@ class PruneScreen(Screen[None]):
     """One stored draw pruned live: medoids and clusters, picks on pruned vs random, the curve."""
 
     BINDINGS = keys.bindings("prune")
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     HELP = (
         "The draw of size N cut to m medoids (PAM on the draw's distance matrix) in a metric "
         "space: sbert = 1 - cosine of the SBERT embeddings, bleu = 1 - symmetric sentence-BLEU, "
@@ -250,7 +255,7 @@ class PruneScreen(Screen[None]):
                 yield Static("", id="prune-picks")
                 yield CurvePlot(id="prune-curve")
                 yield Static("", id="prune-curve-source")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Load the members and the available spaces."""

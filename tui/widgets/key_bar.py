@@ -29,7 +29,8 @@ class KeyBar(Static):
         self.call_after_refresh(self.draw)
 
     def entries(self) -> list[tuple[str, str]]:
-        """(key, description) of every shown binding, Back and Help first, each action once."""
+        """(key, description) of every shown binding, Back and Help first, each action once,
+        then the command palette."""
         found = [b for _node, b, _enabled, _tip in self.screen.active_bindings.values()]
         found.sort(key=lambda b: (b.action != "back", b.action != "help"))
         seen: set[str] = set()
@@ -39,6 +40,8 @@ class KeyBar(Static):
                 continue
             seen.add(binding.action)
             out.append((self.app.get_key_display(binding), binding.description))
+        if self.app.ENABLE_COMMAND_PALETTE:
+            out.append(("^p", "Commands"))
         return out
 
     def draw(self) -> None:
