@@ -47,6 +47,16 @@ class Tmux:
         """Type literal text."""
         self.tmux("send-keys", "-t", self.name, "-l", text)
 
+    def filter(self, text: str) -> str:
+        """Open the filter box, type ``text`` once the box shows it is empty and focused (a
+        person looks before typing), check it arrived, press Enter; returns the screen."""
+        self.send("/")
+        time.sleep(0.5)
+        self.type(text)
+        self.wait_for(f"▊  {text} ")
+        self.send("Enter")
+        return self.wait_for(f"filters: {text}")
+
     def screen(self) -> str:
         """The visible screen as text."""
         return self.tmux("capture-pane", "-p", "-t", self.name, check=False).stdout
@@ -102,10 +112,7 @@ def test_person_filters_opens_batch_reruns_and_exports(tmux: Tmux, tmp_path: Pat
     assert "accuracy vs k" in shot
     tmux.send("F3")
     tmux.wait_for("filters: none")
-    tmux.send("/")
-    tmux.type("maj=wrong")
-    tmux.send("Enter")
-    shot = tmux.wait_for("filters: maj=wrong")
+    shot = tmux.filter("maj=wrong")
     assert "5 pools" in shot
     tmux.send("Enter")
     shot = tmux.wait_for("aggregators")
@@ -118,9 +125,13 @@ def test_person_filters_opens_batch_reruns_and_exports(tmux: Tmux, tmp_path: Pat
     tmux.wait_for("Export batch to")
     tmux.send("C-u")
     tmux.type("wrong-maj.jsonl")
+    tmux.wait_for("wrong-maj.jsonl")
     tmux.send("Enter")
-    tmux.wait_for("wrote")
-    rows = [json.loads(x) for x in (tmp_path / "wrong-maj.jsonl").read_text().splitlines()]
+    out = tmp_path / "wrong-maj.jsonl"
+    end = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < end:  # the "wrote" note is a toast
+        time.sleep(0.2)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert rows and {"position", "sample_id", "text", "answer", "correct", "picked_by"} <= set(
         rows[0]
     )
@@ -135,8 +146,8 @@ def test_person_reruns_without_and_with_hosts_filters_twice_and_reports_meanwhil
 
     from ..conftest import run_divtui
 
-    shot = tmux.wait_for("read-only")
-    assert "study.duckdb" in shot
+    shot = tmux.wait_for("read-only · ")
+    assert "divtui" in shot
     out = run_divtui("report", "--db", str(study), "--format", "json", "--table", "pass_at_k")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["tables"]["pass_at_k"]
@@ -153,10 +164,7 @@ def test_person_reruns_without_and_with_hosts_filters_twice_and_reports_meanwhil
     assert "Remote rerun" in shot and "Traceback" not in shot
     tmux.send("Escape")
     tmux.wait_for("filters: none")
-    tmux.send("/")
-    tmux.type("maj=wrong bst=correct")
-    tmux.send("Enter")
-    shot = tmux.wait_for("filters: maj=wrong bst=correct")
+    shot = tmux.filter("maj=wrong bst=correct")
     con = open_db(study, read_only=True)
     try:
         want = con.execute(
