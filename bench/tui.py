@@ -4,8 +4,9 @@
 
 Builds (once; reused when PATH exists) 500 problems x 4 temperatures x 64 samples and 4 sizes
 (4, 8, 16, 32) x 125 reps = 1,000,000 draws with 7 metrics and 6 aggregators each, then times:
-first paint (app start to its first frame: the overview while the draw frame loads in a worker),
-applying a filter, sorting, moving the cursor, opening a batch view of 32
+first paint (opening the file read-only to the app's first frame: the overview while the draw
+frame loads in a worker), applying a filter, two aggregator terms with a plain-text search over
+every question and solution (a new search each time, so never cached), sorting, moving the cursor, opening a batch view of 32
 solutions, redrawing a batch, moving to the next column. Each interaction is timed from the key
 event (sent as the terminal driver sends it) to the last frame the app paints for it, turned
 into terminal bytes as a real terminal would get them; the loop polls every millisecond.
@@ -313,14 +314,15 @@ def _title(app: Any) -> str:
 
 async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
     """Drive the app and time each interaction from the key event to its last painted frame."""
+    from divtui.tui.access import DbAccess
     from divtui.tui.app import DivApp
     from divtui.tui.screens.batch import BatchScreen
 
     out: dict[str, list[float]] = {}
-    con = open_db(path, create=False)
+    t0 = time.perf_counter()
+    db = DbAccess(path)  # read-only, as `divtui browse` opens it
     try:
-        t0 = time.perf_counter()
-        app = DivApp(con, "bench.duckdb")
+        app = DivApp(db, "bench.duckdb")
         clock = PaintClock(app)
         async with app.run_test(size=(120, 36)) as pilot:
             while not clock.frames:
@@ -355,13 +357,32 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                     return f"filters: {text} " in str(state.render())
 
                 out.setdefault("apply a filter", []).append(await clock.until_painted(t1, filtered))
+            for i in range(repeat):
+                word = ("so", "we", "add", "the", "terms", "then", "x")[i % 7]
+                text = f"k=8 maj=wrong bst=correct \\frac{{1}}{{2}} {word}"
+                screen.query_one("#filter").value = text
+                screen.query_one("#filter").focus()
+                await _settle(pilot, app)
+                t1 = _key(app, "enter")
+
+                def searched(text: str = text) -> bool:
+                    return f"filters: {text} " in str(state.render())
+
+                out.setdefault("two aggregators + text search", []).append(
+                    await clock.until_painted(t1, searched)
+                )
             table = screen.query_one("#problems")
             for i in range(repeat):
                 arrow = " ▲" if i % 2 == 0 else " ▼"
                 t1 = time.perf_counter()
                 screen.sort_by("dpp", 1 if i % 2 == 0 else -1)
                 out.setdefault("sort (header click handler)", []).append(
-                    await clock.until_painted(t1, lambda a=arrow: f"dpp{a}" in table.labels())
+                    await clock.until_painted(
+                        t1,
+                        lambda a=arrow: any(
+                            x.startswith("dpp@") and x.endswith(a) for x in table.labels()
+                        ),
+                    )
                 )
             for _ in range(repeat):
                 t1 = _key(app, "down")
@@ -396,7 +417,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 await pilot.press("escape")
                 await _settle(pilot, app)
     finally:
-        con.close()
+        db.close()
     return out
 
 

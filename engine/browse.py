@@ -1,4 +1,5 @@
-"""The problems table's computation: filter parsing, draw masks, per-pool aggregates, sorting."""
+"""The problems table's computation (per-pool aggregates, natural sorting), the batch view's
+context (metric percentiles, filter terms met), exports; the filter language is in browse_filters."""
 
 from __future__ import annotations
 
@@ -6,176 +7,43 @@ import csv
 import json
 import math
 import re
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from divtui.engine.browse_filters import (
+    AGGREGATORS,
+    FilterError,
+    Filters,
+    allowed_pools,
+    bucket_index,
+    bucket_of,
+    bucket_range,
+    describe,
+    describe_terms,
+    draw_mask,
+    parse_filters,
+    term_matches,
+    terms,
+)
 from divtui.engine.passk import pass_at_k_many
-from divtui.engine.stats import equal_width_buckets
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem")
-OUTCOME_WORDS = {"correct": True, "right": True, "wrong": False, "incorrect": False}
-
-
-class FilterError(ValueError):
-    """A filter expression the user typed that cannot be understood; str() is one line."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The problems screen's filters; ``None`` means "any"."""
-
-    temperature: float | None = None
-    k: int | None = None
-    aggregator: str | None = None
-    correct: bool | None = None
-    coverage: bool | None = None
-    metric: str | None = None
-    n_buckets: int = 5
-    bucket: int | None = None
-    regex: str | None = None
-
-    def draw_level(self) -> bool:
-        """Whether any filter selects individual draws (not only pools)."""
-        return any(v is not None for v in (self.k, self.aggregator, self.coverage, self.bucket))
-
-    def is_empty(self) -> bool:
-        """Whether no filter is set."""
-        return self == Filters(n_buckets=self.n_buckets)
-
-
-def _bool_word(value: str, field: str) -> bool:
-    """'correct'/'wrong' (or 1/0, yes/no) as a bool, or a FilterError naming the field."""
-    v = value.lower()
-    if v in OUTCOME_WORDS:
-        return OUTCOME_WORDS[v]
-    if v in ("1", "yes", "true"):
-        return True
-    if v in ("0", "no", "false"):
-        return False
-    raise FilterError(f"field {field}: {value!r} is not correct/wrong")
-
-
-def parse_filters(text: str, *, metrics: list[str] | None = None) -> Filters:
-    """Parse ``T=0.7 k=8 maj=wrong coverage=1 bucket=dpp:5:2 /regex/`` into Filters.
-
-    Terms are separated by spaces; a term between slashes (or ``re=...``) is a regex over the
-    question and solution texts; ``bucket=METRIC:N:B`` picks bucket B (1..N) of N equal-width
-    buckets of METRIC over the draws of each size k.
-    """
-    f = Filters()
-    text = text.strip()
-    m = re.search(r"(?:^|\s)/(.*)/(?:\s|$)", text)
-    if m:
-        f = replace(f, regex=m.group(1))
-        text = (text[: m.start()] + " " + text[m.end() :]).strip()
-    for term in text.split():
-        if "=" not in term:
-            raise FilterError(f"{term!r}: expected NAME=VALUE or /regex/")
-        name, value = term.split("=", 1)
-        name = name.lower()
-        try:
-            if name in ("t", "temp", "temperature"):
-                f = replace(f, temperature=float(value))
-            elif name == "k":
-                f = replace(f, k=int(value))
-            elif name in AGGREGATORS:
-                f = replace(f, aggregator=name, correct=_bool_word(value, name))
-            elif name in ("coverage", "cov"):
-                f = replace(f, coverage=_bool_word(value, name))
-            elif name in ("re", "regex"):
-                f = replace(f, regex=value)
-            elif name == "bucket":
-                parts = value.split(":")
-                if len(parts) != 3:
-                    raise FilterError("field bucket: expected METRIC:N:B, e.g. dpp:5:2")
-                metric, n, b = parts[0], int(parts[1]), int(parts[2])
-                if metrics is not None and metric not in metrics:
-                    raise FilterError(f"field bucket: no metric {metric!r} in this database")
-                if n < 1 or not 1 <= b <= n:
-                    raise FilterError(f"field bucket: bucket {b} is not in 1..{n}")
-                f = replace(f, metric=metric, n_buckets=n, bucket=b - 1)
-            else:
-                raise FilterError(f"field {name}: unknown filter")
-        except ValueError as e:
-            if isinstance(e, FilterError):
-                raise
-            raise FilterError(f"field {name}: {value!r} is not a number") from None
-    if f.regex is not None:
-        try:
-            re.compile(f.regex)
-        except re.error as e:
-            raise FilterError(f"field regex: {e}") from None
-    return f
-
-
-def describe(f: Filters) -> str:
-    """The filter state in the same syntax :func:`parse_filters` reads ('' when none)."""
-    parts = []
-    if f.temperature is not None:
-        parts.append(f"T={f.temperature:g}")
-    if f.k is not None:
-        parts.append(f"k={f.k}")
-    if f.aggregator is not None and f.correct is not None:
-        parts.append(f"{f.aggregator}={'correct' if f.correct else 'wrong'}")
-    if f.coverage is not None:
-        parts.append(f"coverage={int(f.coverage)}")
-    if f.metric is not None and f.bucket is not None:
-        parts.append(f"bucket={f.metric}:{f.n_buckets}:{f.bucket + 1}")
-    if f.regex is not None:
-        parts.append(f"/{f.regex}/")
-    return " ".join(parts)
-
-
-def bucket_index(values: np.ndarray, ks: np.ndarray, n_buckets: int) -> np.ndarray:
-    """Each draw's bucket (0..n-1) among equal-width bins of its metric over draws of its size k.
-
-    The bins are the report's (engine.stats.equal_width_buckets over the finite values of one
-    k); NaN gives -1.
-    """
-    out = np.full(values.shape, -1, dtype=np.int64)
-    for k in np.unique(ks):
-        sel = np.flatnonzero((ks == k) & np.isfinite(values))
-        if sel.size:
-            out[sel] = equal_width_buckets(values[sel], n_buckets)[1]
-    return out
-
-
-def bucket_range(
-    values: np.ndarray, ks: np.ndarray, k: int, n_buckets: int, bucket: int
-) -> tuple[float, float] | None:
-    """The [low, high] edges of one bucket of a metric over the draws of size k."""
-    v = values[(ks == k) & np.isfinite(values)]
-    if v.size == 0:
-        return None
-    edges = equal_width_buckets(v, n_buckets)[0]
-    return float(edges[bucket]), float(edges[bucket + 1])
-
-
-def draw_mask(
-    frame: dict[str, np.ndarray], f: Filters, regex_pools: np.ndarray | None = None
-) -> np.ndarray:
-    """Which draws of the frame pass every filter (``regex_pools``: pools the regex matched)."""
-    mask = np.ones(frame["draw_id"].shape, dtype=bool)
-    if f.temperature is not None:
-        mask &= np.isclose(frame["temperature"], f.temperature)
-    if f.k is not None:
-        mask &= frame["k"] == f.k
-    if f.aggregator is not None and f.correct is not None:
-        mask &= frame[f.aggregator] == int(f.correct)
-    if f.coverage is not None:
-        mask &= frame["coverage"] == int(f.coverage)
-    if f.metric is not None and f.bucket is not None:
-        values = frame.get(f"metric:{f.metric}")
-        if values is None:
-            mask[:] = False
-        else:
-            mask &= bucket_index(values, frame["k"], f.n_buckets) == f.bucket
-    if f.regex is not None and regex_pools is not None:
-        mask &= np.isin(frame["pool"], regex_pools)
-    return mask
+__all__ = [
+    "AGGREGATORS",
+    "FilterError",
+    "Filters",
+    "allowed_pools",
+    "bucket_index",
+    "bucket_of",
+    "bucket_range",
+    "describe",
+    "describe_terms",
+    "draw_mask",
+    "parse_filters",
+    "term_matches",
+    "terms",
+]
 
 
 def _group_mean(pool: np.ndarray, values: np.ndarray, n_pools: int) -> np.ndarray:
@@ -187,56 +55,107 @@ def _group_mean(pool: np.ndarray, values: np.ndarray, n_pools: int) -> np.ndarra
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def metric_k(frame: dict[str, np.ndarray], f: Filters) -> int:
+    """The draw size the problems table's pass@k and metric columns are for: the filter's k,
+    else the largest size drawn (1 when there are no draws)."""
+    ks = frame["k"]
+    return f.k if f.k is not None else (int(ks.max()) if ks.size else 1)
+
+
 def problem_table(
     frame: dict[str, np.ndarray],
     pools: dict[str, np.ndarray],
     f: Filters,
     *,
-    regex_pools: np.ndarray | None = None,
+    pools_kept: np.ndarray | None = None,
     metrics: list[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per pool over its draws passing ``f``: draw count, pass@k, each aggregator's accuracy,
-    coverage and mean metrics. Pools with no passing draw are left out when a draw-level filter
-    is set; ``k`` for pass@k is ``f.k`` or the largest draw size.
+    """Per pool over its draws passing ``f``: draw count, each aggregator's accuracy and
+    coverage (over those draws, every size unless ``k=``), pass@K and the mean metrics over
+    those draws of size K = :func:`metric_k` only (a metric's scale depends on k).
+
+    ``pools_kept`` are the pools the pool-level filters keep (:func:`allowed_pools`). Pools
+    with no passing draw are left out when a draw-level filter is set.
     """
     n_pools = len(pools["n"])
-    mask = draw_mask(frame, f, regex_pools)
+    mask = draw_mask(frame, f, pools_kept)
     pool = frame["pool"][mask]
     out: dict[str, np.ndarray] = {"pool": np.arange(n_pools)}
     out["draws"] = np.bincount(pool, minlength=n_pools)
-    ks = frame["k"]
-    k = f.k if f.k is not None else (int(ks.max()) if ks.size else 1)
+    k = metric_k(frame, f)
     out["pass@k"] = pass_at_k_many(pools["n"], pools["c"], k)
     for a in (*AGGREGATORS, "coverage"):
         v = frame[a][mask].astype(np.float64)
         v[v < 0] = np.nan
         out[a] = _group_mean(pool, v, n_pools)
+    at_k = mask & (frame["k"] == k)
+    pool_k = frame["pool"][at_k]
     for name in metrics or []:
-        out[name] = _group_mean(pool, frame[f"metric:{name}"][mask], n_pools)
+        out[name] = _group_mean(pool_k, frame[f"metric:{name}"][at_k], n_pools)
     keep = np.ones(n_pools, dtype=bool)
-    if f.temperature is not None:
-        keep &= np.isclose(pools["temperature"], f.temperature)
-    if f.regex is not None and regex_pools is not None:
-        keep &= np.isin(np.arange(n_pools), regex_pools)
+    if pools_kept is not None:
+        keep &= np.isin(np.arange(n_pools), pools_kept)
     if f.draw_level():
         keep &= out["draws"] > 0
     return {name: col[keep] for name, col in out.items()}
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(value: object) -> tuple[Any, ...]:
+    """A sort key that orders digit runs by number: ``gsm8k:2`` before ``gsm8k:10``.
+
+    The text is split into alternating text and digit runs (always starting with text, maybe
+    empty), so keys compare text with text and numbers with numbers; the string itself breaks
+    ties (``7`` and ``007``).
+    """
+    s = str(value)
+    parts = _DIGITS.split(s)
+    return (*(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), s)
+
+
+def natural_order(values: np.ndarray) -> np.ndarray:
+    """Indices of ``values`` in natural order (stable)."""
+    keys = [natural_key(v) for v in values]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+
+
+def pool_order(pools: dict[str, np.ndarray]) -> np.ndarray:
+    """Each pool's rank in the problems table's default order: run, problem id (natural), T."""
+    keys = [
+        (natural_key(r), natural_key(p), float(t))
+        for r, p, t in zip(pools["run_id"], pools["problem_id"], pools["temperature"], strict=True)
+    ]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys))
+    return rank
+
+
 def sort_order(values: np.ndarray, direction: int) -> np.ndarray:
-    """Row order for a column: 0 original, 1 ascending, -1 descending (NaN last, stable)."""
+    """Row order for a column: 0 original, 1 ascending, -1 descending (NaN last, stable);
+    text sorts naturally (digit runs by number)."""
     idx = np.arange(len(values))
     if direction == 0:
         return idx
     if values.dtype.kind in "OUS":
-        keys = np.array([str(v) for v in values], dtype=object)
-        order = sorted(idx.tolist(), key=lambda i: keys[i], reverse=direction < 0)
-        return np.array(order, dtype=np.int64)
+        order = natural_order(values)
+        return order[::-1].copy() if direction < 0 else order
     v = values.astype(np.float64)
     nan = np.isnan(v)
     fin = idx[~nan]
     order = fin[np.argsort(v[~nan] * direction, kind="stable")]
     return np.concatenate([order, idx[nan]])
+
+
+def percentile_of(values: np.ndarray, x: float) -> float:
+    """Percentile rank of ``x`` among the finite ``values``: the share below plus half the
+    share equal, times 100 (scipy's percentileofscore kind="mean"); NaN without values."""
+    v = values[np.isfinite(values)]
+    if v.size == 0 or not math.isfinite(x):
+        return math.nan
+    return 100.0 * (np.count_nonzero(v < x) + 0.5 * np.count_nonzero(v == x)) / v.size
 
 
 def fmt_value(value: Any) -> str:
@@ -286,9 +205,13 @@ MEMBER_FIELDS = (
     "correct",
     "reward",
     "mean_logprob",
+    "sum_logprob",
+    "n_tokens",
+    "finish_reason",
     "dpp_contribution",
     "near_dup",
 )
+CONTEXT_METRICS = ("cosine_sim", "distinct_n", "dpp", "qual_dpp", "mean_logprob")
 
 
 def batch_detail(
@@ -322,17 +245,63 @@ def batch_detail(
         detail = ins.batch_detail(con, ids, scorer=scorer, embedder=embedder, weighted=weighted)
     sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
     picks = [o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)]
+    extra = {
+        int(r["sample_id"]): r for r in bq.members(con, [m["sample_id"] for m in detail["members"]])
+    }
+    members = [
+        {**_member(m), **_extra(extra.get(int(m["sample_id"]), {}))} for m in detail["members"]
+    ]
+    metrics = {
+        r["metric"]: r["value"]
+        for r in detail.get("metrics", [])
+        if r["embedder"] in ("", em) and r["scorer"] == ""
+    }
     return {
         "info": info,
-        "members": [_member(m) for m in detail["members"]],
+        "members": members,
         "picks": sorted(picks, key=_agg_order),
+        "metrics": metrics,
         "scorer": sc,
         "embedder": em,
     }
 
 
+def _extra(row: dict[str, Any]) -> dict[str, Any]:
+    """The member fields engine.inspect does not give: sum of log-probs, tokens, finish."""
+    return {key: row.get(key) for key in ("sum_logprob", "n_tokens", "finish_reason")}
+
+
+def metric_context(
+    frame: dict[str, np.ndarray],
+    reference: np.ndarray,
+    values: dict[str, float | None],
+    names: tuple[str, ...] = CONTEXT_METRICS,
+) -> list[dict[str, Any]]:
+    """Each named metric of a batch with its percentile (:func:`percentile_of`) among the frame
+    draws selected by the boolean ``reference`` (the same run and size k); ``n`` counts the
+    reference draws with a value. Metrics the batch lacks are left out."""
+    out = []
+    for name in names:
+        v = values.get(name)
+        if v is None or not math.isfinite(float(v)):
+            continue
+        col = frame.get(f"metric:{name}")
+        ref = col[reference] if col is not None else np.array([])
+        ref = ref[np.isfinite(ref)]
+        pct = percentile_of(ref, float(v)) if ref.size else math.nan
+        out.append({"metric": name, "value": float(v), "pct": pct, "n": int(ref.size)})
+    return out
+
+
+def frame_row(frame: dict[str, np.ndarray], pool: int, draw_id: int) -> int | None:
+    """The frame row of a stored draw of ``pool`` (the frame is sorted by pool)."""
+    lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
+    hit = np.flatnonzero(frame["draw_id"][lo:hi] == draw_id)
+    return int(lo + hit[0]) if hit.size else None
+
+
 def pool_draw_ids(
-    frame: dict[str, np.ndarray], f: Filters, pool: int, regex_pools: np.ndarray | None = None
+    frame: dict[str, np.ndarray], f: Filters, pool: int, pools_kept: np.ndarray | None = None
 ) -> list[int]:
     """draw_ids of one pool's draws that pass ``f``, in frame order (pool, k, rep).
 
@@ -340,11 +309,11 @@ def pool_draw_ids(
     the bins of all draws of a size, so it masks the whole frame.
     """
     if f.metric is not None and f.bucket is not None:
-        mask = draw_mask(frame, f, regex_pools) & (frame["pool"] == pool)
+        mask = draw_mask(frame, f, pools_kept) & (frame["pool"] == pool)
         return [int(d) for d in frame["draw_id"][mask]]
     lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
     part = {name: col[lo:hi] for name, col in frame.items()}
-    return [int(d) for d in part["draw_id"][draw_mask(part, f, regex_pools)]]
+    return [int(d) for d in part["draw_id"][draw_mask(part, f, pools_kept)]]
 
 
 def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:

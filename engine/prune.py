@@ -688,10 +688,38 @@ def prune_draw(
     row = dq.draw_row(con, draw_id)
     if row is None:
         raise PruneError(f"draw {draw_id} is not in the database")
+    return prune_members(
+        con,
+        {**row, "draw_id": draw_id},
+        metric=metric,
+        m=m,
+        weighted=weighted,
+        seed=seed,
+        scorer=scorer,
+        embedder=embedder,
+    )
+
+
+def prune_members(
+    con: duckdb.DuckDBPyConnection,
+    row: dict[str, Any],
+    *,
+    metric: str,
+    m: int,
+    weighted: bool = False,
+    seed: int = 0,
+    scorer: str | None = None,
+    embedder: str | None = None,
+) -> dict[str, Any]:
+    """:func:`prune_draw` for any batch of one pool given as a draw row: ``sample_ids`` (batch
+    order), ``run_id``, ``problem_id``, ``temperature``, ``seed`` and ``rep`` (which seed its
+    random subset), ``draw_id`` (None for a fresh batch the UI drew, not stored)."""
+    draw_id = row.get("draw_id")
+    what = "this batch" if draw_id is None else f"draw {draw_id}"
     spaces = resolve_spaces(con, [metric], scorer=scorer, embedder=embedder)
     if metric in spaces.unavailable:
         raise PruneError(f"metric {metric} unavailable: {spaces.unavailable[metric]}")
-    k = int(row["k"])
+    k = len(row["sample_ids"])
     if not 1 <= m <= k:
         raise PruneError(f"m={m} must lie in 1..{k} (the draw's size)")
     embs = [e for e in (spaces.embedder, spaces.orm_embedder) if e is not None]
@@ -699,10 +727,10 @@ def prune_draw(
         con, row["sample_ids"], scorers=[spaces.scorer] if spaces.scorer else [], embedders=embs
     )
     if not pool.graded:
-        raise PruneError(f"draw {draw_id} has ungraded samples (run `divtui grade`)")
+        raise PruneError(f"{what} has ungraded samples (run `divtui grade`)")
     inp = pool_inputs(pool, spaces)
     if not space_matrix_available(inp, metric):
-        raise PruneError(f"metric {metric} unavailable: this draw's samples lack its vectors")
+        raise PruneError(f"metric {metric} unavailable: {what}'s samples lack its vectors")
     whole = np.arange(k)[None, :]
     random = random_subsets(
         seed,
@@ -714,7 +742,7 @@ def prune_draw(
         int(row["seed"]),
         np.array([int(row["rep"])]),
     )
-    batch = gather_batch(inp, whole, np.array([draw_id]), {m: random})
+    batch = gather_batch(inp, whole, np.array([draw_id or 0]), {m: random})
     picks, sets = prune_batch(batch, [metric], [m], weighted)
     kept, labels = sets[(metric, m)]
 

@@ -36,12 +36,13 @@ def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
 
 
 def pools(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-    """One row per pool (run, problem, temperature): sample count n, correct count c, question."""
+    """One row per pool (run, problem, temperature): sample count n, correct count c, question
+    and gold answer."""
     return con.execute(
         """
         SELECT s.run_id, s.problem_id, s.temperature,
                count(*)::BIGINT AS n, count_if(s.correct)::BIGINT AS c,
-               any_value(p.question) AS question
+               any_value(p.question) AS question, any_value(p.gold_answer) AS gold_answer
         FROM samples s LEFT JOIN problems p USING (problem_id)
         GROUP BY s.run_id, s.problem_id, s.temperature
         ORDER BY s.run_id, s.problem_id, s.temperature
@@ -130,41 +131,69 @@ def draw_frame(
     return {name: col[order] for name, col in out.items()}
 
 
-def pools_matching(con: duckdb.DuckDBPyConnection, pattern: str) -> np.ndarray:
-    """Indices (in :func:`pools` order) of pools whose question or any solution matches a regex."""
-    rows = con.execute(
-        f"""
-        WITH pl AS ({_POOLS}),
-        hit_q AS (SELECT problem_id FROM problems WHERE regexp_matches(question, ?)),
-        hit_s AS (
-            SELECT DISTINCT run_id, problem_id, temperature FROM samples
-            WHERE regexp_matches(text, ?)
-        )
-        SELECT pool FROM pl
-        WHERE problem_id IN (SELECT problem_id FROM hit_q)
-           OR (run_id, problem_id, temperature) IN (SELECT * FROM hit_s)
-        ORDER BY pool
-        """,
-        [pattern, pattern],
-    ).fetchall()
+def pools_matching(
+    con: duckdb.DuckDBPyConnection,
+    pattern: str | None = None,
+    *,
+    text: tuple[str, ...] | list[str] = (),
+) -> np.ndarray:
+    """Indices (in :func:`pools` order) of pools whose question, or one of whose solutions,
+    contains every ``text`` term (case-insensitive, as typed: no pattern syntax) and matches the
+    regular expression ``pattern`` (RE2, DuckDB's). An invalid pattern raises ValueError."""
+    conds, params = [], []
+    for t in map(str, text):
+        if "%" in t or "_" in t:  # LIKE wildcards: compare the lowered texts instead
+            conds.append("contains(lower({col}), ?)")
+            params.append(t.lower())
+        else:  # no default escape character in DuckDB's LIKE, and ILIKE is the faster scan
+            conds.append("{col} ILIKE ?")
+            params.append(f"%{t}%")
+    if pattern is not None:
+        conds.append("regexp_matches({col}, ?)")
+        params.append(pattern)
+    if not conds:
+        return np.arange(0, dtype=np.int64)
+    where_q = " AND ".join(c.format(col="question") for c in conds)
+    where_s = " AND ".join(c.format(col="text") for c in conds)
+    try:
+        rows = con.execute(
+            f"""
+            WITH pl AS ({_POOLS}),
+            hit_q AS (SELECT problem_id FROM problems WHERE {where_q}),
+            hit_s AS (
+                SELECT DISTINCT run_id, problem_id, temperature FROM samples WHERE {where_s}
+            )
+            SELECT pool FROM pl
+            WHERE problem_id IN (SELECT problem_id FROM hit_q)
+               OR (run_id, problem_id, temperature) IN (SELECT * FROM hit_s)
+            ORDER BY pool
+            """,
+            [*params, *params],
+        ).fetchall()
+    except duckdb.InvalidInputException as e:
+        first = (str(e).strip().splitlines() or ["invalid"])[0]
+        raise ValueError(f"field regex: {pattern!r} is not a valid pattern: {first}") from None
     return np.array([r[0] for r in rows], dtype=np.int64)
 
 
 def accuracy_by_k(
     con: duckdb.DuckDBPyConnection, *, scorer: str = "", embedder: str = ""
 ) -> list[dict[str, Any]]:
-    """Mean correctness of each aggregator per draw size k (the overview's plot)."""
+    """Mean correctness of each aggregator per run and draw size k (the overview's plot),
+    pooled over the run's problems and temperatures; ``draws`` counts the draws averaged."""
     rows = con.execute(
         """
-        SELECT o.aggregator, d.k, avg(o.correct::INTEGER) AS accuracy, count(*) AS draws
+        SELECT d.run_id, o.aggregator, d.k, avg(o.correct::INTEGER) AS accuracy,
+               count(*) AS draws
         FROM draw_outcomes o JOIN draws d USING (draw_id)
         WHERE o.embedder IN ('', ?) AND o.scorer IN ('', ?) AND o.correct IS NOT NULL
-        GROUP BY ALL ORDER BY 1, 2
+        GROUP BY ALL ORDER BY 1, 2, 3
         """,
         [embedder, scorer],
     ).fetchall()
     return [
-        {"aggregator": a, "k": int(k), "accuracy": float(v), "draws": int(n)} for a, k, v, n in rows
+        {"run_id": r, "aggregator": a, "k": int(k), "accuracy": float(v), "draws": int(n)}
+        for r, a, k, v, n in rows
     ]
 
 
@@ -189,10 +218,12 @@ def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | 
 def members(
     con: duckdb.DuckDBPyConnection, sample_ids: list[int], *, scorer: str = ""
 ) -> list[dict[str, Any]]:
-    """The samples of a batch in the given order: idx, text, answer, correct, log-prob, reward."""
+    """The samples of a batch in the given order: idx, text, answer, correct, log-probs, token
+    count, finish reason, reward."""
     rows = con.execute(
         """
-        SELECT s.sample_id, s.idx, s.text, s.answer, s.correct, s.mean_logprob, sc.value
+        SELECT s.sample_id, s.idx, s.text, s.answer, s.correct, s.mean_logprob, s.sum_logprob,
+               s.n_tokens, s.finish_reason, sc.value
         FROM unnest(?::BIGINT[]) WITH ORDINALITY AS u(sample_id, pos)
         JOIN samples s USING (sample_id)
         LEFT JOIN scores sc ON sc.sample_id = s.sample_id AND sc.scorer = ?
@@ -200,7 +231,10 @@ def members(
         """,
         [list(map(int, sample_ids)), scorer],
     ).fetchall()
-    cols = ["sample_id", "idx", "text", "answer", "correct", "mean_logprob", "reward"]
+    cols = [
+        "sample_id", "idx", "text", "answer", "correct", "mean_logprob", "sum_logprob",
+        "n_tokens", "finish_reason", "reward",
+    ]  # fmt: skip
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 

@@ -1,4 +1,4 @@
-"""The divtui Textual app: one database connection, cached data, screens and workers."""
+"""The divtui Textual app: one read-only database hold, cached data, screens and workers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from divtui.settings import config_path
 from divtui.store.terminal import one_line
 
 from . import keys, state
+from .access import DbAccess
 from .commands import DivCommands
 from .messages import DataLoaded, Exported, WorkFailed
 from .screens import jobs
@@ -25,15 +26,21 @@ class DivApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "divtui"
     BINDINGS = keys.bindings("app")
-    MODES = {"overview": OverviewScreen, "problems": ProblemsScreen}
+    MODES = {"overview": OverviewScreen, "problems": ProblemsScreen, "jobs": jobs.JobsScreen}
     DEFAULT_MODE = "overview"
     COMMANDS = App.COMMANDS | {DivCommands}
 
-    def __init__(self, con: Any, label: str, keymap: dict[str, str] | None = None) -> None:
-        """Browse the open connection ``con``; ``label`` names the file in the header."""
+    def __init__(
+        self, db: DbAccess | Any, label: str, keymap: dict[str, str] | None = None
+    ) -> None:
+        """Browse ``db`` (a DbAccess, or an open connection used as it is); ``label`` names
+        the file in the header, whose subtitle is the status line."""
         super().__init__()
-        self.con = con
-        self.sub_title = one_line(label)
+        self.db = db if isinstance(db, DbAccess) else DbAccess.wrap(db)
+        self.label = label
+        self.db_note = ""
+        self.previous_mode = "overview"
+        self.show_status()
         self.keymap = dict(keymap or {})
         self.data: state.BrowseData | None = None
         self.data_listeners: list[Any] = []
@@ -44,17 +51,31 @@ class DivApp(App[None]):
         self.set_keymap(self.keymap)
         self.load_data()
 
+    @property
+    def con(self) -> Any:
+        """The current read connection (one-off reads; workers use ``db.reading()``)."""
+        return self.db.con
+
+    def show_status(self, note: str | None = None) -> None:
+        """The header's subtitle: how the file is held, the file, and a note (a blocked
+        write); the state first, so a long path cut at the edge never hides it."""
+        if note is not None:
+            self.db_note = note
+        parts = [self.db.mode(), self.label]
+        if self.db_note:
+            parts.append(self.db_note)
+        self.sub_title = one_line(" · ".join(parts))
+
     @work(thread=True, exclusive=True, group="data", exit_on_error=False)
     def load_data(self, scorer: str | None = None, embedder: str | None = None) -> None:
         """Load options, pools and the draw frame (thread)."""
-        cur = self.con.cursor()
         try:
-            self.call_from_thread(setattr, self, "data", state.load(cur, scorer, embedder))
+            with self.db.reading() as cur:
+                data = state.load(cur, scorer, embedder)
+            self.call_from_thread(setattr, self, "data", data)
             self.post_message(DataLoaded())
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
         """Every notification as inert one-line text: no markup, escapes and bidi made visible."""
@@ -79,8 +100,18 @@ class DivApp(App[None]):
         self.notify(f"wrote {msg.rows} rows to {msg.path}", markup=False)
 
     def action_goto(self, mode: str) -> None:
-        """Switch to the overview or problems screen."""
-        self.switch_mode(mode)
+        """F2/F3/F4: show that screen itself, whatever was opened over it before; the other
+        screens keep their state (filters, the batch view's pool)."""
+        if self.current_mode != mode:
+            self.previous_mode = self.current_mode
+            self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_go_back(self) -> None:
+        """Esc on a screen at the bottom of its stack: back to the screen shown before it."""
+        back = self.previous_mode if self.previous_mode != self.current_mode else "overview"
+        self.action_goto(back)
 
     def action_help(self) -> None:
         """F1: help for the screen on top."""
@@ -141,33 +172,45 @@ class DivApp(App[None]):
         }
 
     def action_open_prune(self) -> None:
-        """k in the batch view: the pruning screen of the stored draw shown."""
+        """k in the batch view: the pruning screen of the batch shown (stored or fresh)."""
         from .screens.prune import PruneScreen
 
         batch = self.current_batch()
-        if batch is None or batch.get("draw_id") is None:
-            self.notify("pruning works on a stored draw: open one in the batch view", markup=False)
+        if batch is None or not batch.get("sample_ids"):
+            self.notify("pruning works on a batch: open one in the batch view", markup=False)
             return
-        self.push_screen(PruneScreen(int(batch["draw_id"]), batch["scorer"], batch["embedder"]))
+        draw_id = batch.get("draw_id")
+        self.push_screen(
+            PruneScreen(
+                None if draw_id is None else int(draw_id),
+                batch["scorer"],
+                batch["embedder"],
+                batch=batch,
+            )
+        )
 
     def action_open_rerun(self) -> None:
         """R on a problem or batch: the remote rerun dialog for its problem."""
         from pathlib import Path
 
-        from .screens.rerun import RemoteRerunScreen, known_hosts
+        from .screens.rerun import RemoteRerunScreen, known_hosts, prefill_model
 
         pool = self.current_pool()
         if pool is None:
             self.notify("select a problem first", markup=False)
             return
-        hosts, problem = known_hosts(Path.home() / ".ssh" / "config", config_path())
+        ssh_config = Path.home() / ".ssh" / "config"
+        hosts, problem = known_hosts(ssh_config, config_path())
+        model, hint = prefill_model(self.run_settings(pool["run_id"]))
         dialog = RemoteRerunScreen(
             [pool["problem_id"]],
             hosts=hosts,
             run_id=pool["run_id"],
             temperature=pool["temperature"],
-            model=self.run_model(pool["run_id"]),
+            model=model,
+            model_hint=hint,
             host_problem=problem,
+            where=f"{ssh_config} or a [hosts.NAME] table to {config_path()}",
         )
 
         def done(req: dict[str, Any] | None) -> None:
@@ -176,15 +219,12 @@ class DivApp(App[None]):
 
         self.push_screen(dialog, done)
 
-    def run_model(self, run_id: str) -> str | None:
-        """A run's model (to prefill the rerun dialog): one keyed row, read on the spot."""
+    def run_settings(self, run_id: str) -> dict[str, Any]:
+        """A run's model and source (to prefill the rerun dialog): one keyed row, read now."""
         from divtui.store import ui_job_queries as ujq
 
-        cur = self.con.cursor()
-        try:
-            return ujq.run_settings(cur, run_id).get("model")
-        finally:
-            cur.close()
+        with self.db.reading() as cur:
+            return ujq.run_settings(cur, run_id)
 
     def action_open_compare(self) -> None:
         """c on the overview: pick two runs, then compare their pass@k curves and pools."""
@@ -194,8 +234,7 @@ class DivApp(App[None]):
 
     def action_open_jobs(self) -> None:
         """F4: the jobs screen."""
-        if not isinstance(self.screen, jobs.JobsScreen):
-            self.push_screen(jobs.JobsScreen())
+        self.action_goto("jobs")
 
     @work(exclusive=False, group="jobs", exit_on_error=False)
     async def submit_job(self, req: dict[str, Any]) -> None:
@@ -228,15 +267,13 @@ class DivApp(App[None]):
         self.load_data()
 
 
-def run_app(path: str, con: Any | None = None) -> None:
-    """Open ``path`` (or use the already open ``con``) and run the app until the user quits."""
-    from divtui.store import open_db
-
+def run_app(path: str, db: DbAccess | None = None) -> None:
+    """Run the app on ``path`` until the user quits: opened read-only (or the given ``db``)."""
     keymap = keys.load_keymap(config_path())
-    own = con is None
-    con = con if con is not None else open_db(path, create=False)
+    own = db is None
+    db = db if db is not None else DbAccess(path)
     try:
-        DivApp(con, str(path), keymap).run()
+        DivApp(db, str(path), keymap).run()
     finally:
         if own:
-            con.close()
+            db.close()

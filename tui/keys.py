@@ -14,11 +14,15 @@ DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
     "app.problems": ("f3", "goto('problems')", "Problems"),
     "app.cancel": ("ctrl+g", "cancel_work", "Cancel work"),
     "app.quit": ("ctrl+q", "quit", "Quit"),
-    "app.jobs": ("f4", "open_jobs", "Jobs"),
+    "app.jobs": ("f4", "goto('jobs')", "Jobs"),
     "overview.next_table": ("t", "next_table", "Next table"),
     "overview.compare": ("c", "app.open_compare", "Compare runs"),
+    "overview.run": ("u", "plot_run", "Plot: next run"),
+    "overview.aggregator": ("a", "plot_aggregator", "Plot: runs by aggregator"),
     "problems.filter": ("slash", "focus_filter", "Filter"),
     "problems.clear": ("x", "clear_filters", "Clear filters"),
+    "problems.sort": ("s", "sort_column", "Sort column"),
+    "problems.back": ("escape", "back", "Back"),
     "problems.open": ("o", "open_batch", "Open batch"),
     "problems.export": ("e", "export", "Export rows"),
     "problems.remote": ("R", "app.open_rerun", "Remote rerun"),
@@ -32,6 +36,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
     "batch.export": ("e", "export", "Export batch"),
     "batch.left": ("left", "move(-1)", "Left"),
     "batch.right": ("right", "move(1)", "Right"),
+    "batch.together": ("s", "toggle_together", "Scroll together"),
     "batch.prune": ("k", "app.open_prune", "Pruning"),
     "batch.remote": ("R", "app.open_rerun", "Remote rerun"),
     "batch.back": ("escape", "back", "Back"),
@@ -65,7 +70,7 @@ def bindings(screen: str) -> list[Binding]:
     out = []
     for bid, (key, action, desc) in DEFAULT_KEYS.items():
         if bid.split(".", 1)[0] == screen:
-            show = not action.startswith(("move", "back"))
+            show = not action.startswith("move")
             priority = action.startswith("move")  # before the focused column's own scrolling
             out.append(Binding(key, action, desc, id=bid, show=show, priority=priority))
     return out

@@ -7,24 +7,42 @@ from typing import Any
 
 import numpy as np
 
+from divtui.engine import browse as eb
 from divtui.store import browse_queries as bq
 
 
 @dataclass
 class BrowseData:
-    """Everything the problems screen filters, loaded once per (scorer, embedder)."""
+    """Everything the problems screen filters, loaded once per (scorer, embedder).
+
+    ``pool_rank`` is each pool's place in the default (natural) order; ``draw_run`` the run
+    code of each frame row, ``runs`` the run ids those codes index.
+    """
 
     options: dict[str, list[Any]]
     pools: dict[str, np.ndarray]
     frame: dict[str, np.ndarray]
     scorer: str
     embedder: str
-    regex_cache: dict[str, np.ndarray] = field(default_factory=dict)
+    pool_rank: np.ndarray = field(default_factory=lambda: np.arange(0))
+    runs: list[str] = field(default_factory=list)
+    draw_run: np.ndarray = field(default_factory=lambda: np.arange(0))
+    search_cache: dict[tuple[tuple[str, ...], str | None], np.ndarray] = field(default_factory=dict)
 
     @property
     def metrics(self) -> list[str]:
         """Metric names stored in the database."""
         return list(self.options["metrics"])
+
+    def pool_of(self, run_id: str, problem_id: str, temperature: float) -> int | None:
+        """The index of one pool, None when the file has no such pool."""
+        p = self.pools
+        hit = np.flatnonzero(
+            (p["run_id"] == run_id)
+            & (p["problem_id"] == problem_id)
+            & np.isclose(p["temperature"], temperature)
+        )
+        return int(hit[0]) if hit.size else None
 
 
 def load(con: Any, scorer: str | None = None, embedder: str | None = None) -> BrowseData:
@@ -34,13 +52,84 @@ def load(con: Any, scorer: str | None = None, embedder: str | None = None) -> Br
     em = embedder if embedder is not None else (opts["embedders"][0] if opts["embedders"] else "")
     pools = bq.pools(con)
     frame = bq.draw_frame(con, opts["metrics"], scorer=sc, embedder=em)
-    return BrowseData(options=opts, pools=pools, frame=frame, scorer=sc, embedder=em)
+    runs, pool_run = np.unique(np.asarray(pools["run_id"], dtype=object), return_inverse=True)
+    return BrowseData(
+        options=opts,
+        pools=pools,
+        frame=frame,
+        scorer=sc,
+        embedder=em,
+        pool_rank=eb.pool_order(pools),
+        runs=[str(r) for r in runs],
+        draw_run=pool_run.astype(np.int64)[frame["pool"]] if len(runs) else frame["pool"],
+    )
 
 
-def regex_pools(data: BrowseData, con: Any, pattern: str | None) -> np.ndarray | None:
-    """Pools whose question or solutions match ``pattern``, cached per pattern."""
-    if pattern is None:
+def search_pools(data: BrowseData, con: Any, f: eb.Filters) -> np.ndarray | None:
+    """Pools the filters' text and regex search match (None without a search), cached; an
+    invalid pattern raises ValueError naming the field."""
+    if not f.searches():
         return None
-    if pattern not in data.regex_cache:
-        data.regex_cache[pattern] = bq.pools_matching(con, pattern)
-    return data.regex_cache[pattern]
+    key = (f.text, f.regex)
+    if key not in data.search_cache:
+        data.search_cache[key] = bq.pools_matching(con, f.regex, text=f.text)
+    return data.search_cache[key]
+
+
+def batch_context(
+    data: BrowseData,
+    detail: dict[str, Any],
+    where: tuple[str, str, float],
+    filters: eb.Filters | None,
+) -> dict[str, Any]:
+    """What the batch view's header shows beside the members: the problem's question and
+    gold answer, the batch's metrics with their percentiles among the run's draws of the same
+    size k, and each filter term with whether this batch meets it.
+
+    ``detail`` is engine.browse.batch_detail's result; ``where`` the (run, problem, T) pool.
+    """
+    run_id, problem_id, temperature = where
+    pool = data.pool_of(run_id, problem_id, temperature)
+    k = len(detail["members"])
+    info = detail.get("info") or {}
+    question = info.get("question")
+    gold = info.get("gold_answer")
+    if pool is not None:
+        question = question if question is not None else data.pools["question"][pool]
+        gold = gold if gold is not None else data.pools["gold_answer"][pool]
+    frame = data.frame
+    code = data.runs.index(run_id) if run_id in data.runs else -1
+    reference = (frame["k"] == k) & (data.draw_run == code)
+    same_embedder = (detail.get("embedder") or "") == data.embedder
+    metrics = eb.metric_context(frame, reference, detail.get("metrics") or {})
+    if not same_embedder:
+        for m in metrics:
+            if m["metric"] in ("cosine_sim", "dpp", "qual_dpp"):
+                m["pct"] = float("nan")
+    matches: list[tuple[str, bool | None]] = []
+    if filters is not None and not filters.is_empty():
+        correct = {str(p["aggregator"]): p.get("correct") for p in detail.get("picks", [])}
+        bucket = None
+        if filters.metric is not None and filters.bucket is not None:
+            col = frame.get(f"metric:{filters.metric}")
+            value = (detail.get("metrics") or {}).get(filters.metric)
+            if col is not None:
+                bucket = eb.bucket_of(col, frame["k"], k, filters.n_buckets, value)
+        found = data.search_cache.get((filters.text, filters.regex))
+        searched = None if found is None or pool is None else bool(np.isin(pool, found))
+        matches = eb.term_matches(
+            filters,
+            run_id=run_id,
+            temperature=temperature,
+            k=k,
+            correct=correct,
+            bucket=bucket,
+            searched=searched,
+        )
+    return {
+        "question": question,
+        "gold_answer": gold,
+        "metrics": metrics,
+        "reference": int(np.count_nonzero(reference)),
+        "terms": matches,
+    }

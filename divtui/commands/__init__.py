@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from divtui.settings import default_db
@@ -18,6 +21,26 @@ db_option = click.option(
 def resolve_db(db: str | None) -> str:
     """The database path to use for a command."""
     return db or str(default_db())
+
+
+def import_db(db: str | None) -> str:
+    """The database `divtui import` writes into: --db, else $DIVTUI_DB, else a one-line error
+    (an import never lands in the demo database by default)."""
+    from divtui.errors import UserError
+
+    if db:
+        return db
+    if os.environ.get("DIVTUI_DB"):
+        return os.environ["DIVTUI_DB"]
+    raise UserError(
+        "--db: name the database to import into (or set $DIVTUI_DB); "
+        f"divtui does not import into the demo database {default_db()} by default"
+    )
+
+
+def wrote(path: str | Path) -> None:
+    """Say on stderr which database file a stage wrote into, so no write goes unnoticed."""
+    click.echo(f"database: {Path(path).resolve()}", err=True)
 
 
 def positive_ints(value: str, flag: str, example: str = "4,8,16") -> list[int]:

@@ -25,9 +25,10 @@ def _build_demo(path: Path) -> None:
 @click.argument("db_arg", required=False, metavar="[DB]")
 @db_option
 def command(db_arg: str | None, db: str | None) -> None:
-    """Open the terminal UI on DB (default: the demo database, built on first use)."""
+    """Open the terminal UI on DB (default: the demo database, built on first use), read-only:
+    other programs can read the file meanwhile; the UI writes only for a moment (a remote job's
+    results) and waits while another process holds the file."""
     from divtui.settings import default_db
-    from divtui.store import open_db
     from divtui.store import queries as q
 
     path = Path(db_arg or resolve_db(db))
@@ -42,12 +43,14 @@ def command(db_arg: str | None, db: str | None) -> None:
         load_keymap(config_path())
     except KeymapError as e:
         fail(str(e))
-    con = open_db(path, create=False)
+    from divtui.tui.access import DbAccess
+
+    held = DbAccess(path)
     try:
-        if q.table_counts(con)["samples"] == 0:
+        if q.table_counts(held.con)["samples"] == 0:
             fail(f"{path}: the database holds no samples yet; add some with `divtui import`")
         from divtui.tui.app import run_app
 
-        run_app(str(path), con=con)
+        run_app(str(path), db=held)
     finally:
-        con.close()
+        held.close()

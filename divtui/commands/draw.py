@@ -6,7 +6,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, positive_ints, resolve_db
+from . import db_option, positive_ints, resolve_db, wrote
 
 
 @click.command("draw")
@@ -56,7 +56,8 @@ def command(
     from .progress import notice, progress_bar
 
     k_list = positive_ints(sizes, "--sizes")
-    con = open_db(resolve_db(db))
+    path = resolve_db(db)
+    con = open_db(path)
     con.execute("SET enable_progress_bar = false")
     try:
         with progress_bar("draw") as progress:
@@ -88,3 +89,4 @@ def command(
             "pools skipped as smaller than k: "
             + ", ".join(f"k={k}: {v}" for k, v in sorted(small.items()))
         )
+    wrote(path)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 
 @contextmanager
@@ -108,3 +108,4 @@ def command(
         click.echo(
             f"nothing to embed: every sample has a vector under {one_line(result['embedder'])}"
         )
+    wrote(path)

@@ -6,7 +6,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 
 def parse_temperatures(text: str) -> list[float]:
@@ -173,3 +173,4 @@ def command(db: str | None, **opts: object) -> None:
         f"{stats['pools_skipped']} already done, {stats['samples']} samples, "
         f"{stats['tokens']} tokens"
     )
+    wrote(resolve_db(db))

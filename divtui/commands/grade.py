@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 
 class _Bar:
@@ -72,6 +72,7 @@ def command(
         bar.close()
         con.close()
     click.echo(summary(counts))
+    wrote(path)
 
 
 def summary(counts: dict[str, int]) -> str:

@@ -10,7 +10,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
+from . import db_option, import_db, wrote
 
 FORMAT_NAMES = ("jsonl", "qwen-math-eval", "gsm8k-example-solutions", "search-and-learn")
 
@@ -189,7 +189,8 @@ def command(
         if value is not None and value != _utf8(value):
             raise UserError(f"{flag}: not valid UTF-8 text ({value!r})")
     run = run_id or _utf8(file.stem)
-    con = open_db(resolve_db(db))
+    path = import_db(db)
+    con = open_db(path)
     try:
         result = import_file(
             con,
@@ -215,3 +216,4 @@ def command(
             click.echo("graded: " + ", ".join(f"{k} {v}" for k, v in graded.items()))
     finally:
         con.close()
+    wrote(path)

@@ -9,7 +9,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, positive_ints, resolve_db
+from . import db_option, positive_ints, resolve_db, wrote
 
 
 def _metrics(value: str) -> list[str]:
@@ -106,7 +106,8 @@ def command(
     metrics = _metrics(metric)
     n_list = positive_ints(sizes, "--sizes")
     m_list = positive_ints(keep, "--keep", "1,2,4")
-    con = open_db(resolve_db(db))
+    path = resolve_db(db)
+    con = open_db(path)
     con.execute("SET enable_progress_bar = false")
     try:
         with progress_bar("prune") as progress:
@@ -132,6 +133,7 @@ def command(
         f"{stats['rows_written']} rows written; metrics {', '.join(stats['metrics'])}"
         + (" (weighted)" if weighted else "")
     )
+    wrote(path)
     if stats["neighbours"]:
         click.echo("\nNeighbourhood quality (nearest other sample of the pool):\n")
         click.echo(visible(neighbours_table(stats["neighbours"])))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 ssh_config_option = click.option(
     "--ssh-config", default=None, help="ssh config file (default ~/.ssh/config)"
@@ -99,7 +99,7 @@ async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wai
         added = jq.ingest_job_results(con, _landing(db, job_id), job_id)
     finally:
         con.close()
-    return {"state": "ingested", "files": [f.name for f in files], "ingested": added}
+    return {"state": "ingested", "files": [f.name for f in files], "ingested": added, "db": db}
 
 
 def _report(job_id: str, result: dict) -> None:
@@ -109,6 +109,8 @@ def _report(job_id: str, result: dict) -> None:
         return
     parts = ", ".join(f"{n} {t}" for t, n in result["ingested"].items())
     click.echo(f"job {_safe(job_id)}: ingested ({_safe(parts or 'nothing new')})")
+    if result.get("db"):
+        wrote(result["db"])
 
 
 def _numbers(text: str, option: str) -> list[float]:

@@ -40,3 +40,6 @@ def command(study: str, db: str | None, only: str | None) -> None:
         raise UserError(str(e)) from None
     except (ValueError, OSError, RuntimeError) as e:
         raise UserError(f"{study}: {_first_line(e)}") from None
+    from . import wrote
+
+    wrote(db or spec.resolve(spec.sections["study"]["db"]))

@@ -7,7 +7,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db
+from . import db_option, resolve_db, wrote
 
 
 @click.command("score")
@@ -78,6 +78,7 @@ def command(
     finally:
         con.close()
     click.echo(f"{one_line(scorer)}: {stats['scored']} samples scored")
+    wrote(resolve_db(db))
 
 
 def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, seed: int) -> None:
@@ -105,3 +106,4 @@ def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, 
         f"{one_line(stats['scorer'])}: {stats['samples']} samples scored by a probe cross-fitted over "
         f"{stats['folds']} folds of {stats['problems']} problems"
     )
+    wrote(path)

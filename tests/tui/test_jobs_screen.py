@@ -99,9 +99,11 @@ async def test_rerun_from_ui_streams_survives_a_drop_and_new_pool_appears(
         assert isinstance(dialog, RemoteRerunScreen)
         assert dialog.problem_ids == ["p-alpha"]
         assert dialog.query_one("#rerun-temps", Input).value == "0.5"
-        assert dialog.query_one("#rerun-model", Input).value == "m"
+        assert dialog.query_one("#rerun-model", Input).value == ""  # run source "test"
+        assert "'m' (test)" in str(dialog.query_one("#rerun-model-hint").render())
         assert HOST in dialog.hosts
         dialog.query_one("#rerun-host", Select).value = HOST
+        dialog.query_one("#rerun-model", Input).value = tiny_model
         dialog.query_one("#rerun-n", Input).value = "many"
         await pilot.click("#rerun-submit")
         await settle(pilot, app)

@@ -35,6 +35,11 @@ def column(app, name: str) -> list[str]:
     return [r[j].strip() for r in table_rows(app)]
 
 
+def rows_of(app, *names: str) -> list[tuple[str, ...]]:
+    """The problems table's rows restricted to the columns ``names`` (by key), stripped."""
+    return list(zip(*(column(app, n) for n in names), strict=True))
+
+
 def painted(app) -> list[str]:
     """The problems table's lines as the compositor draws them (header first)."""
     dt = app.screen.query_one("#problems")
@@ -93,7 +98,7 @@ async def test_problems_unfiltered_lists_every_pool(make_app, study_template: Pa
         want = sql(
             study_template, "SELECT DISTINCT problem_id, temperature FROM samples ORDER BY 1, 2"
         )
-        got = [(r[0], float(r[2])) for r in table_rows(app)]
+        got = [(p, float(t)) for p, t in rows_of(app, "problem", "T")]
         assert got == [(p, t) for p, t in want]
         counts = sql(
             study_template,
@@ -129,10 +134,10 @@ async def test_each_filter_keeps_exactly_the_matching_draws(
             "SELECT d.problem_id, d.temperature, count(DISTINCT d.draw_id) FROM draws d "
             f"JOIN draw_outcomes o USING (draw_id) WHERE {where} GROUP BY ALL ORDER BY 1, 2",
         )
-        got = [(r[0], float(r[2]), int(r[6])) for r in table_rows(app)]
+        got = [(p, float(t), int(d)) for p, t, d in rows_of(app, "problem", "T", "draws")]
         assert got == [(p, t, n) for p, t, n in want]
         state = shown(app.screen.query_one("#filter-state"))
-        assert f"{len(want)} problems" in state
+        assert f"{len(want)} pools" in state
 
 
 async def test_aggregator_accuracy_column_is_the_mean_over_filtered_draws(
@@ -167,7 +172,7 @@ async def test_bucket_filter_uses_equal_width_bins_per_k(make_app, study_templat
         lo, hi = v.min(), v.max()
         top = [(p, t) for p, t, x in vals if x >= lo + 2 * (hi - lo) / 3]
         want = sorted({(p, t, top.count((p, t))) for p, t in top})
-        got = [(r[0], float(r[2]), int(r[6])) for r in table_rows(app)]
+        got = [(p, float(t), int(d)) for p, t, d in rows_of(app, "problem", "T", "draws")]
         assert got == want
         assert f"dpp in [{lo + 2 * (hi - lo) / 3:.3g}, {hi:.3g}]" in shown(
             app.screen.query_one("#filter-state")
@@ -179,9 +184,9 @@ async def test_regex_filter_matches_question_or_solution_text(make_app) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await to_problems(pilot, app)
         await type_filter(pilot, app, r"/\[link=/")
-        assert [(r[0], r[2]) for r in table_rows(app)] == [("p-alpha", "0.5")]
+        assert rows_of(app, "problem", "T") == [("p-alpha", "0.5")]
         await type_filter(pilot, app, "/sqrt/")
-        assert [(r[0], r[2]) for r in table_rows(app)] == [("p-beta", "0.5"), ("p-beta", "1")]
+        assert rows_of(app, "problem", "T") == [("p-beta", "0.5"), ("p-beta", "1")]
 
 
 async def test_clear_and_bad_filter(make_app) -> None:
@@ -408,7 +413,9 @@ async def test_fresh_draw_rerun_full_screen_compare_and_export(
         await pilot.press("enter")
         await settle(pilot, app)
         lines = (tmp_path / "b.csv").read_text().splitlines()
-        assert lines[0].startswith("position,sample_id,idx,text")
+        assert lines[0].startswith(
+            "problem_id,draw_id,run_id,temperature,k,gold_answer,question,position,sample_id,idx,text"
+        )
         import csv
 
         rows = list(csv.DictReader((tmp_path / "b.csv").open()))
@@ -458,7 +465,7 @@ async def test_only_rows_on_screen_are_formatted_and_scrolling_shows_the_rest(
         assert dt.size.height < 1 + dt.row_count
         assert set(dt._cache) == set(range(dt.size.height - 1))
         lines = painted(app)
-        assert lines[0].split()[:3] == ["problem", "run", "T"]
+        assert lines[0].split()[:3] == ["problem", "T", "question"]
         assert [ln.split()[0] for ln in lines[1:]] == column(app, "problem")[: len(lines) - 1]
         await pilot.press("end")
         await settle(pilot, app)
@@ -467,7 +474,7 @@ async def test_only_rows_on_screen_are_formatted_and_scrolling_shows_the_rest(
             study_template,
             "SELECT DISTINCT problem_id, temperature FROM samples ORDER BY 1 DESC, 2 DESC LIMIT 1",
         )[0]
-        assert last.split()[:3] == [want[0], "run-a", f"{want[1]:g}"]
+        assert last.split()[:2] == [want[0], f"{want[1]:g}"]
         assert dt.cursor_row == dt.row_count - 1
         second = (column(app, "problem")[1], float(column(app, "T")[1]))
         await pilot.press("home", "down", "o")

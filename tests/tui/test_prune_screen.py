@@ -8,7 +8,7 @@ from sacrebleu.metrics import BLEU
 
 from divtui.engine.prune import run_prune
 from divtui.store import open_db
-from divtui.tui.screens.prune import COMPUTED, STORED, PruneScreen
+from divtui.tui.screens.prune import COMPUTED, COMPUTED_NO_WEIGHTED, STORED, PruneScreen
 
 from .conftest import SIZE, settle
 from .tui_fixtures import EMBEDDER, SCORER
@@ -182,21 +182,59 @@ async def test_curve_from_stored_prune_rows_matches_pandas(study, make_app) -> N
             for key, value in want.items():
                 assert got[key] == pytest.approx(value)
         note = str(screen.query_one("#prune-curve-source").render())
-        assert "stored `divtui prune` rows, 3 draws of size 4" in note
+        assert "stored `divtui prune` rows (bleu, unweighted), 3 draws of size 4" in note
+        assert "stored, unweighted" in screen.query_one("#prune-curve").label
+        await pilot.press("w")
+        await settle(pilot, app)
+        assert screen.weighted and not raw.weighted.any()
+        rows, source, draws = screen.curves[("bleu", True)]
+        assert source == COMPUTED_NO_WEIGHTED and draws == 1
+        assert {r["selector"] for r in rows} == {"medoids", "random"}
+        assert screen.query_one("#prune-curve").label == "this draw"
+        note = str(screen.query_one("#prune-curve-source").render())
+        assert "the stored rows have no weighted bleu medoids" in note
+        assert "divtui prune --sizes 4 --metric bleu --weighted" in note
 
 
 @pytest.mark.asyncio
-async def test_pruning_needs_a_stored_draw(make_app) -> None:
+async def test_a_fresh_draw_is_pruned_too(make_app) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await open_pruning(pilot, app)
-        await pilot.press("escape", "d", "enter")
+        await pilot.press("escape", "d")
+        await pilot.pause()
+        app.screen.query_one("#prompt-input").value = "6"
+        await pilot.press("enter")
         await settle(pilot, app)
-        assert app.current_batch()["draw_id"] is None
+        batch = app.current_batch()
+        assert batch["draw_id"] is None and batch["k"] == 6 and batch["seed"] is not None
         await pilot.press("k")
         await settle(pilot, app)
-        assert not isinstance(app.screen, PruneScreen)
-        assert any("stored draw" in str(n.message) for n in app._notifications)
+        screen = app.screen
+        assert isinstance(screen, PruneScreen)
+        assert screen.result["sample_ids"] == batch["sample_ids"]
+        rows = member_rows(app, batch["sample_ids"])
+        check_result(screen.result, rows, sbert_distance([r[3] for r in rows]))
+        title = str(screen.query_one("#prune-title").render())
+        assert "fresh draw" in title and "N=6" in title and "m=3" in title
+        curve, source, _ = screen.curves[("sbert", False)]
+        assert source == COMPUTED and sorted({r["m"] for r in curve}) == list(range(1, 7))
+
+
+@pytest.mark.asyncio
+async def test_member_previews_fill_the_width(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(200, 40)) as pilot:
+        screen = await open_pruning(pilot, app)
+        pane = screen.query_one("#prune-clusters").content_size.width
+        lines = str(screen.query_one("#prune-members").render()).splitlines()
+        long = [ln for ln in lines if "Solution" in ln]
+        assert long and all(len(ln) <= pane for ln in lines)
+        assert max(len(ln) for ln in long) > 48 + 30
+        texts = {r[0] for r in member_rows(app, screen.result["sample_ids"])}
+        for ln in long:
+            start = ln[ln.index("Solution") :].rstrip("…")
+            assert any(" ".join(t.split()).startswith(start) for t in texts)
 
 
 async def _pruning(pilot) -> None:

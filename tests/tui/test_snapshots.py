@@ -87,3 +87,59 @@ def test_snapshot_viewer(snap_compare, make_app) -> None:
 
 def test_snapshot_compare(snap_compare, make_app) -> None:
     assert _snap(snap_compare, make_app, _compare)
+
+
+async def _rerun(pilot) -> None:
+    """The remote rerun dialog over the problems screen."""
+    await _problems(pilot)
+    await pilot.press("R")
+    await settle(pilot, pilot.app)
+
+
+async def _overview_second_run(pilot) -> None:
+    """The overview's plot of the second run, then of maj with a line per run."""
+    await settle(pilot, pilot.app)
+    await pilot.press("u")
+    await settle(pilot, pilot.app)
+
+
+async def _runs_by_aggregator(pilot) -> None:
+    """The overview's plot of maj with a line per run."""
+    await settle(pilot, pilot.app)
+    await pilot.press("a")
+    await settle(pilot, pilot.app)
+
+
+def test_snapshot_overview_80x24(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_overview)
+
+
+def test_snapshot_problems_80x24(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_problems)
+
+
+def test_snapshot_batch_80x24(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_batch)
+
+
+def test_snapshot_rerun_without_hosts(snap_compare, make_app, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", "/nonexistent-divtui-home")
+    monkeypatch.setenv("DIVTUI_CONFIG", "/nonexistent-divtui/config.toml")
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=_rerun)
+
+
+def test_snapshot_rerun_two_hosts_80x24(snap_compare, make_app, monkeypatch, tmp_path) -> None:
+    (tmp_path / "h" / ".ssh").mkdir(parents=True)
+    (tmp_path / "h" / ".ssh" / "config").write_text("Host gpu-a\n  HostName a\nHost gpu-b\n")
+    monkeypatch.setenv("HOME", str(tmp_path / "h"))
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_rerun)
+
+
+def test_snapshot_overview_second_run(snap_compare, make_app, two_runs) -> None:
+    app = make_app(path=two_runs)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_overview_second_run)
+
+
+def test_snapshot_overview_runs_by_aggregator(snap_compare, make_app, two_runs) -> None:
+    app = make_app(path=two_runs)
+    assert snap_compare(app, terminal_size=SIZE, run_before=_runs_by_aggregator)

@@ -31,6 +31,15 @@ QUESTIONS = {
 }
 
 
+SECOND_RUN = "run-b"
+SECOND_QUESTIONS = {
+    "gsm8k:10": "Tom has $\\frac{1}{2}$ of 20 apples. How many?",
+    "gsm8k:2": "What is 14 / 2?",
+    "gsm8k:1": "Seven minus zero?",
+}
+SECOND_TEMPS = (0.7,)
+
+
 def _texts(problem: str, temperature: float, rng: np.random.Generator) -> list[tuple[str, str]]:
     """(text, answer) for each sample of a pool; the first pool holds the hostile samples."""
     out = []
@@ -55,24 +64,33 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
         con.unregister("_tui_fixture_rows")
 
 
-def build_study(path: Path, seed: int = 0) -> Path:
-    """Write problems, one run, samples, scores, embeddings, draws, metrics and outcomes."""
+def build_study(
+    path: Path,
+    seed: int = 0,
+    *,
+    run: str = RUN,
+    questions: dict[str, str] = QUESTIONS,
+    temps: tuple[float, ...] = TEMPS,
+    source: str = "test",
+) -> Path:
+    """Write problems, one run, samples, scores, embeddings, draws, metrics and outcomes (into
+    a new file, or as one more run of an existing one)."""
     rng = np.random.default_rng(seed)
     con = open_db(path)
     problems, samples, scores, embs, draws, mets, outs = [], [], [], [], [], [], []
-    for pid, q in QUESTIONS.items():
+    for pid, q in questions.items():
         problems.append({"problem_id": pid, "dataset": "test", "question": q, "gold_answer": "7"})
-    for pid in QUESTIONS:
-        for t in TEMPS:
+    for pid in questions:
+        for t in temps:
             ids, correct = [], []
             for i, (text, ans) in enumerate(_texts(pid, t, rng)):
-                sid = sample_id(RUN, pid, t, i)
+                sid = sample_id(run, pid, t, i)
                 ok = ans == "7"
                 lp = float(-rng.uniform(0.05, 1.5))
                 samples.append(
                     {
                         "sample_id": sid,
-                        "run_id": RUN,
+                        "run_id": run,
                         "problem_id": pid,
                         "temperature": t,
                         "idx": i,
@@ -93,12 +111,12 @@ def build_study(path: Path, seed: int = 0) -> Path:
             for k in SIZES:
                 for rep in range(REPS):
                     pick = rng.choice(N_SAMPLES, size=k, replace=False)
-                    did = draw_id(RUN, pid, t, k, rep, seed)
+                    did = draw_id(run, pid, t, k, rep, seed)
                     members = [ids[j] for j in pick]
                     draws.append(
                         {
                             "draw_id": did,
-                            "run_id": RUN,
+                            "run_id": run,
                             "problem_id": pid,
                             "temperature": t,
                             "k": k,
@@ -145,7 +163,7 @@ def build_study(path: Path, seed: int = 0) -> Path:
                         }
                     )
     with transaction(con):
-        insert(con, "runs", pd.DataFrame([{"run_id": RUN, "source": "test", "model": "m"}]))
+        insert(con, "runs", pd.DataFrame([{"run_id": run, "source": source, "model": "m"}]))
         insert(con, "problems", pd.DataFrame(problems))
         insert(con, "samples", pd.DataFrame(samples))
         insert(con, "scores", pd.DataFrame(scores))
@@ -157,3 +175,8 @@ def build_study(path: Path, seed: int = 0) -> Path:
         _append(con, "draw_outcomes", out_frame)
     con.close()
     return path
+
+
+def add_second_run(path: Path) -> Path:
+    """Add run-b: three gsm8k-style problems (ids 1, 2, 10; a LaTeX question) at T=0.7."""
+    return build_study(path, seed=1, run=SECOND_RUN, questions=SECOND_QUESTIONS, temps=SECOND_TEMPS)

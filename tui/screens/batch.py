@@ -17,11 +17,11 @@ from textual.worker import get_current_worker
 
 from divtui.engine import browse as eb
 
-from .. import keys
+from .. import keys, state
 from ..messages import BatchReady, Exported, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
-from ..widgets.solution_column import SolutionColumn
+from ..widgets.solution_column import SolutionColumn, fmt_num
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
 
 _fresh_seed = itertools.count(1)
@@ -60,6 +60,7 @@ class BatchScreen(Screen[None]):
     wraps two or three texts, not 32.
     """
 
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
         *keys.bindings("batch"),
         Binding("up", "scroll_column('up')", "Scroll up", show=False),
@@ -70,9 +71,13 @@ class BatchScreen(Screen[None]):
         Binding("end", "scroll_column('end')", "Bottom", show=False),
     ]
     HELP = (
+        "The header: problem, run, T, k, which draw; the gold answer; the batch's metrics, "
+        "each with its percentile (p) among this run's stored draws of the same size k; which "
+        "filter terms this batch meets (✓/✗); the question. "
         "The draw's solutions side by side, as many as fit; left/right move through the batch "
         "(the title says which members are shown; the current one has a bright border, click "
-        "a column to make it current), up/down/PageUp/PageDown scroll inside it. Each "
+        "a column to make it current), up/down/PageUp/PageDown scroll inside it (s: all "
+        "columns together); each column's header stays above its text. Each "
         "column: batch position #, sample idx, correct mark (✓/✗), extracted answer, reward "
         "(rwd), mean log-prob (lp), DPP contribution -log([L^-1]_ii) (dpp), ≈dup when it is a "
         "near-duplicate of another member, and the aggregators that picked it. The right "
@@ -81,12 +86,18 @@ class BatchScreen(Screen[None]):
     )
 
     def __init__(
-        self, run_id: str, problem_id: str, temperature: float, draw_ids: list[int]
+        self,
+        run_id: str,
+        problem_id: str,
+        temperature: float,
+        draw_ids: list[int],
+        filters: eb.Filters | None = None,
     ) -> None:
-        """The batch view of ``draw_ids`` (the pool's filtered draws)."""
+        """The batch view of ``draw_ids`` (the pool's draws that pass ``filters``)."""
         super().__init__()
         self.settings: dict[str, Any] = {"scorer": None, "embedder": None, "weighted": True}
-        self.set_pool(run_id, problem_id, temperature, draw_ids)
+        self.together = False
+        self.set_pool(run_id, problem_id, temperature, draw_ids, filters=filters)
 
     def set_pool(
         self,
@@ -95,6 +106,7 @@ class BatchScreen(Screen[None]):
         temperature: float,
         draw_ids: list[int],
         *,
+        filters: eb.Filters | None = None,
         push_when_ready: bool = False,
     ) -> None:
         """Show another pool's draws; the problems screen reuses one batch view this way, so
@@ -102,10 +114,12 @@ class BatchScreen(Screen[None]):
         itself once the first draw is loaded, so the stale batch is never painted."""
         self.run_id, self.problem_id, self.temperature = run_id, problem_id, temperature
         self.draw_ids = draw_ids
+        self.filters = filters
         self.pos = 0
         self.detail: dict[str, Any] = {"info": {}, "members": [], "picks": []}
         self.sample_ids: list[int] | None = None
         self.draw_id: int | None = None
+        self.seed: int | None = None
         self.label = ""
         self.first = 0
         self.focus_pos = 0
@@ -170,28 +184,31 @@ class BatchScreen(Screen[None]):
     ) -> None:
         """Fetch a batch's members and picks, drawing ``fresh`` new samples first (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
         try:
-            if fresh is not None:
-                sample_ids = eb.fresh_sample_ids(
-                    cur, self.run_id, self.problem_id, self.temperature, fresh, next(_fresh_seed)
+            with app.db.reading() as cur:
+                seed = None
+                if fresh is not None:
+                    seed = next(_fresh_seed)
+                    sample_ids = eb.fresh_sample_ids(
+                        cur, self.run_id, self.problem_id, self.temperature, fresh, seed
+                    )
+                detail = eb.batch_detail(
+                    cur,
+                    draw_id=draw_id,
+                    sample_ids=sample_ids,
+                    scorer=self.settings["scorer"],
+                    embedder=self.settings["embedder"],
+                    weighted=self.settings["weighted"],
                 )
-            detail = eb.batch_detail(
-                cur,
-                draw_id=draw_id,
-                sample_ids=sample_ids,
-                scorer=self.settings["scorer"],
-                embedder=self.settings["embedder"],
-                weighted=self.settings["weighted"],
-            )
+            detail["fresh_seed"] = seed
+            where = (self.run_id, self.problem_id, self.temperature)
+            detail["context"] = state.batch_context(app.data, detail, where, self.filters)
             if not get_current_worker().is_cancelled:
                 self.post_message(BatchReady(detail, label))
         except ValueError as e:
             self.post_message(WorkFailed(f"batch: {e}"))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(WorkFailed(f"batch: {type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_batch_ready(self, msg: BatchReady) -> None:
         """Show the new batch from its first member, in the existing column slots."""
@@ -200,6 +217,10 @@ class BatchScreen(Screen[None]):
         members = msg.detail["members"]
         self.sample_ids = [int(m["sample_id"]) for m in members]
         self.draw_id = (msg.detail.get("info") or {}).get("draw_id")
+        if self.draw_id is not None:
+            self.seed = (msg.detail.get("info") or {}).get("seed")
+        elif msg.detail.get("fresh_seed") is not None:
+            self.seed = msg.detail["fresh_seed"]
         self.picked = {}
         for p in msg.detail["picks"]:
             if p.get("sample_id") is not None:
@@ -215,11 +236,15 @@ class BatchScreen(Screen[None]):
             self.app.push_screen(self)
 
     def title_text(self) -> Text:
-        """The title: problem, T, k, which draw, which members are on screen, the question."""
+        """The header: where the batch is from, the gold answer, the batch's metrics with
+        their percentiles, the filter terms it meets, and the question (last: it may be cut)."""
         members = self.detail["members"]
         info = self.detail.get("info") or {}
+        ctx = self.detail.get("context") or {}
         t = Text()
         t.append_text(safe_text(self.problem_id, style="bold"))
+        t.append("  run ")
+        t.append_text(safe_text(self.run_id))
         t.append(f"  T={self.temperature:g}  k={len(members)}")
         if info.get("draw_id") is not None and self.draw_ids:
             t.append(f"  rep {info.get('rep')}  draw {self.pos + 1}/{len(self.draw_ids)}")
@@ -227,9 +252,26 @@ class BatchScreen(Screen[None]):
         t.append_text(safe_text(self.label, style="italic"))
         if members:
             last = min(len(members), self.first + len(self.columns()))
-            t.append(f"  showing #{self.first}–#{last - 1} of {len(members)} (←/→)", style="dim")
-        t.append("\nQ: ")
-        t.append_text(safe_text(info.get("question") or self._question()))
+            t.append(f"  #{self.first}–#{last - 1} of {len(members)} ←/→", style="dim")
+        t.append("\ngold ", style="bold")
+        gold = ctx.get("gold_answer")
+        t.append_text(safe_text("∅" if gold is None else gold, style="bold green"))
+        for m in ctx.get("metrics", []):
+            t.append(f"  {m['metric']} {m['value']:.3g}")
+            if m["pct"] == m["pct"]:
+                t.append(f" p{m['pct']:.0f}", style="cyan")
+        note = (
+            f"  (p: percentile among the run's {ctx.get('reference', 0)} draws of k={len(members)})"
+        )
+        room = self.app.size.width - 2 - len(t.plain.rsplit("\n", 1)[-1])
+        if ctx.get("metrics") and len(note) <= room:
+            t.append(note, style="dim")
+        if ctx.get("terms"):
+            t.append("\nfilters ", style="bold")
+            t.append_text(safe_text(eb.describe_terms(ctx["terms"])))
+        t.append("\nQ: ", style="bold")
+        question = ctx.get("question") or info.get("question") or self._question()
+        t.append_text(safe_text(question))
         return t
 
     def show_window(self) -> None:
@@ -251,7 +293,8 @@ class BatchScreen(Screen[None]):
         """The batch on screen, for screens opened from it (pruning, remote reruns).
 
         Keys: run_id, problem_id, temperature, k, draw_id (None for a fresh or edited batch),
-        sample_ids (in batch order), scorer and embedder (names used, None when none).
+        seed (of the stored draw or the fresh one), sample_ids (in batch order), scorer and
+        embedder (names used, None when none).
         """
         ids = list(self.sample_ids or [])
         return {
@@ -260,6 +303,7 @@ class BatchScreen(Screen[None]):
             "temperature": self.temperature,
             "k": len(ids),
             "draw_id": self.draw_id,
+            "seed": self.seed,
             "sample_ids": ids,
             "scorer": self.detail.get("scorer") or None,
             "embedder": self.detail.get("embedder") or None,
@@ -292,11 +336,33 @@ class BatchScreen(Screen[None]):
             self.show_window()
 
     def action_scroll_column(self, how: str) -> None:
-        """Scroll the current column's text (up, down, page_up, page_down, home, end)."""
-        col = self.focused_column()
-        if col is not None:
+        """Scroll the current column's text (up, down, page_up, page_down, home, end), or
+        every column on screen when scrolling together."""
+        if self.together:
+            cols = [c for c in self.columns() if c.display]
+        else:
+            col = self.focused_column()
+            cols = [] if col is None else [col]
+        for col in cols:
             scroll = col.query_one(".sol-scroll", VerticalScroll)
             getattr(scroll, f"scroll_{how}")(animate=False)
+
+    def action_toggle_together(self) -> None:
+        """s: scroll all columns together (or only the current one again)."""
+        self.together = not self.together
+        if self.together:
+            top = [
+                c.query_one(".sol-scroll", VerticalScroll).scroll_y
+                for c in self.columns()
+                if c.display and c.pos == self.focus_pos
+            ]
+            for c in self.columns():
+                if c.display and top:
+                    c.query_one(".sol-scroll", VerticalScroll).scroll_to(y=top[0], animate=False)
+        self.notify(
+            "scrolling all columns together" if self.together else "scrolling one column",
+            markup=False,
+        )
 
     def action_step(self, delta: int) -> None:
         """Show the next or previous draw of this problem."""
@@ -360,8 +426,23 @@ class BatchScreen(Screen[None]):
         if members:
             m = members[self.focus_pos]
             self.app.push_screen(
-                ViewerScreen(member_title(self.focus_pos, m), safe_text(m.get("text")))
+                ViewerScreen(self.viewer_head(self.focus_pos, m), safe_text(m.get("text")))
             )
+
+    def viewer_head(self, pos: int, m: dict[str, Any]) -> Text:
+        """The full-screen viewer's header: the batch's context, then this sample's figures."""
+        t = self.title_text()
+        t.append("\n")
+        t.append_text(member_title(pos, m))
+        t.append(
+            f"  reward {fmt_num(m.get('reward'))}  mean log-prob {fmt_num(m.get('mean_logprob'))}"
+        )
+        t.append(f"  sum log-prob {fmt_num(m.get('sum_logprob'), '.2f')}")
+        t.append(f"  tokens {m.get('n_tokens') if m.get('n_tokens') is not None else '-'}")
+        if m.get("finish_reason"):
+            t.append("  finish ")
+            t.append_text(safe_text(m.get("finish_reason")))
+        return t
 
     def action_mark(self) -> None:
         """Mark (or unmark) the focused solution for comparison."""
@@ -388,14 +469,25 @@ class BatchScreen(Screen[None]):
         )
 
     def batch_rows(self) -> list[dict[str, Any]]:
-        """The batch as rows: one per member with the aggregators that picked it."""
+        """The batch as rows: one per member, each with the batch's problem, draw (None for a
+        fresh batch), run, T, k, gold answer and question, and the aggregators that picked it."""
         picked: dict[int, list[str]] = {}
         for p in self.detail["picks"]:
             if p.get("sample_id") is not None:
                 picked.setdefault(int(p["sample_id"]), []).append(str(p["aggregator"]))
+        ctx = self.detail.get("context") or {}
+        where = {
+            "problem_id": self.problem_id,
+            "draw_id": self.draw_id,
+            "run_id": self.run_id,
+            "temperature": self.temperature,
+            "k": len(self.detail["members"]),
+            "gold_answer": ctx.get("gold_answer"),
+            "question": ctx.get("question"),
+        }
         rows = []
         for i, m in enumerate(self.detail["members"]):
-            row = {"position": i, **{f: m.get(f) for f in eb.MEMBER_FIELDS}}
+            row = {**where, "position": i, **{f: m.get(f) for f in eb.MEMBER_FIELDS}}
             row["picked_by"] = " ".join(picked.get(int(m["sample_id"]), []))
             rows.append(row)
         return rows

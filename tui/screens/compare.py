@@ -171,20 +171,18 @@ class RunCompareScreen(Screen[None]):
     def load(self, k: int | None) -> None:
         """Compare the two sides and list the problems at pass@k (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
-        try:
-            paired = rc.pair_pools(
-                cur, self.a.run_id, self.a.temperature, self.b.run_id, self.b.temperature
-            )  # type: ignore[arg-type]
-            rows = self.rows or rc.compare_pair(cur, paired, n_boot=N_BOOT)
-            big_k = paired.k_max if k is None else k
-            self.post_message(ComparisonReady(rows, rc.problem_rows(cur, paired, big_k), big_k))
-        except rc.CompareError as e:
-            self.post_message(ComparisonReady([], [], 0, error=str(e)))
-        except Exception as e:  # noqa: BLE001 - shown to the user as one line
-            self.post_message(ComparisonReady([], [], 0, error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
+        with app.db.reading() as cur:
+            try:
+                paired = rc.pair_pools(
+                    cur, self.a.run_id, self.a.temperature, self.b.run_id, self.b.temperature
+                )  # type: ignore[arg-type]
+                rows = self.rows or rc.compare_pair(cur, paired, n_boot=N_BOOT)
+                big_k = paired.k_max if k is None else k
+                self.post_message(ComparisonReady(rows, rc.problem_rows(cur, paired, big_k), big_k))
+            except rc.CompareError as e:
+                self.post_message(ComparisonReady([], [], 0, error=str(e)))
+            except Exception as e:  # noqa: BLE001 - shown to the user as one line
+                self.post_message(ComparisonReady([], [], 0, error=f"{type(e).__name__}: {e}"))
 
     def on_comparison_ready(self, msg: ComparisonReady) -> None:
         """Show the curves, the k table and the problems."""
@@ -366,19 +364,17 @@ class PoolsScreen(Screen[None]):
     def load(self, index: int) -> None:
         """Both pools' classes and their ``index``-th batches (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
-        try:
-            sides = self.sides or [
-                rc.pool_detail(cur, s.run_id, s.temperature, self.problem_id, self.k)  # type: ignore[arg-type]
-                for s in (self.a, self.b)
-            ]
-            batches = [rc.pool_batch(cur, d, index) for d in sides]
-            info = rc.problem_info(cur, self.problem_id)
-            self.post_message(PoolsReady(info, sides, batches))
-        except Exception as e:  # noqa: BLE001 - shown to the user as one line
-            self.post_message(PoolsReady({}, [], [], error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
+        with app.db.reading() as cur:
+            try:
+                sides = self.sides or [
+                    rc.pool_detail(cur, s.run_id, s.temperature, self.problem_id, self.k)  # type: ignore[arg-type]
+                    for s in (self.a, self.b)
+                ]
+                batches = [rc.pool_batch(cur, d, index) for d in sides]
+                info = rc.problem_info(cur, self.problem_id)
+                self.post_message(PoolsReady(info, sides, batches))
+            except Exception as e:  # noqa: BLE001 - shown to the user as one line
+                self.post_message(PoolsReady({}, [], [], error=f"{type(e).__name__}: {e}"))
 
     def on_pools_ready(self, msg: PoolsReady) -> None:
         """Show the classes and batches."""
@@ -409,11 +405,8 @@ class PoolsScreen(Screen[None]):
 
 def open_compare(app: Any) -> None:
     """Ask for two pool sets, then push the comparison screen (the app's action calls this)."""
-    cur = app.con.cursor()
-    try:
+    with app.db.reading() as cur:
         options = rc.sides_available(cur)
-    finally:
-        cur.close()
     if len(options) < 2:
         app.notify("comparing needs two graded runs (or one run at two temperatures)", markup=False)
         return

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Log, ProgressBar, Static
+from textual.widgets import DataTable, Header, Log, ProgressBar, Static
 from textual.worker import WorkerFailed
 
 from divtui.engine.remote import jobspec as js
@@ -33,12 +33,15 @@ from divtui.store import job_queries as jq
 from divtui.store import ui_job_queries as ujq
 
 from .. import keys
+from ..access import WriteBlocked
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 REMOTE_TERMINAL = ("done", "failed", "crashed", "cancelled")
 LOCAL_TERMINAL = ("ingested", "failed", "crashed", "cancelled")
 POLL_S = 0.5
 RETRIES = 8
+WRITE_RETRY_MAX_S = 10.0
 COLUMNS = ("job", "kind", "host", "status", "progress", "updated")
 
 
@@ -71,22 +74,47 @@ def set_live(app: Any, job_id: str, **changes: Any) -> None:
     app.post_message(JobUpdated(job_id))
 
 
-async def in_thread(app: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn(cursor, *args)`` on a cursor of the app's connection in a thread worker."""
+async def in_thread(
+    app: Any, fn: Callable[..., Any], *args: Any, write: bool = False, **kwargs: Any
+) -> Any:
+    """Run ``fn(con, *args)`` in a thread worker on a read cursor, or with ``write`` on the
+    short-lived write connection (WriteBlocked when another process holds the file)."""
 
     def body() -> Any:
-        """Open a cursor, call, close."""
-        cur = app.con.cursor()
-        try:
-            return fn(cur, *args, **kwargs)
-        finally:
-            cur.close()
+        """Take the cursor or the write connection, call, release."""
+        with app.db.writing() if write else app.db.reading() as con:
+            return fn(con, *args, **kwargs)
 
     worker = app.run_worker(body, thread=True, group="jobs-db", exit_on_error=False)
     try:
         return await worker.wait()
     except WorkerFailed as e:
         raise e.error from None
+
+
+async def write_db(
+    app: Any, fn: Callable[..., Any], *args: Any, note_job: str | None = None, **kwargs: Any
+) -> Any:
+    """``fn(con, *args)`` on a write connection, retried with backoff while another process
+    holds the file; the status line (and the job's note) say who holds it meanwhile."""
+    delay = 0.5
+    while True:
+        try:
+            out = await in_thread(app, fn, *args, write=True, **kwargs)
+        except WriteBlocked as e:
+            app.show_status(f"cannot write: held by {e.holder}; retrying")
+            if note_job is not None:
+                set_live(
+                    app,
+                    note_job,
+                    note=f"waiting to write into the file: held by {e.holder}; "
+                    f"retrying in {delay:g} s (close that program to go on)",
+                )
+            await asyncio.sleep(delay)
+            delay = min(WRITE_RETRY_MAX_S, delay * 2)
+            continue
+        app.show_status("")
+        return out
 
 
 def job_target(job: dict[str, Any]) -> tuple[Target, str]:
@@ -158,7 +186,7 @@ async def submit(app: Any, req: dict[str, Any]) -> str | None:
         "ssh_config": target.ssh_config,
     }
     job_id = spec["job_id"]
-    await in_thread(
+    await write_db(
         app,
         jq.record_job,
         job_id=job_id,
@@ -247,7 +275,7 @@ async def follow(app: Any, job_id: str, *, poll_offset: int = 0) -> None:
                 )
                 await asyncio.sleep(wait)
         set_live(app, job_id, note="ingesting…" if folder else "")
-        added = await in_thread(app, _finish, job_id, state, folder)
+        added = await write_db(app, _finish, job_id, state, folder, note_job=job_id)
         final = "ingested" if folder else state["state"]
         set_live(app, job_id, state=final, note="")
         if folder:
@@ -272,7 +300,9 @@ async def cancel(app: Any, job_id: str) -> None:
     except RemoteError as e:
         set_live(app, job_id, note=f"cancel failed: {clean_text(str(e))}")
         return
-    await in_thread(app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:])
+    await write_db(
+        app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:], note_job=job_id
+    )
     set_live(app, job_id, state=state["state"], log=state["log_tail"], note="")
 
 
@@ -306,7 +336,7 @@ class JobsScreen(Screen[None]):
                 yield Static("no job selected", id="job-state")
                 yield ProgressBar(id="job-progress", show_eta=False)
                 yield Log(id="job-log", highlight=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """List the jobs and follow those still open."""
@@ -318,15 +348,17 @@ class JobsScreen(Screen[None]):
             table.add_column(c, key=c)
         self.refresh_jobs(resume=True)
 
+    def on_screen_resume(self) -> None:
+        """Coming back to the jobs screen (F4): reread the table."""
+        if getattr(self, "jobs", None) is not None:
+            self.refresh_jobs()
+
     @work(thread=True, exclusive=True, group="jobs-list", exit_on_error=False)
     def refresh_jobs(self, resume: bool = False) -> None:
         """Read the jobs table (thread); optionally resume following the open ones."""
         app: Any = self.app
-        cur = app.con.cursor()
-        try:
+        with app.db.reading() as cur:
             jobs = jq.list_jobs(cur)
-        finally:
-            cur.close()
         app.call_from_thread(self.show_jobs, jobs, resume)
 
     def show_jobs(self, jobs: list[dict[str, Any]], resume: bool) -> None:
@@ -438,5 +470,5 @@ class JobsScreen(Screen[None]):
         self.refresh_jobs()
 
     def action_back(self) -> None:
-        """Close the jobs screen."""
-        self.app.pop_screen()
+        """Back to the screen shown before F4."""
+        self.app.action_go_back()  # type: ignore[attr-defined]

@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from .. import keys
 from ..widgets.diff import diff_texts
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 
@@ -55,16 +56,18 @@ class RerunScreen(ModalScreen[dict[str, Any] | None]):
         """Two selects, a checkbox and a button."""
         with Vertical(classes="dialog"):
             yield Label("Rerun aggregators with")
+            yield Label("scorer (wmaj, bst)", classes="rerun-label-above")
             yield Select(
                 [(s, s) for s in self.scorers],
-                value=self.current.get("scorer") or Select.BLANK,
-                prompt="scorer",
+                value=self._known(self.current.get("scorer"), self.scorers),
+                prompt="no scorer" if not self.scorers else "pick a scorer",
                 id="rerun-scorer",
             )
+            yield Label("embedder (mbr_sem, DPP)", classes="rerun-label-above")
             yield Select(
                 [(e, e) for e in self.embedders],
-                value=self.current.get("embedder") or Select.BLANK,
-                prompt="embedder",
+                value=self._known(self.current.get("embedder"), self.embedders),
+                prompt="no embedder" if not self.embedders else "pick an embedder",
                 id="rerun-embedder",
             )
             yield Checkbox(
@@ -72,14 +75,20 @@ class RerunScreen(ModalScreen[dict[str, Any] | None]):
             )
             yield Button("Rerun", id="rerun-go", variant="primary")
 
+    @staticmethod
+    def _known(value: Any, options: list[str]) -> Any:
+        """``value`` when it is one of the options, else no selection (a Select refuses
+        anything else)."""
+        return value if value in options else Select.NULL
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Return the chosen settings."""
         sc = self.query_one("#rerun-scorer", Select).value
         em = self.query_one("#rerun-embedder", Select).value
         self.dismiss(
             {
-                "scorer": None if sc is Select.BLANK else str(sc),
-                "embedder": None if em is Select.BLANK else str(em),
+                "scorer": None if sc is Select.NULL else str(sc),
+                "embedder": None if em is Select.NULL else str(em),
                 "weighted": self.query_one("#rerun-weighted", Checkbox).value,
             }
         )
@@ -105,7 +114,7 @@ class ViewerScreen(Screen[None]):
         yield Static(self.head, id="viewer-head")
         with VerticalScroll(id="viewer-scroll"):
             yield Static(self.body, id="viewer-body")
-        yield Footer()
+        yield KeyBar()
 
     def action_back(self) -> None:
         """Close."""
@@ -135,7 +144,7 @@ class CompareScreen(Screen[None]):
                     yield Static(head, classes="sol-head")
                     with VerticalScroll():
                         yield Static(body, id=wid)
-        yield Footer()
+        yield KeyBar()
 
     def action_back(self) -> None:
         """Close."""

@@ -7,9 +7,9 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import DataTable, Header, OptionList, Static
 
 from divtui.engine.browse import fmt_value
 from divtui.store import browse_queries as bq
@@ -18,6 +18,7 @@ from divtui.store import queries as q
 from .. import keys
 from ..messages import OverviewReady, WorkFailed
 from ..widgets.accuracy_plot import AccuracyPlot
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
 
@@ -36,9 +37,14 @@ class OverviewScreen(Screen[None]):
     """Runs, counts, the accuracy plot and a selectable list of report tables."""
 
     BINDINGS = keys.bindings("overview")
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     HELP = (
-        "Runs and row counts of the database; accuracy of each aggregator against the batch "
-        "size k; the report tables (pick one in the list on the left). F3 opens the problems."
+        "Runs and row counts of the database; accuracy against the batch size k, never pooling "
+        "runs: one run with a line per aggregator (u: next run), or one aggregator with a "
+        "line per run (a: next aggregator); each point is the mean correctness over that "
+        "run's draws of size k, all its problems and temperatures. The report tables (pick "
+        "one in the list on the left). F3 opens the problems."
     )
 
     def compose(self) -> ComposeResult:
@@ -46,11 +52,13 @@ class OverviewScreen(Screen[None]):
         yield Header()
         with Horizontal(id="ov-top"):
             yield Static("loading…", id="ov-runs")
-            yield AccuracyPlot(id="ov-plot")
+            with Vertical(id="ov-plot-box"):
+                yield AccuracyPlot(id="ov-plot")
+                yield Static("", id="ov-legend")
         with Horizontal(id="ov-bottom"):
             yield OptionList(id="ov-tables")
             yield DataTable(id="ov-table", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Start loading in a worker."""
@@ -61,21 +69,20 @@ class OverviewScreen(Screen[None]):
     def load(self) -> None:
         """Read runs, counts, accuracy by k and the report (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
         try:
-            opts = bq.options(cur)
-            sc = opts["scorers"][0] if opts["scorers"] else ""
-            em = opts["embedders"][0] if opts["embedders"] else ""
-            runs = q.runs(cur)
-            counts = q.table_counts(cur)
-            acc = bq.accuracy_by_k(cur, scorer=sc, embedder=em)
+            with app.db.reading() as cur:
+                opts = bq.options(cur)
+                sc = opts["scorers"][0] if opts["scorers"] else ""
+                em = opts["embedders"][0] if opts["embedders"] else ""
+                runs = q.runs(cur)
+                counts = q.table_counts(cur)
+                acc = bq.accuracy_by_k(cur, scorer=sc, embedder=em)
             self.post_message(OverviewReady(runs, counts, acc, {}))
-            tables = report_tables(cur, sc, em)
+            with app.db.reading() as cur:
+                tables = report_tables(cur, sc, em)
             self.post_message(OverviewReady(runs, counts, acc, tables))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(WorkFailed(f"overview: {type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_overview_ready(self, msg: OverviewReady) -> None:
         """Fill the summary, the plot and the table list."""
@@ -95,6 +102,7 @@ class OverviewScreen(Screen[None]):
             t.append(f"] {r['problems']} problems, {r['samples']} samples, T={temps}, acc {acc}\n")
         self.query_one("#ov-runs", Static).update(t)
         self.query_one(AccuracyPlot).set_rows(msg.accuracy)
+        self.show_legend()
         tables = msg.tables or {"accuracy_by_k": msg.accuracy}
         if list(tables) != list(self.tables):
             opts = self.query_one(OptionList)
@@ -122,6 +130,26 @@ class OverviewScreen(Screen[None]):
         cols = list(rows[0])
         table.add_columns(*cols)
         table.add_rows([[safe_text(fmt_value(r.get(c))) for c in cols] for r in rows])
+
+    def show_legend(self) -> None:
+        """The plot's legend line under it."""
+        box = self.query_one("#ov-legend", Static)
+        width = box.content_size.width or max(20, self.app.size.width // 2)
+        box.update(self.query_one(AccuracyPlot).legend(width))
+
+    def on_resize(self) -> None:
+        """Repack the legend for the new width."""
+        self.call_after_refresh(self.show_legend)
+
+    def action_plot_run(self) -> None:
+        """u: plot the next run (a line per aggregator)."""
+        self.query_one(AccuracyPlot).next_run()
+        self.show_legend()
+
+    def action_plot_aggregator(self) -> None:
+        """a: plot the next aggregator with a line per run."""
+        self.query_one(AccuracyPlot).next_aggregator()
+        self.show_legend()
 
     def action_next_table(self) -> None:
         """Highlight the next report table."""

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -27,11 +27,13 @@ from divtui.engine import prune as ep
 from divtui.store import ui_prune_queries as upq
 
 from .. import keys
+from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import one_line, safe_text
 
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 STORED = "stored"
 COMPUTED = "computed"
+COMPUTED_NO_WEIGHTED = "computed: stored rows lack this weighting"
 
 
 @dataclass
@@ -68,11 +70,12 @@ def mark(correct: Any) -> tuple[str, str]:
     return {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(correct, ("?", ""))
 
 
-def clusters_text(members: list[dict[str, Any]], result: dict[str, Any]) -> Text:
+def clusters_text(members: list[dict[str, Any]], result: dict[str, Any], width: int = 80) -> Text:
     """Members grouped by cluster: each medoid highlighted, then the members it represents.
 
     Every line: batch position, idx, correct mark, answer, [r] when the random subset keeps it,
-    the aggregators whose pruned pick it is, and the start of its text.
+    the aggregators whose pruned pick it is, and the start of its text, cut to fill ``width``
+    cells.
     """
     random = set(result["random"])
     picked: dict[int, list[str]] = {}
@@ -94,7 +97,10 @@ def clusters_text(members: list[dict[str, Any]], result: dict[str, Any]) -> Text
             if i in picked:
                 head.append(" ← " + " ".join(picked[i]), style="cyan")
             head.append("  ")
-            head.append_text(one_line(m.get("text"), 48))
+            room = width - head.cell_len
+            if room >= 8:
+                head.append_text(one_line(m.get("text"), room))
+            head.truncate(width, overflow="ellipsis")
             if i == med:
                 head.stylize("reverse")
             t.append_text(head)
@@ -148,7 +154,8 @@ def curve_from_draw(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class CurvePlot(PlotextPlot):
-    """Accuracy of one aggregator against m, medoids and random (m moves redraw nothing here)."""
+    """Accuracy of one aggregator against m, medoids (o) and random (x); the legend is the line
+    under the plot, so it never covers the curve (m moves redraw nothing here)."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Empty until rows arrive."""
@@ -184,8 +191,8 @@ class CurvePlot(PlotextPlot):
         plt.xlabel("m")
         plt.ylim(-0.05, 1.05)
         series = self.series()
-        for (name, (xs, ys)), marker in zip(sorted(series.items()), "ox", strict=False):
-            plt.plot(xs, ys, label=name, marker=marker)
+        for (_name, (xs, ys)), marker in zip(sorted(series.items()), "ox", strict=False):
+            plt.plot(xs, ys, marker=marker)
         ms = sorted({x for xs, _ in series.values() for x in xs})
         if ms:
             plt.xticks(ms, [str(x) for x in ms])
@@ -196,6 +203,7 @@ class PruneScreen(Screen[None]):
     """One stored draw pruned live: medoids and clusters, picks on pruned vs random, the curve."""
 
     BINDINGS = keys.bindings("prune")
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     HELP = (
         "The draw of size N cut to m medoids (PAM on the draw's distance matrix) in a metric "
         "space: sbert = 1 - cosine of the SBERT embeddings, bleu = 1 - symmetric sentence-BLEU, "
@@ -209,10 +217,19 @@ class PruneScreen(Screen[None]):
         "medoid counts for its cluster's size. Every update runs in a worker."
     )
 
-    def __init__(self, draw_id: int, scorer: str | None = None, embedder: str | None = None):
-        """Prune stored draw ``draw_id`` with the app's scorer and (non-ORM) embedder."""
+    def __init__(
+        self,
+        draw_id: int | None,
+        scorer: str | None = None,
+        embedder: str | None = None,
+        batch: dict[str, Any] | None = None,
+    ):
+        """Prune stored draw ``draw_id``, or (``draw_id`` None) the fresh ``batch`` of the batch
+        view (sample_ids, run_id, problem_id, temperature, seed), with the app's scorer and
+        (non-ORM) embedder."""
         super().__init__()
-        self.draw_id = int(draw_id)
+        self.draw_id = None if draw_id is None else int(draw_id)
+        self.batch = batch
         self.scorer = scorer or None
         self.embedder = embedder if embedder and not embedder.startswith(ep.ORM_PREFIX) else None
         self.members: list[dict[str, Any]] = []
@@ -238,29 +255,58 @@ class PruneScreen(Screen[None]):
                 yield Static("", id="prune-picks")
                 yield CurvePlot(id="prune-curve")
                 yield Static("", id="prune-curve-source")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Load the members and the available spaces."""
         self.load_members()
 
+    def draw_row(self) -> dict[str, Any]:
+        """The batch as engine.prune.prune_members takes it (a fresh batch: rep 0 of its seed)."""
+        b = self.batch or {}
+        return {
+            "draw_id": None,
+            "sample_ids": list(b.get("sample_ids") or []),
+            "run_id": b.get("run_id"),
+            "problem_id": b.get("problem_id"),
+            "temperature": float(b.get("temperature") or 0.0),
+            "k": len(b.get("sample_ids") or []),
+            "seed": int(b.get("seed") or 0),
+            "rep": 0,
+        }
+
+    def prune(self, cur: Any, metric: str, m: int, weighted: bool) -> dict[str, Any]:
+        """engine.prune on the stored draw or on the fresh batch."""
+        opts = {"metric": metric, "m": m, "weighted": weighted}
+        opts.update(scorer=self.scorer, embedder=self.embedder)
+        if self.draw_id is not None:
+            return ep.prune_draw(cur, self.draw_id, **opts)
+        return ep.prune_members(cur, self.draw_row(), **opts)
+
     @work(thread=True, exclusive=True, group="prune-members", exit_on_error=False)
     def load_members(self) -> None:
         """The draw's members and which spaces its file holds (thread)."""
         app: Any = self.app
-        cur = app.con.cursor()
         try:
-            detail = ei.draw_detail(cur, self.draw_id, scorer=self.scorer, embedder=self.embedder)
-            spaces = ep.resolve_spaces(
-                cur, list(ep.SPACES), scorer=self.scorer, embedder=self.embedder
-            )
+            with app.db.reading() as cur:
+                if self.draw_id is not None:
+                    detail = ei.draw_detail(
+                        cur, self.draw_id, scorer=self.scorer, embedder=self.embedder
+                    )
+                else:
+                    row = self.draw_row()
+                    detail = ei.batch_detail(
+                        cur, row["sample_ids"], scorer=self.scorer, embedder=self.embedder
+                    )
+                    detail["draw"] = row
+                spaces = ep.resolve_spaces(
+                    cur, list(ep.SPACES), scorer=self.scorer, embedder=self.embedder
+                )
             self.post_message(MembersReady(detail, spaces.metrics, spaces.unavailable))
         except (ValueError, ep.PruneError) as e:
             self.post_message(MembersReady(None, [], {}, error=str(e)))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(MembersReady(None, [], {}, error=f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_members_ready(self, msg: MembersReady) -> None:
         """Pick the first available space and m = N/2, then prune."""
@@ -283,7 +329,8 @@ class PruneScreen(Screen[None]):
         t = Text()
         t.append_text(safe_text(d.get("problem_id", ""), style="bold"))
         if d:
-            t.append(f"  T={float(d['temperature']):g}  N={len(self.members)}  rep {d.get('rep')}")
+            t.append(f"  T={float(d['temperature']):g}  N={len(self.members)}")
+            t.append(f"  rep {d.get('rep')}" if self.draw_id is not None else "  fresh draw")
         if self.metric:
             t.append(f"  metric {self.metric}", style="bold cyan")
             t.append(f"  m={self.m}", style="bold cyan")
@@ -311,26 +358,16 @@ class PruneScreen(Screen[None]):
     def compute(self, metric: str, m: int, weighted: bool) -> None:
         """Prune the draw (thread); a result superseded by a newer request is dropped."""
         app: Any = self.app
-        cur = app.con.cursor()
         req = (metric, m, weighted)
         try:
-            res = ep.prune_draw(
-                cur,
-                self.draw_id,
-                metric=metric,
-                m=m,
-                weighted=weighted,
-                scorer=self.scorer,
-                embedder=self.embedder,
-            )
+            with app.db.reading() as cur:
+                res = self.prune(cur, metric, m, weighted)
             if not get_current_worker().is_cancelled:
                 self.post_message(PruneReady(req, res))
         except ep.PruneError as e:
             self.post_message(PruneReady(req, None, str(e)))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(PruneReady(req, None, f"{type(e).__name__}: {e}"))
-        finally:
-            cur.close()
 
     def on_prune_ready(self, msg: PruneReady) -> None:
         """Show the clusters and picks of the latest request."""
@@ -340,54 +377,58 @@ class PruneScreen(Screen[None]):
             self.show_title(f"error: {msg.error}")
             return
         self.result = msg.result
-        self.query_one("#prune-members", Static).update(clusters_text(self.members, msg.result))
+        self.show_members()
         self.query_one("#prune-picks", Static).update(picks_table(msg.result))
         self.show_title()
 
+    def show_members(self) -> None:
+        """The clusters, previews cut to the pane's width."""
+        if self.result is not None:
+            width = self.query_one("#prune-clusters").content_size.width
+            self.query_one("#prune-members", Static).update(
+                clusters_text(self.members, self.result, width or 80)
+            )
+
+    def on_resize(self) -> None:
+        """A wider or narrower terminal: previews use the new width."""
+        self.call_after_refresh(self.show_members)
+
     @work(thread=True, exclusive=True, group="prune-curve", exit_on_error=False)
     def compute_curve(self, metric: str, weighted: bool) -> None:
-        """The curve from stored rows, else computed for this draw across m (thread)."""
+        """The curve from stored rows (when they hold medoid rows of this space and weighting),
+        else computed for this batch across m (thread)."""
         app: Any = self.app
         worker = get_current_worker()
-        cur = app.con.cursor()
         d = self.draw
         try:
-            spaces = ep.resolve_spaces(cur, [metric], scorer=self.scorer, embedder=self.embedder)
-            rows = upq.problem_prune_curve(
-                cur,
-                run_id=d["run_id"],
-                problem_id=d["problem_id"],
-                temperature=float(d["temperature"]),
-                k=int(d["k"]),
-                metric=metric,
-                weighted=weighted,
-                embedder=spaces.embedder or "",
-                scorer=spaces.scorer or "",
-            )
-            if rows:
-                draws = max(int(r["n_draws"]) for r in rows)
-                self.post_message(CurveReady((metric, weighted), rows, STORED, draws))
-                return
-            results = []
-            for m in range(1, len(self.members) + 1):
-                if worker.is_cancelled:
-                    return
-                results.append(
-                    ep.prune_draw(
-                        cur,
-                        self.draw_id,
-                        metric=metric,
-                        m=m,
-                        weighted=weighted,
-                        scorer=self.scorer,
-                        embedder=self.embedder,
-                    )
+            with app.db.reading() as cur:
+                spaces = ep.resolve_spaces(
+                    cur, [metric], scorer=self.scorer, embedder=self.embedder
                 )
-            self.post_message(CurveReady((metric, weighted), curve_from_draw(results), COMPUTED, 1))
+                rows = upq.problem_prune_curve(
+                    cur,
+                    run_id=d["run_id"],
+                    problem_id=d["problem_id"],
+                    temperature=float(d["temperature"]),
+                    k=len(self.members),
+                    metric=metric,
+                    weighted=weighted,
+                    embedder=spaces.embedder or "",
+                    scorer=spaces.scorer or "",
+                )
+                if any(r["selector"] == "medoids" for r in rows):
+                    draws = max(int(r["n_draws"]) for r in rows)
+                    self.post_message(CurveReady((metric, weighted), rows, STORED, draws))
+                    return
+                results = []
+                for m in range(1, len(self.members) + 1):
+                    if worker.is_cancelled:
+                        return
+                    results.append(self.prune(cur, metric, m, weighted))
+            source = COMPUTED_NO_WEIGHTED if rows else COMPUTED
+            self.post_message(CurveReady((metric, weighted), curve_from_draw(results), source, 1))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(CurveReady((metric, weighted), [], f"error: {e}", 0))
-        finally:
-            cur.close()
 
     def on_curve_ready(self, msg: CurveReady) -> None:
         """Keep the curve and draw it when it belongs to the current settings."""
@@ -405,16 +446,31 @@ class PruneScreen(Screen[None]):
             return
         rows, source, draws = got
         n = len(self.members)
+        weighting = "weighted" if self.weighted else "unweighted"
         if source == STORED:
-            label = "stored"
-            note = f"curve: stored `divtui prune` rows, {draws} draws of size {n} of this pool"
-        elif source == COMPUTED:
+            label = f"stored, {weighting}"
+            note = (
+                f"curve: stored `divtui prune` rows ({self.metric}, {weighting}), {draws} "
+                f"draws of size {n} of this pool"
+            )
+        elif source in (COMPUTED, COMPUTED_NO_WEIGHTED):
             label = "this draw"
-            note = "curve: computed for this draw across m (no stored rows; run `divtui prune`)"
+            flag = " --weighted" if self.weighted else ""
+            why = (
+                f"the stored rows have no {weighting} {self.metric} medoids"
+                if source == COMPUTED_NO_WEIGHTED
+                else "no stored rows"
+            )
+            note = (
+                f"curve: computed for this draw across m ({why}; run `divtui prune "
+                f"--sizes {n} --metric {self.metric}{flag}` to store them)"
+            )
         else:
             label, note = "error", f"curve: {source}"
         plot.show(rows, self.aggregator, label)
-        src.update(safe_text(note, style="dim"))
+        legend = Text("o medoids  x random  ", style="bold")
+        legend.append_text(safe_text(note, style="dim"))
+        src.update(legend)
         self.plotted = (self.metric, self.weighted)
 
     def action_change_m(self, delta: int) -> None:

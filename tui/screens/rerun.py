@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -122,16 +122,52 @@ def validate_request(values: dict[str, Any]) -> dict[str, Any]:
     return req
 
 
+FIELD_WIDGETS = {
+    "host": "#rerun-host",
+    "kind": "#rerun-kind",
+    "temperatures": "#rerun-temps",
+    "n": "#rerun-n",
+    "max tokens": "#rerun-max-tokens",
+    "model": "#rerun-model",
+    "generate.model": "#rerun-model",
+    "backend": "#rerun-backend",
+    "scorer": "#rerun-scorer",
+}
+GENERATING_SOURCES = ("vllm", "transformers")
+
+
+def field_widget(message: str) -> str | None:
+    """The widget id a RequestError message names ("field n: ..." -> "#rerun-n")."""
+    name = message.removeprefix("field ").split(":", 1)[0]
+    return FIELD_WIDGETS.get(name)
+
+
+def prefill_model(settings: dict[str, Any]) -> tuple[str, str]:
+    """The model to prefill (only a run that was sampled by a model: never a simulated or
+    unknown one) and a hint for the model field."""
+    model, source = settings.get("model"), str(settings.get("source") or "")
+    if model and source in GENERATING_SOURCES:
+        return str(model), f"this run's model ({source})"
+    if model:
+        return (
+            "",
+            f"this run's model {model!r} ({source or 'unknown source'}) is not one to sample with",
+        )
+    return "", "this run records no model"
+
+
 class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
     """Ask a remote host for fresh samples of these problems, a regrade or a rescore."""
 
     BINDINGS = keys.bindings("rerun")
     HELP = (
-        "Send a job to a host of your ~/.ssh/config: generate (fresh samples of these problems "
-        "at these temperatures, n per temperature, with this model and backend) or grade "
-        "(regrade their stored samples there) or score (rescore them with a reward model, "
-        "orm:MODEL or classifier:MODEL, on the host's GPU). The job's log and progress show on the jobs "
-        "screen (F4); its results are ingested into this file when it finishes."
+        "Send a job to a host of your ~/.ssh/config (or a [hosts.NAME] table of divtui's "
+        "config): generate (fresh samples of these problems at these temperatures, n per "
+        "temperature, with this model and backend) or grade (regrade their stored samples "
+        "there) or score (rescore them with a reward model, orm:MODEL or classifier:MODEL, "
+        "on the host's GPU). A bad field is named on the error line, which stays until you "
+        "change that field. The job's log and progress show on the jobs screen (F4); its "
+        "results are ingested into this file when it finishes."
     )
 
     def __init__(
@@ -142,67 +178,93 @@ class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
         run_id: str | None = None,
         temperature: float | None = None,
         model: str | None = None,
+        model_hint: str = "",
         host_problem: str | None = None,
+        where: str = "~/.ssh/config or [hosts.NAME] in the config",
     ) -> None:
-        """The dialog for ``problem_ids``, prefilled with the pool's temperature and model."""
+        """The dialog for ``problem_ids``, prefilled with the pool's temperature and model;
+        ``where`` says where hosts come from (for the no-hosts line)."""
         super().__init__()
         self.problem_ids, self.hosts, self.run_id = problem_ids, hosts, run_id
         self.temperature, self.model, self.host_problem = temperature, model, host_problem
+        self.model_hint, self.where = model_hint, where
+        self.error_widget: str | None = None
 
     def compose(self) -> ComposeResult:
-        """The form: host, kind, problems, temperatures, n, model, backend, max tokens."""
-        with Vertical(classes="dialog", id="rerun-dialog"):
+        """The form, one labelled field a line: host, kind, temperatures, n, max tokens,
+        model, scorer, backend; the error line and the button."""
+        with VerticalScroll(classes="dialog", id="rerun-dialog"):
             yield Label(Text("Remote rerun", style="bold"))
             head = Text("problems: ")
             head.append_text(safe_text(", ".join(self.problem_ids)))
             yield Static(head, id="rerun-problems")
-            yield Select(
-                [(h, h) for h in self.hosts],
-                prompt="host (~/.ssh/config)",
-                value=self.hosts[0] if len(self.hosts) == 1 else Select.BLANK,
-                id="rerun-host",
-            )
-            yield Select(
-                [
-                    ("generate: fresh samples", "generate"),
-                    ("grade: regrade samples", "grade"),
-                    ("score: rescore samples", "score"),
-                ],
-                value="generate",
-                allow_blank=False,
-                id="rerun-kind",
-            )
-            temp = "0.7" if self.temperature is None else f"{self.temperature:g}"
             with Horizontal(classes="rerun-row"):
-                yield Input(temp, placeholder="temperatures", id="rerun-temps")
-                yield Input("8", placeholder="n", id="rerun-n")
-                yield Input("1024", placeholder="max tokens", id="rerun-max-tokens")
-            yield Input(
-                self.model or "", placeholder="model id or folder on the host", id="rerun-model"
+                yield Label("host", classes="rerun-label")
+                if self.hosts:
+                    yield Select(
+                        [(h, h) for h in self.hosts],
+                        prompt="pick a host",
+                        value=self.hosts[0] if len(self.hosts) == 1 else Select.NULL,
+                        compact=True,
+                        id="rerun-host",
+                    )
+                else:
+                    yield Static(
+                        safe_text(f"no hosts: add a Host to {self.where}", style="bold"),
+                        id="rerun-no-hosts",
+                    )
+            with Horizontal(classes="rerun-row"):
+                yield Label("kind", classes="rerun-label")
+                yield Select(
+                    [
+                        ("generate: fresh samples", "generate"),
+                        ("grade: regrade samples", "grade"),
+                        ("score: rescore samples", "score"),
+                    ],
+                    value="generate",
+                    allow_blank=False,
+                    compact=True,
+                    id="rerun-kind",
+                )
+            temp = "0.7" if self.temperature is None else f"{self.temperature:g}"
+            for label, value, wid in (
+                ("temperatures", temp, "rerun-temps"),
+                ("n per T", "8", "rerun-n"),
+                ("max tokens", "1024", "rerun-max-tokens"),
+                ("model", self.model or "", "rerun-model"),
+            ):
+                with Horizontal(classes="rerun-row"):
+                    yield Label(label, classes="rerun-label")
+                    yield Input(value, compact=True, id=wid)
+            yield Static(safe_text(self.model_hint, style="dim"), id="rerun-model-hint")
+            with Horizontal(classes="rerun-row"):
+                yield Label("scorer", classes="rerun-label")
+                yield Input("", compact=True, id="rerun-scorer")
+            yield Static(
+                Text("score jobs: orm:MODEL or classifier:MODEL", style="dim"),
+                id="rerun-scorer-hint",
             )
-            yield Input(
-                "",
-                placeholder="scorer for score jobs: orm:MODEL or classifier:MODEL",
-                id="rerun-scorer",
-            )
-            yield Select(
-                [(b, b) for b in js.BACKENDS],
-                value=js.BACKENDS[0],
-                allow_blank=False,
-                id="rerun-backend",
-            )
-            note = self.host_problem or (
-                "" if self.hosts else "no hosts: add a Host to ~/.ssh/config or [hosts.NAME]"
-            )
-            yield Static(safe_text(note, style="bold red"), id="rerun-error")
+            with Horizontal(classes="rerun-row"):
+                yield Label("backend", classes="rerun-label")
+                yield Select(
+                    [(b, b) for b in js.BACKENDS],
+                    value=js.BACKENDS[0],
+                    allow_blank=False,
+                    compact=True,
+                    id="rerun-backend",
+                )
+            yield Static(safe_text(self.host_problem or "", style="bold red"), id="rerun-error")
             yield Button("Run on host", id="rerun-submit", variant="primary")
 
     def values(self) -> dict[str, Any]:
         """The raw field values."""
 
         def sel(wid: str) -> Any:
-            v = self.query_one(wid, Select).value
-            return None if v is Select.BLANK else v
+            found = self.query(wid)
+            if not found:
+                return None
+            v = found.first(Select).value
+            return None if v is Select.NULL else v
 
         return {
             "host": sel("#rerun-host"),
@@ -218,15 +280,45 @@ class RemoteRerunScreen(ModalScreen[dict[str, Any] | None]):
         }
 
     def submit(self) -> None:
-        """Validate; show the first problem in one line, or return the request."""
+        """Validate; show the first problem in one line (it stays until that field changes),
+        or return the request."""
+        values = self.values()
         try:
-            req = validate_request(self.values())
+            if not self.hosts:
+                raise RequestError(f"field host: no hosts: add a Host to {self.where}")
+            req = validate_request(values)
         except RequestError as e:
-            self.query_one("#rerun-error", Static).update(
-                Text.assemble(("error: ", "bold red"), safe_text(str(e)))
-            )
+            self.show_error(str(e))
             return
         self.dismiss(req)
+
+    def show_error(self, message: str) -> None:
+        """The error line, and the named field marked until it is changed."""
+        self.clear_error()
+        self.query_one("#rerun-error", Static).update(
+            Text.assemble(("error: ", "bold red"), safe_text(message))
+        )
+        wid = field_widget(message)
+        if wid is not None and self.query(wid):
+            self.query_one(wid).add_class("-invalid")
+            self.error_widget = wid
+
+    def clear_error(self) -> None:
+        """Drop the error line and the field's mark."""
+        if self.error_widget is not None and self.query(self.error_widget):
+            self.query_one(self.error_widget).remove_class("-invalid")
+        self.error_widget = None
+        self.query_one("#rerun-error", Static).update("")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Editing the field an error names clears the error."""
+        if self.error_widget == f"#{event.input.id}":
+            self.clear_error()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        """Choosing in the select an error names clears the error."""
+        if self.error_widget == f"#{event.select.id}":
+            self.clear_error()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The submit button."""

@@ -4,6 +4,8 @@ The problems screen has up to thousands of rows and a dozen numeric columns; a D
 builds and styles every added cell, and redraws every visible cell twice per update. This
 widget keeps the rows as a callback (row -> cell strings) and renders a line only when the
 compositor asks for it, so applying a filter or sorting costs a few dozen formatted lines.
+The first ``frozen`` columns stay put when the rest scrolls sideways; ←/→ move a column cursor
+(its header is highlighted) that the screen sorts by.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ProblemTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "problem-table--header",
+        "problem-table--column-cursor",
         "problem-table--cursor",
         "problem-table--even-row",
     }
@@ -45,6 +48,7 @@ class ProblemTable(ScrollView, can_focus=True):
         background: $surface;
         color: $foreground;
         & > .problem-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .problem-table--column-cursor { text-style: bold reverse; }
         & > .problem-table--even-row { background: $surface-lighten-1 50%; }
         & > .problem-table--cursor {
             background: $block-cursor-blurred-background;
@@ -65,8 +69,8 @@ class ProblemTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "cursor_to(0)", "First row", show=False),
         Binding("end", "cursor_to(-1)", "Last row", show=False),
-        Binding("left", "pan(-8)", "Left", show=False),
-        Binding("right", "pan(8)", "Right", show=False),
+        Binding("left", "column(-1)", "Column left", show=False),
+        Binding("right", "column(1)", "Column right", show=False),
         Binding("enter", "select", "Open", show=False),
     ]
 
@@ -99,8 +103,10 @@ class ProblemTable(ScrollView, can_focus=True):
         """An empty table."""
         super().__init__(id=id)
         self.columns: list[Column] = []
+        self.frozen = 0
         self.row_count = 0
         self.cursor_row = 0
+        self.cursor_col = 0
         self._cells: Callable[[int], list[str]] = lambda _row: []
         self._keys: Callable[[int], int] = lambda row: row
         self._cache: dict[int, list[str]] = {}
@@ -111,20 +117,37 @@ class ProblemTable(ScrollView, can_focus=True):
         row_count: int,
         cells: Callable[[int], list[str]],
         keys: Callable[[int], int],
+        *,
+        frozen: int = 0,
     ) -> None:
         """Show ``row_count`` rows; ``cells(row)`` gives a row's strings, ``keys(row)`` its key.
 
-        Only the rows on screen are ever asked for; the cursor moves back to the first row.
+        Only the rows on screen are ever asked for; the cursor moves back to the first row and
+        the sideways scroll is kept (the column cursor stays on the column of the same key).
         """
+        key = self.current_column()
         self.columns = columns
+        self.frozen = min(frozen, len(columns))
         self.row_count = row_count
         self._cells, self._keys = cells, keys
         self._cache = {}
         self.cursor_row = 0
+        keys_now = [c.key for c in columns]
+        self.cursor_col = keys_now.index(key) if key in keys_now else 0
         width = sum(c.width + 1 for c in columns)
         self.virtual_size = Size(width, row_count + 1)
-        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.scroll_to(y=0, animate=False, immediate=True)
         self.refresh()
+
+    def current_column(self) -> str | None:
+        """The key of the column under the column cursor."""
+        if 0 <= self.cursor_col < len(self.columns):
+            return self.columns[self.cursor_col].key
+        return None
+
+    def _frozen_width(self) -> int:
+        """Cells taken by the frozen columns."""
+        return sum(c.width + 1 for c in self.columns[: self.frozen])
 
     def get_row(self, row: int) -> list[str]:
         """The cell strings of row ``row`` (in display order)."""
@@ -138,21 +161,30 @@ class ProblemTable(ScrollView, can_focus=True):
         """The key of row ``row``."""
         return self._keys(row)
 
-    def _line(self, texts: list[str], style: Style) -> Strip:
-        """One full-width line of cells, each padded or cut to its column width."""
-        line = "".join(
-            " " + set_cell_size(t, c.width) for t, c in zip(texts, self.columns, strict=False)
-        )
-        return Strip([Segment(line, style)], len(line))
+    def _segments(self, texts: list[str], style: Style, cols: range, hi: Style | None) -> Strip:
+        """Cells ``cols`` of a line, each padded or cut to its column width; the column under
+        the cursor in style ``hi`` when given (the header)."""
+        segs = []
+        for j in cols:
+            if j >= len(texts):
+                break
+            cell = " " + set_cell_size(texts[j], self.columns[j].width)
+            segs.append(
+                Segment(cell, style + hi if hi is not None and j == self.cursor_col else style)
+            )
+        return Strip(segs)
 
     def render_line(self, y: int) -> Strip:
-        """Line ``y`` of the widget: the header, a row, or blank below the last row."""
+        """Line ``y`` of the widget: the header, a row, or blank below the last row; the frozen
+        columns first, then the rest scrolled sideways."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
+        hi = None
         if y == 0:
             style = base + self.get_component_rich_style("problem-table--header")
-            strip = self._line([c.label for c in self.columns], style)
+            texts = [c.label for c in self.columns]
+            hi = self.get_component_rich_style("problem-table--column-cursor")
         else:
             row = scroll_y + y - 1
             if row >= self.row_count:
@@ -162,8 +194,12 @@ class ProblemTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("problem-table--even-row")
             if row == self.cursor_row:
                 style += self.get_component_rich_style("problem-table--cursor")
-            strip = self._line(self.get_row(row), style)
-        return strip.crop(scroll_x, scroll_x + width).extend_cell_length(width, style)
+            texts = self.get_row(row)
+        fixed = self._segments(texts, style, range(self.frozen), hi)
+        rest = self._segments(texts, style, range(self.frozen, len(self.columns)), hi)
+        room = max(0, width - fixed.cell_length)
+        rest = rest.crop(scroll_x, scroll_x + room)
+        return Strip.join([fixed, rest]).crop(0, width).extend_cell_length(width, style)
 
     def move_cursor(self, row: int) -> None:
         """Put the cursor on ``row`` (clamped) and scroll it into view."""
@@ -195,9 +231,22 @@ class ProblemTable(ScrollView, can_focus=True):
         """Jump to the first (0) or last (-1) row."""
         self.move_cursor(self.row_count - 1 if row < 0 else row)
 
-    def action_pan(self, cells: int) -> None:
-        """Scroll sideways."""
-        self.scroll_to(x=self.scroll_x + cells, animate=False)
+    def action_column(self, delta: int) -> None:
+        """Move the column cursor, scrolling the unfrozen columns to keep it in view."""
+        if not self.columns:
+            return
+        self.cursor_col = max(0, min(len(self.columns) - 1, self.cursor_col + delta))
+        if self.cursor_col >= self.frozen:
+            start = sum(c.width + 1 for c in self.columns[self.frozen : self.cursor_col])
+            end = start + self.columns[self.cursor_col].width + 1
+            room = max(1, self.size.width - self._frozen_width())
+            x = int(self.scroll_x)
+            if start < x:
+                x = start
+            elif end > x + room:
+                x = end - room
+            self.scroll_to(x=x, animate=False, immediate=True)
+        self.refresh()
 
     def action_select(self) -> None:
         """Post RowSelected for the cursor row."""
@@ -207,9 +256,17 @@ class ProblemTable(ScrollView, can_focus=True):
             )
 
     def column_at(self, x: int) -> str | None:
-        """The key of the column under virtual x coordinate ``x``."""
+        """The key of the column under screen x coordinate ``x`` (frozen columns first, the
+        rest shifted by the sideways scroll)."""
+        fixed = self._frozen_width()
         edge = 0
-        for c in self.columns:
+        if x >= fixed:
+            x = x - fixed + int(self.scroll_x)
+            edge = 0
+            cols = self.columns[self.frozen :]
+        else:
+            cols = self.columns[: self.frozen]
+        for c in cols:
             edge += c.width + 1
             if x < edge:
                 return c.key
@@ -221,8 +278,10 @@ class ProblemTable(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            key = self.column_at(offset.x + int(self.scroll_x))
+            key = self.column_at(offset.x)
             if key is not None:
+                self.cursor_col = [c.key for c in self.columns].index(key)
+                self.refresh_line(0)
                 self.post_message(self.HeaderSelected(self, key))
             return
         row = int(self.scroll_y) + offset.y - 1

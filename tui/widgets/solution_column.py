@@ -15,7 +15,7 @@ from textual.widgets import Static
 from .safe_text import safe_text
 
 
-def _num(value: Any, fmt: str = ".3f") -> str:
+def fmt_num(value: Any, fmt: str = ".3f") -> str:
     """A number for a header, '-' when missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -23,21 +23,24 @@ def _num(value: Any, fmt: str = ".3f") -> str:
 
 
 def header_text(pos: int, m: dict[str, Any], picked_by: list[str], marked: bool) -> Text:
-    """The column header: position, idx, answer, correct mark, reward, log-prob, DPP, near-dup."""
+    """The column header, always four lines (so every column's text starts on the same row;
+    a long answer is cut with …, the full-screen viewer shows it whole): position, idx,
+    correct mark, answer; reward, log-prob; DPP contribution, near-dup, mark; the pickers."""
     mark = {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(m.get("correct"), ("?", ""))
-    t = Text()
+    t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"#{pos} idx {m.get('idx')} ")
     t.append(mark[0], style=mark[1])
     t.append(" ans ")
     t.append_text(safe_text(m.get("answer") if m.get("answer") is not None else "∅"))
-    t.append(f"\nrwd {_num(m.get('reward'))} lp {_num(m.get('mean_logprob'))}")
-    t.append(f"\ndpp {_num(m.get('dpp_contribution'), '.2f')}")
+    t.append(f"\nrwd {fmt_num(m.get('reward'))} lp {fmt_num(m.get('mean_logprob'))}")
+    t.append(f"\ndpp {fmt_num(m.get('dpp_contribution'), '.2f')}")
     if m.get("near_dup"):
         t.append(" ≈dup", style="bold yellow")
     if marked:
         t.append(" [marked]", style="bold magenta")
+    t.append("\n")
     if picked_by:
-        t.append("\n← " + " ".join(picked_by), style="cyan")
+        t.append("← " + " ".join(picked_by), style="cyan")
     return t
 
 
