@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Label, Select, Static
 
 from divtui.engine import run_compare as rc
 
 from .. import keys
+from ..widgets.key_bar import KeyBar
 from ..widgets.passk_plot import PassKPlot, curves_from_rows
 from ..widgets.safe_text import one_line, plain_cell, safe_text
 
@@ -161,7 +162,7 @@ class RunCompareScreen(Screen[None]):
             yield Static("", id="rc-table")
         yield Static("", id="rc-problems-title")
         yield DataTable(id="rc-problems", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Start the comparison."""
@@ -354,7 +355,7 @@ class PoolsScreen(Screen[None]):
                     yield Static("", id=f"pp-classes-{s}", classes="pp-classes")
                     with VerticalScroll(classes="pp-scroll"):
                         yield Static("", id=f"pp-batch-{s}")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         """Load both pools."""
