@@ -70,12 +70,24 @@ def evaluate(
     quality: str = "logprob",
     weighted: bool = True,
 ) -> Evaluation:
-    """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer)."""
+    """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer).
+
+    Draws go in chunks whose (draws, k, k) arrays stay under the pool's pair budget; every
+    draw's values are computed on their own, so the chunking changes nothing.
+    """
+    step = mats.pairs.row_block(idx.shape[1])
+    if len(idx) > step:
+        parts = [
+            evaluate(pool, mats, idx[a : a + step], quality=quality, weighted=weighted)
+            for a in range(0, len(idx), step)
+        ]
+        return Evaluation(
+            {key: np.concatenate([p.metrics[key] for p in parts]) for key in parts[0].metrics},
+            {key: np.concatenate([p.picks[key] for p in parts]) for key in parts[0].picks},
+        )
     ev = Evaluation()
     lp = pool.mean_logprob
-    ev.metrics[(mt.distinct_name(mats.distinct_n), "", "")] = mt.distinct_n(
-        mats.gram_bits, mats.gram_totals, idx
-    )
+    ev.metrics[(mt.distinct_name(mats.distinct_n), "", "")] = mats.distinct_of(idx)
     if lp is not None:
         ev.metrics[("mean_logprob", "", "")] = lp[idx].mean(axis=1)
     correct = pool.correct[idx]
@@ -84,9 +96,9 @@ def evaluate(
         ev.picks[("coverage", "", "")] = ag.coverage(correct)[1]
     classes = pool.answer_class[idx]
     ev.picks[("maj", "", "")] = ag.vote(classes)
-    ev.picks[("mbr_lex", "", "")] = ag.mbr(mt.gather(mats.bleu, idx))
-    for emb, cos in mats.cosine.items():
-        sub = mt.gather(cos, idx)
+    ev.picks[("mbr_lex", "", "")] = ag.mbr(mats.pairs.bleu_of(idx))
+    for emb in mats.pairs.embedders:
+        sub = mats.pairs.cosine_of(emb, idx)
         d = mt.dpp(sub)
         ev.metrics[("cosine_sim", emb, "")] = mt.cosine_sim(sub)
         ev.metrics[("dpp", emb, "")] = d

@@ -34,11 +34,18 @@ from divtui.store import prune_queries as pq
 from divtui.store import stable_id
 
 from . import aggregators as ag
-from .bleu import pairwise_bleu
 from .kmedoids import pam_many
 from .metrics import TIE_DECIMALS
-from .neighbours import NeighbourTally
-from .pool import Pool, cosine_matrix, embedding_lookup, load_pools, load_samples, reward_lookup
+from .neighbours import NeighbourTally, nearest_other
+from .pool import (
+    PairMatrices,
+    Pool,
+    embedding_lookup,
+    load_pools,
+    load_samples,
+    pair_matrices,
+    reward_lookup,
+)
 
 Progress = Callable[[int, int, str], None]
 SPACES = ("sbert", "bleu", "orm")
@@ -257,50 +264,83 @@ def prune_batch(
 
 @dataclass
 class PoolInputs:
-    """One pool's per-sample inputs and matrices for pruning and neighbourhood quality."""
+    """One pool's per-sample inputs and pair matrices for pruning and neighbourhood quality.
+
+    ``pairs`` holds BLEU and the cosines of ``embedder`` (sbert) and ``orm_embedder`` (orm)
+    where the pool has them: full matrices, or pairs computed on demand for a large pool.
+    """
 
     pool: Pool
-    bleu: np.ndarray
-    cos: np.ndarray | None
-    orm_cos: np.ndarray | None
+    pairs: PairMatrices
+    embedder: str | None
+    orm_embedder: str | None
     reward: np.ndarray | None
+
+    def embedder_of(self, metric: str) -> str | None:
+        """The embedder behind a cosine space (sbert or orm) when this pool has its vectors."""
+        name = self.embedder if metric == "sbert" else self.orm_embedder
+        return name if name is not None and name in self.pairs.embedders else None
 
 
 def pool_inputs(pool: Pool, spaces: Spaces) -> PoolInputs:
-    """BLEU and cosine matrices of a pool for the chosen embedder, orm embedder and scorer."""
-    emb = pool.embeddings.get(spaces.embedder) if spaces.embedder else None
-    orm = pool.embeddings.get(spaces.orm_embedder) if spaces.orm_embedder else None
+    """BLEU and cosines of a pool for the chosen embedder, orm embedder and scorer."""
+    wanted = [e for e in (spaces.embedder, spaces.orm_embedder) if e is not None]
     return PoolInputs(
         pool=pool,
-        bleu=pairwise_bleu(pool.texts),
-        cos=None if emb is None else cosine_matrix(emb),
-        orm_cos=None if orm is None else cosine_matrix(orm),
+        pairs=pair_matrices(pool, wanted),
+        embedder=spaces.embedder,
+        orm_embedder=spaces.orm_embedder,
         reward=pool.rewards.get(spaces.scorer) if spaces.scorer else None,
     )
 
 
 def space_matrix(inp: PoolInputs, metric: str) -> np.ndarray | None:
-    """The pool's (n, n) distance matrix in one space, or None when its input is missing."""
+    """The pool's (n, n) distance matrix in one space, or None when its input is missing
+    (or the pool is too large for full matrices: see :func:`nearest_in_space`)."""
+    pairs = inp.pairs
     if metric == "bleu":
-        return bleu_distance(inp.bleu)
-    mat = inp.cos if metric == "sbert" else inp.orm_cos
-    return None if mat is None else cosine_distance(mat)
+        return None if pairs.bleu is None else bleu_distance(pairs.bleu)
+    emb = inp.embedder_of(metric)
+    return None if emb is None or emb not in pairs.cosine else cosine_distance(pairs.cosine[emb])
+
+
+def nearest_in_space(inp: PoolInputs, metric: str) -> np.ndarray | None:
+    """Each sample's nearest other sample of the pool in one space (ties to the lowest idx),
+    or None when the space's input is missing; row blocks for a pool without full matrices."""
+    if not space_matrix_available(inp, metric):
+        return None
+    full = space_matrix(inp, metric)
+    if full is not None:
+        return nearest_other(full)
+    pairs, n = inp.pairs, inp.pool.n
+    out = np.empty(n, dtype=np.int64)
+    step = pairs.row_block()
+    for a in range(0, n, step):
+        rows = np.arange(a, min(n, a + step))
+        if metric == "bleu":
+            as_hyp, as_ref = pairs.bleu_rows(rows)
+            d = np.clip(1.0 - (as_hyp + as_ref) / 200.0, 0.0, 1.0)
+        else:
+            d = np.maximum(1.0 - pairs.cosine_rows(str(inp.embedder_of(metric)), rows), 0.0)
+        d[np.arange(len(rows)), rows] = np.inf
+        out[rows] = d.argmin(axis=1)
+    return out
 
 
 def gather_batch(
     inp: PoolInputs, pos: np.ndarray, draw_ids: np.ndarray, random: dict[int, np.ndarray]
 ) -> DrawBatch:
     """A DrawBatch of draws ``pos`` (B, k) (positions in the pool) of one pool."""
-    sub = (pos[:, :, None], pos[:, None, :])
+    emb, orm = inp.embedder_of("sbert"), inp.embedder_of("orm")
     return DrawBatch(
         draw_ids=draw_ids,
         members=pos,
         classes=inp.pool.answer_class[pos],
         correct=inp.pool.correct[pos],
         reward=None if inp.reward is None else inp.reward[pos],
-        bleu=inp.bleu[sub],
-        cos=None if inp.cos is None else inp.cos[sub],
-        orm_cos=None if inp.orm_cos is None else inp.orm_cos[sub],
+        bleu=inp.pairs.bleu_of(pos),
+        cos=None if emb is None else inp.pairs.cosine_of(emb, pos),
+        orm_cos=None if orm is None else inp.pairs.cosine_of(orm, pos),
         random=random,
     )
 
@@ -567,9 +607,9 @@ def _prune_chunk(
             continue
         inp = pool_inputs(pool, spaces)
         for metric in spaces.metrics:
-            d = space_matrix(inp, metric)
-            if d is not None:
-                tally.add(pool.run_id, metric, d, pool.answer_class, pool.correct)
+            nn = nearest_in_space(inp, metric)
+            if nn is not None:
+                tally.add_nearest(pool.run_id, metric, nn, pool.answer_class, pool.correct)
         present = [m for m in spaces.metrics if space_matrix_available(inp, m)]
         if (sc_name and inp.reward is None) or len(present) < len(spaces.metrics):
             stats["lacking"] += 1
@@ -609,7 +649,7 @@ def _prune_chunk(
                         reps[sel][rows],
                     )
             batch = gather_batch(inp, pos, dids[sel], random)
-            sig = (k, tuple(present), inp.reward is not None, inp.cos is not None)
+            sig = (k, tuple(present), inp.reward is not None, inp.embedder_of("sbert") is not None)
             groups[sig].append((offset, batch))
     out = _Rows(emb_name, sc_name)
     out.pools(kept_pools)
@@ -631,7 +671,7 @@ def _prune_chunk(
 
 def space_matrix_available(inp: PoolInputs, metric: str) -> bool:
     """Whether the pool has the input of a space."""
-    return metric == "bleu" or (inp.cos if metric == "sbert" else inp.orm_cos) is not None
+    return metric == "bleu" or inp.embedder_of(metric) is not None
 
 
 def neighbourhood_quality(
@@ -662,9 +702,9 @@ def neighbourhood_quality(
                     continue
                 inp = pool_inputs(pool, spaces)
                 for metric in spaces.metrics:
-                    d = space_matrix(inp, metric)
-                    if d is not None:
-                        tally.add(run, metric, d, pool.answer_class, pool.correct)
+                    nn = nearest_in_space(inp, metric)
+                    if nn is not None:
+                        tally.add_nearest(run, metric, nn, pool.answer_class, pool.correct)
     return tally.rows()
 
 
