@@ -74,19 +74,17 @@ def _split(rows: np.ndarray, gram: np.ndarray, n_texts: int, total: np.ndarray) 
     col_of = np.full(len(df), -1, np.int64)
     col_of[dense_cols] = np.arange(len(dense_cols))
     dense = np.zeros((n_texts, len(dense_cols)), np.uint8)
-    in_dense = df[e_col] >= cut
+    e_df = df[e_col]
+    in_dense = e_df >= cut
     dense[e_row[in_dense], col_of[e_col[in_dense]]] = 1
-    col_of[:] = -1
     col_of[sparse_cols] = np.arange(len(sparse_cols))
-    in_sparse = (df[e_col] >= 2) & ~in_dense
-    sparse = sp.csr_matrix(
-        (
-            np.ones(int(in_sparse.sum()), np.float32),
-            (e_row[in_sparse], col_of[e_col[in_sparse]]),
-        ),
-        shape=(n_texts, len(sparse_cols)),
-    )
-    sparse.sort_indices()
+    # entries are in (row, n-gram, threshold) order, so each CSR row's columns come sorted
+    in_sparse = (e_df >= 2) & ~in_dense
+    indptr = np.zeros(n_texts + 1, np.int64)
+    np.cumsum(np.bincount(e_row[in_sparse], minlength=n_texts), out=indptr[1:])
+    indices = col_of[e_col[in_sparse]]
+    data = np.ones(len(indices), np.float32)
+    sparse = sp.csr_matrix((data, indices, indptr), shape=(n_texts, len(sparse_cols)))
     return SplitCounts(dense, sparse, total)
 
 

@@ -1,0 +1,123 @@
+"""Per-pool work spread over worker processes, each result handed back in submission order.
+
+The process that has the database open stays its only writer: it reads a batch of pools,
+submits it as one task (plain picklable data), and writes each finished task's rows in the
+order the tasks were submitted, in one transaction per batch as before. Workers fork from a
+forkserver (the writer holds DuckDB threads, so plain fork is unsafe), ignore Ctrl-C (the
+writer handles it and stops them) and run BLAS on one thread; with one worker the tasks run in
+the writer's own process, BLAS pinned to one thread there too. A run with a single task never
+starts a process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+_LIMITS: list[Any] = []
+
+
+def resolve_workers(workers: int | None) -> int:
+    """The number of worker processes: ``workers``, or the CPU count when None."""
+    if workers is None:
+        return max(1, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+def _init_worker() -> None:
+    """Leave Ctrl-C to the writer and run BLAS on one thread for the worker's life."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _LIMITS.append(threadpool_limits(limits=1, user_api="blas"))
+
+
+def run_pinned(fn: Callable[[Any], Any], task: Any) -> Any:
+    """``fn(task)`` with BLAS on one thread."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fn(task)
+
+
+class Ordered:
+    """Tasks in, results out in submission order, at most ``workers + 1`` tasks in flight.
+
+    ``submit`` returns the results that must be consumed now (the oldest ones, once too many
+    are in flight); ``drain`` the rest. The first task waits for a second one before any
+    process starts, so a run of one task stays in-process.
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], workers: int, preload: list[str]) -> None:
+        """Nothing starts yet."""
+        self.fn, self.workers, self.preload = fn, workers, preload
+        self.pool: Any = None
+        self.pending: deque[Any] = deque()
+
+    def _start(self) -> None:
+        """Start the process pool and schedule what waited for it."""
+        from pebble import ProcessPool
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(self.preload)
+        self.pool = ProcessPool(max_workers=self.workers, initializer=_init_worker, context=context)
+        waiting, self.pending = self.pending, deque()
+        for task in waiting:
+            self.pending.append(self.pool.schedule(self.fn, args=(task,)))
+
+    def submit(self, task: Any) -> list[Any]:
+        """Queue ``task``; the results of the oldest tasks, while too many are in flight."""
+        if self.workers == 1:
+            return [run_pinned(self.fn, task)]
+        if self.pool is None:
+            self.pending.append(task)
+            if len(self.pending) < 2:
+                return []
+            self._start()
+        else:
+            self.pending.append(self.pool.schedule(self.fn, args=(task,)))
+        out = []
+        while len(self.pending) > self.workers + 1:
+            out.append(self.pending.popleft().result())
+        return out
+
+    def drain(self) -> Iterator[Any]:
+        """Yield the results of every task still in flight, oldest first."""
+        while self.pending:
+            head = self.pending.popleft()
+            yield run_pinned(self.fn, head) if self.pool is None else head.result()
+
+    def stop(self) -> None:
+        """Kill the workers (after an error or Ctrl-C: their results are not wanted)."""
+        self.pending.clear()
+        if self.pool is not None:
+            self.pool.stop()
+            self.pool.join()
+
+    def close(self) -> None:
+        """Let the workers finish and exit."""
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+
+
+@contextmanager
+def ordered(fn: Callable[[Any], Any], workers: int, preload: list[str]) -> Iterator[Ordered]:
+    """An :class:`Ordered` runner of ``fn`` (a module-level function) over ``workers``
+    processes; stopped on any exception, closed otherwise.
+
+    ``preload`` names modules the forkserver imports once, so each worker starts without
+    importing them again (it has no effect when a forkserver is already running).
+    """
+    runner = Ordered(fn, workers, preload)
+    try:
+        yield runner
+    except BaseException:
+        runner.stop()
+        raise
+    runner.close()
