@@ -46,6 +46,7 @@ from .pool import (
     pair_matrices,
     reward_lookup,
 )
+from .workers import ordered, resolve_workers
 
 Progress = Callable[[int, int, str], None]
 SPACES = ("sbert", "bleu", "orm")
@@ -489,12 +490,15 @@ def run_prune(
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 200,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Prune every stored draw of the given sizes to m medoids and m random members, all m.
 
     Also tallies each space's neighbourhood quality over every graded pool. Rows already stored
-    are skipped, so an interrupted run resumes and a rerun adds nothing. Returns counts and the
-    neighbourhood rows.
+    are skipped, so an interrupted run resumes and a rerun adds nothing. Chunks of pools are
+    pruned in ``workers`` processes (default: the CPU count; 1 runs in-process) and written
+    here in order, so the rows and tallies are the same whatever the number of workers.
+    Returns counts and the neighbourhood rows.
     """
     sizes = sorted({int(k) for k in sizes})
     keep = sorted({int(m) for m in keep})
@@ -538,30 +542,54 @@ def run_prune(
     tally = NeighbourTally()
     total = sum(len(dq.pool_keys(con, r)) for r in runs)
     done_pools = 0
-    for run in runs:
-        rewards = {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}
-        embeds = {
-            e: embedding_lookup(con, e, run_id=run)
-            for e in (spaces.embedder, spaces.orm_embedder)
-            if e is not None
-        }
-        done = pq.done_groups(con, run, sizes, emb_name, sc_name)
-        problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
-        pools_per_problem = max(1, len(dq.pool_keys(con, run)) // max(1, len(problems)))
-        step = max(1, batch_pools // pools_per_problem)
-        for start in range(0, len(problems), step):
-            chunk = problems[start : start + step]
-            pools = load_pools(con, run, chunk, rewards, embeds)
-            draws = pq.draws_of_pools(con, run, chunk, sizes)
-            rows = _prune_chunk(
-                pools, draws, spaces, keep, weighted, seed, done, tally, stats, emb_name, sc_name
+
+    def store(out: _PruneDone) -> None:
+        """Write one chunk's rows (one transaction), add its tallies and counts in order."""
+        if out.n:
+            pq.write_prune_rows(con, out.table)
+            stats["rows_written"] += out.n
+        for run_id, metric, nn, classes, correct in out.nearest:
+            tally.add_nearest(run_id, metric, nn, classes, correct)
+        for key, value in out.counts.items():
+            stats[key] += value
+        if progress is not None:
+            progress(out.pools_done, total, "pools")
+
+    with ordered(_prune_task, resolve_workers(workers), PRELOAD) as runner:
+        for run in runs:
+            rewards = (
+                {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}
             )
-            if rows.n:
-                pq.write_prune_rows(con, rows.table())
-                stats["rows_written"] += rows.n
-            done_pools += len(pools)
-            if progress is not None:
-                progress(done_pools, total, "pools")
+            embeds = {
+                e: embedding_lookup(con, e, run_id=run)
+                for e in (spaces.embedder, spaces.orm_embedder)
+                if e is not None
+            }
+            done = pq.done_groups(con, run, sizes, emb_name, sc_name)
+            problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
+            pools_per_problem = max(1, len(dq.pool_keys(con, run)) // max(1, len(problems)))
+            step = max(1, batch_pools // pools_per_problem)
+            for start in range(0, len(problems), step):
+                chunk = problems[start : start + step]
+                pools = load_pools(con, run, chunk, rewards, embeds)
+                draws = pq.draws_of_pools(con, run, chunk, sizes)
+                done_pools += len(pools)
+                task = _PruneTask(
+                    pools,
+                    draws,
+                    spaces,
+                    keep,
+                    weighted,
+                    seed,
+                    _done_among(done, draws),
+                    emb_name,
+                    sc_name,
+                    done_pools,
+                )
+                for out in runner.submit(task):
+                    store(out)
+        for out in runner.drain():
+            store(out)
     if stats["lacking"]:
         notice(
             f"{stats['lacking']} pools lack the scorer or an embedder for some samples: "
@@ -573,6 +601,83 @@ def run_prune(
     return stats
 
 
+PRELOAD = [__name__]
+"""Modules a worker's forkserver imports once."""
+
+
+@dataclass
+class _PruneTask:
+    """One chunk of pools with their draws and the stored groups among those draws."""
+
+    pools: list[Pool]
+    draws: pa.Table
+    spaces: Spaces
+    keep: list[int]
+    weighted: bool
+    seed: int
+    done: dict
+    emb_name: str
+    sc_name: str
+    pools_done: int
+
+
+@dataclass
+class _PruneDone:
+    """A chunk's prune rows, its pools' nearest neighbours per space (in pool order) and counts."""
+
+    table: pa.Table | None
+    n: int
+    nearest: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]
+    counts: dict[str, int]
+    pools_done: int
+
+
+class _NearestLog:
+    """Records what a NeighbourTally would add, so the writer adds it in pool order."""
+
+    def __init__(self) -> None:
+        """Empty."""
+        self.entries: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_nearest(
+        self, run_id: str, space: str, nn: np.ndarray, classes: np.ndarray, correct: np.ndarray
+    ) -> None:
+        """Keep one pool's nearest neighbours in one space."""
+        self.entries.append((run_id, space, nn, classes, correct))
+
+
+def _done_among(done: dict, draws: pa.Table) -> dict:
+    """The stored draw ids of each group, kept only where they are among ``draws``."""
+    ids = np.sort(draws.column("draw_id").to_numpy().astype(np.int64))
+    out = {}
+    for key, have in done.items():
+        if len(have) and len(ids):
+            pos = np.minimum(np.searchsorted(ids, have), len(ids) - 1)
+            out[key] = have[ids[pos] == have]
+    return out
+
+
+def _prune_task(task: _PruneTask) -> _PruneDone:
+    """Prune one chunk (in a worker process, or in-process) and return what the writer stores."""
+    log = _NearestLog()
+    counts = dict.fromkeys(("pools", "skipped_ungraded", "lacking", "draws", "draws_skipped"), 0)
+    rows = _prune_chunk(
+        task.pools,
+        task.draws,
+        task.spaces,
+        task.keep,
+        task.weighted,
+        task.seed,
+        task.done,
+        log,
+        counts,
+        task.emb_name,
+        task.sc_name,
+    )
+    table = rows.table() if rows.n else None
+    return _PruneDone(table, rows.n, log.entries, counts, task.pools_done)
+
+
 def _prune_chunk(
     pools: list[Pool],
     draws: pa.Table,
@@ -581,7 +686,7 @@ def _prune_chunk(
     weighted: bool,
     seed: int,
     done: dict,
-    tally: NeighbourTally,
+    tally: NeighbourTally | _NearestLog,
     stats: dict[str, Any],
     emb_name: str,
     sc_name: str,
