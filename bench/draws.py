@@ -153,51 +153,64 @@ def check_against_naive(db: Path, sizes: list[int], per_k: int) -> tuple[int, in
     return checked, bad
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of process ``pid`` and all its descendants (from /proc)."""
-    total = 0
+def _tree(pid: int) -> dict[int, tuple[int, float]]:
+    """(resident bytes, CPU seconds) of process ``pid`` and each of its descendants (/proc)."""
+    out = {}
     todo = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         try:
             status = Path(f"/proc/{p}/status").read_text()
-            total += 1024 * int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+            rss = 1024 * int(status.split("VmRSS:")[1].split()[0]) if "VmRSS:" in status else 0
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            out[p] = (rss, (int(fields[11]) + int(fields[12])) / tick)
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return out
 
 
 class TreePeak:
-    """The peak resident memory of this process and its descendants, sampled every 50 ms."""
+    """Peak resident memory of this process and its descendants together (sampled every
+    50 ms), and the CPU seconds they used."""
 
     def __init__(self) -> None:
         """Start sampling in a daemon thread."""
         import threading
 
         self.peak = 0
+        self.cpu: dict[int, float] = {}
+        self.start_cpu = _tree(os.getpid()).get(os.getpid(), (0, 0.0))[1]
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
+    def _sample(self) -> None:
+        tree = _tree(os.getpid())
+        self.peak = max(self.peak, sum(rss for rss, _ in tree.values()))
+        for p, (_, cpu) in tree.items():
+            self.cpu[p] = max(self.cpu.get(p, 0.0), cpu)
+
     def _run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._sample()
             time.sleep(0.05)
 
-    def stop(self) -> float:
-        """Stop; the peak in GB."""
+    def stop(self) -> tuple[float, float]:
+        """Stop; (peak GB, CPU seconds of the process tree since the start)."""
         self.running = False
         self.thread.join()
-        return self.peak / 1024**3
+        self._sample()
+        return self.peak / 1024**3, sum(self.cpu.values()) - self.start_cpu
 
 
 def _draw_child(
     db: str, sizes: list[int], reps: int, workers: int, dense: bool, out: multiprocessing.Queue
 ) -> None:
-    """Run the draw stage (with today's dense matrices when ``dense``) and report
-    (seconds, stats, own peak RSS GB, peak GB of this process and its workers together)."""
+    """Run the draw stage (with today's dense matrices when ``dense``) and report (seconds,
+    stats, own peak RSS GB, peak GB of this process and its workers together, their CPU s)."""
     if dense:
         from divtui.engine import bleu, pool
 
@@ -212,14 +225,14 @@ def _draw_child(
     )
     spent = time.perf_counter() - t0
     con.close()
-    together = tree.stop()
+    together, cpu = tree.stop()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    out.put((spent, stats, own, max(own, together)))
+    out.put((spent, stats, own, max(own, together), cpu))
 
 
 def timed_draws(
     study: Path, work: Path, sizes: list[int], reps: int, workers: int, dense: bool = False
-) -> tuple[float, dict, float, float]:
+) -> tuple[float, dict, float, float, float]:
     """Copy ``study`` to ``work`` (not timed) and time run_draws on it in a child process."""
     shutil.copy(study, work)
     ctx = multiprocessing.get_context("spawn")
@@ -282,14 +295,14 @@ def study_mode(args: argparse.Namespace, db: Path, tmp: Path) -> None:
     work = tmp / "work.duckdb"
     draws = 0
     for w in [int(x) for x in args.workers.split(",")]:
-        spent, stats, own, kids = timed_draws(db, work, sizes, args.reps, w)
+        spent, stats, own, kids, cpu = timed_draws(db, work, sizes, args.reps, w)
         draws = stats["draws_written"]
         times.setdefault(w, []).append(spent)
         print(
             f"run_draws, {w} worker(s): {draws} draws, {stats['metric_rows']} metric rows, "
             f"{stats['outcome_rows']} outcome rows in {spent:.1f} s (writes included): "
-            f"{draws / spent:,.0f} draws/s; peak memory {own:.2f} GB ({kids:.2f} GB with workers); "
-            f"load {_load()}"
+            f"{draws / spent:,.0f} draws/s; CPU {cpu:.1f} s; peak memory {own:.2f} GB "
+            f"({kids:.2f} GB with workers); load {_load()}"
         )
     best = {w: min(t) for w, t in times.items()}
     if 1 in best and len(best) > 1:
@@ -314,7 +327,7 @@ def pool_mode(args: argparse.Namespace, db: Path, tmp: Path) -> None:
     sizes = [int(s) for s in (args.sizes if args.sizes_given else POOL_SIZES).split(",")]
     build(db, 1, 1, n)
     new = tmp / "new.duckdb"
-    spent, stats, own, kids = timed_draws(
+    spent, stats, own, kids, _ = timed_draws(
         db, new, sizes, args.reps, int(args.workers.split(",")[0])
     )
     print(
@@ -324,7 +337,7 @@ def pool_mode(args: argparse.Namespace, db: Path, tmp: Path) -> None:
     )
     if n <= args.dense_max:
         dense = tmp / "dense.duckdb"
-        d_spent, _, d_own, _ = timed_draws(db, dense, sizes, args.reps, 1, dense=True)
+        d_spent, _, d_own, _, _ = timed_draws(db, dense, sizes, args.reps, 1, dense=True)
         rows, diff, differ = compare_tables(new, dense)
         print(
             f"dense path (today's n x n matrices and dense count matrices): {d_spent:.1f} s, "
