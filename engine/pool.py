@@ -29,7 +29,8 @@ LARGE_POOL = 2048
 """Pools of more samples than this get no (n, n) matrix; their pairs are computed draw by draw."""
 
 PAIR_BUDGET = 64 * 2**20
-"""Bytes of one (draws, k, k) float64 array of a large pool; its draws go in chunks under this."""
+"""Bytes of one (draws, k, k) or (rows, n) float64 array: draws are evaluated in chunks under
+this, and a large pool's all-pairs passes (neighbourhood quality) go in row blocks under it."""
 
 
 @dataclass
