@@ -463,7 +463,8 @@ def run_draws(
             "no embeddings in the database: cosine_sim, dpp, qual_dpp, near_dup_pairs and "
             "mbr_sem left out (run `divtui embed`)"
         )
-    with ordered(_fill, n_workers, PRELOAD) as runner:
+    many = sum(len(dq.pool_keys(con, r)) for r in runs) > batch_pools
+    with ordered(_fill, n_workers, PRELOAD, many=many) as runner:
         return _draw_runs(
             con,
             runner,

@@ -555,7 +555,8 @@ def run_prune(
         if progress is not None:
             progress(out.pools_done, total, "pools")
 
-    with ordered(_prune_task, resolve_workers(workers), PRELOAD) as runner:
+    many = total > batch_pools
+    with ordered(_prune_task, resolve_workers(workers), PRELOAD, many=many) as runner:
         for run in runs:
             rewards = (
                 {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}

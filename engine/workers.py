@@ -46,16 +46,19 @@ def run_pinned(fn: Callable[[Any], Any], task: Any) -> Any:
 
 
 class Ordered:
-    """Tasks in, results out in submission order, at most ``workers + 1`` tasks in flight.
+    """Tasks in, results out in submission order, at most ``2 * workers + 1`` in flight (so
+    the workers keep busy while the writer writes or waits for a core).
 
     ``submit`` returns the results that must be consumed now (the oldest ones, once too many
-    are in flight); ``drain`` the rest. The first task waits for a second one before any
-    process starts, so a run of one task stays in-process.
+    are in flight); ``drain`` the rest. Unless ``many`` tasks are expected, the first task waits
+    for a second one before any process starts, so a run of one task stays in-process.
     """
 
-    def __init__(self, fn: Callable[[Any], Any], workers: int, preload: list[str]) -> None:
+    def __init__(
+        self, fn: Callable[[Any], Any], workers: int, preload: list[str], many: bool = False
+    ) -> None:
         """Nothing starts yet."""
-        self.fn, self.workers, self.preload = fn, workers, preload
+        self.fn, self.workers, self.preload, self.many = fn, workers, preload, many
         self.pool: Any = None
         self.pending: deque[Any] = deque()
 
@@ -76,13 +79,13 @@ class Ordered:
             return [run_pinned(self.fn, task)]
         if self.pool is None:
             self.pending.append(task)
-            if len(self.pending) < 2:
+            if len(self.pending) < 2 and not self.many:
                 return []
             self._start()
         else:
             self.pending.append(self.pool.schedule(self.fn, args=(task,)))
         out = []
-        while len(self.pending) > self.workers + 1:
+        while len(self.pending) > 2 * self.workers + 1:
             out.append(self.pending.popleft().result())
         return out
 
@@ -107,14 +110,17 @@ class Ordered:
 
 
 @contextmanager
-def ordered(fn: Callable[[Any], Any], workers: int, preload: list[str]) -> Iterator[Ordered]:
+def ordered(
+    fn: Callable[[Any], Any], workers: int, preload: list[str], *, many: bool = False
+) -> Iterator[Ordered]:
     """An :class:`Ordered` runner of ``fn`` (a module-level function) over ``workers``
     processes; stopped on any exception, closed otherwise.
 
     ``preload`` names modules the forkserver imports once, so each worker starts without
-    importing them again (it has no effect when a forkserver is already running).
+    importing them again (it has no effect when a forkserver is already running). ``many``
+    starts the processes with the first task (the caller expects more than one).
     """
-    runner = Ordered(fn, workers, preload)
+    runner = Ordered(fn, workers, preload, many)
     try:
         yield runner
     except BaseException:
