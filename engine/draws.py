@@ -23,7 +23,7 @@ from divtui.store import stable_id
 from . import aggregators as ag
 from . import metrics as mt
 from .pool import Pool, PoolMatrices, embedding_lookup, load_pools, precompute, reward_lookup
-from .workers import Ordered, ordered, resolve_workers
+from .workers import Ordered, ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
 QUALITIES = ("logprob", "reward", "both")
@@ -519,11 +519,7 @@ def _draw_runs(
         have = dq.stored_draws(con, run, seed, sizes)
         done_draws = have[0]
         done_rows = dq.done_rows(con, run, seed, sizes)
-        problems = list(dict.fromkeys(p for _, p, _, _ in all_pools[run]))
-        temps_per_problem = max(1, len(all_pools[run]) // max(1, len(problems)))
-        step = max(1, batch_pools // temps_per_problem)
-        for start in range(0, len(problems), step):
-            chunk = problems[start : start + step]
+        for chunk in problem_chunks(all_pools[run], batch_pools):
             rows = _Rows()
             jobs: list[_Job] = []
             for pool in load_pools(con, run, chunk, rewards, embeds):

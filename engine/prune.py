@@ -46,7 +46,7 @@ from .pool import (
     pair_matrices,
     reward_lookup,
 )
-from .workers import ordered, resolve_workers
+from .workers import ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
 SPACES = ("sbert", "bleu", "orm")
@@ -567,11 +567,7 @@ def run_prune(
                 if e is not None
             }
             done = pq.done_groups(con, run, sizes, emb_name, sc_name)
-            problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
-            pools_per_problem = max(1, len(dq.pool_keys(con, run)) // max(1, len(problems)))
-            step = max(1, batch_pools // pools_per_problem)
-            for start in range(0, len(problems), step):
-                chunk = problems[start : start + step]
+            for chunk in problem_chunks(dq.pool_keys(con, run), batch_pools):
                 pools = load_pools(con, run, chunk, rewards, embeds)
                 draws = pq.draws_of_pools(con, run, chunk, sizes)
                 done_pools += len(pools)

@@ -15,13 +15,41 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from threadpoolctl import threadpool_limits
 
 _LIMITS: list[Any] = []
+
+BATCH_SAMPLES = 20_000
+"""A batch of pools holds at most this many samples (besides its pool count), so batches of
+large pools stay small in the writer and in each worker."""
+
+
+def problem_chunks(
+    pool_keys: Sequence[tuple[str, str, float, int]], max_pools: int
+) -> list[list[str]]:
+    """Problems in order, cut into chunks of at most ``max_pools`` pools and BATCH_SAMPLES
+    samples (a chunk has at least one problem); ``pool_keys`` rows are (run, problem,
+    temperature, samples)."""
+    pools: dict[str, int] = {}
+    samples: dict[str, int] = {}
+    for _, problem, _, n in pool_keys:
+        pools[problem] = pools.get(problem, 0) + 1
+        samples[problem] = samples.get(problem, 0) + int(n)
+    chunks: list[list[str]] = []
+    size = weight = 0
+    for problem in pools:
+        full = size + pools[problem] > max_pools or weight + samples[problem] > BATCH_SAMPLES
+        if not chunks or full:
+            chunks.append([])
+            size = weight = 0
+        chunks[-1].append(problem)
+        size += pools[problem]
+        weight += samples[problem]
+    return chunks
 
 
 def resolve_workers(workers: int | None) -> int:

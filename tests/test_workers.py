@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from divtui.engine import workers as wk
 from divtui.engine.draws import run_draws
@@ -51,6 +53,29 @@ def test_one_task_stays_in_process_and_errors_stop_the_pool() -> None:
     with pytest.raises(ValueError, match="workers must be a positive integer"):
         wk.resolve_workers(0)
     assert wk.resolve_workers(None) == (os.cpu_count() or 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 4), st.integers(1, 12_000)), max_size=30),
+    st.integers(1, 9),
+)
+def test_problem_chunks_are_greedy_within_both_limits(
+    problems: list[tuple[int, int]], max_pools: int
+) -> None:
+    keys = [("r", f"p{i:02d}", t, n) for i, (temps, n) in enumerate(problems) for t in range(temps)]
+    chunks = wk.problem_chunks(keys, max_pools)
+    assert [p for c in chunks for p in c] == [f"p{i:02d}" for i in range(len(problems))]
+    pools = {f"p{i:02d}": t for i, (t, _) in enumerate(problems)}
+    samples = {f"p{i:02d}": t * n for i, (t, n) in enumerate(problems)}
+    for a, chunk in enumerate(chunks):
+        size, weight = sum(pools[p] for p in chunk), sum(samples[p] for p in chunk)
+        assert len(chunk) == 1 or (size <= max_pools and weight <= wk.BATCH_SAMPLES)
+        if a + 1 < len(chunks):
+            nxt = chunks[a + 1][0]
+            assert size + pools[nxt] > max_pools or weight + samples[nxt] > wk.BATCH_SAMPLES, (
+                "a chunk stopped before it was full"
+            )
 
 
 def test_draws_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> None:
