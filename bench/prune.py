@@ -29,13 +29,15 @@ KEEP = [1, 2, 4, 8, 16]
 METRICS = ["sbert", "bleu", "orm"]
 
 
-def _prune_child(db: str, n: int, out: multiprocessing.Queue) -> None:
-    """Run the pruning stage and report (seconds, stats, peak RSS in GB)."""
+def _prune_child(db: str, n: int, workers: int | None, out: multiprocessing.Queue) -> None:
+    """Run the pruning stage and report (seconds, stats, peak RSS in GB of this process)."""
     from divtui.engine.prune import run_prune
 
     con = open_db(db)
     t0 = time.perf_counter()
-    stats = run_prune(con, metrics=METRICS, sizes=[n], keep=KEEP, notice=lambda s: None)
+    stats = run_prune(
+        con, metrics=METRICS, sizes=[n], keep=KEEP, workers=workers, notice=lambda s: None
+    )
     spent = time.perf_counter() - t0
     con.close()
     stats.pop("neighbours")
@@ -136,6 +138,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32, help="draw size N to prune")
     ap.add_argument("--naive-draws", type=int, default=2, help="naive draws timed")
     ap.add_argument("--db", default=None, help="database file (default: a temp file)")
+    ap.add_argument("--workers", type=int, default=None, help="prune workers (default: CPUs)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     db = Path(args.db) if args.db else Path(tmp.name) / "study.duckdb"
@@ -157,7 +160,7 @@ def main() -> None:
     print(f"study and draws built in {time.perf_counter() - t0:.1f} s (not counted)")
 
     queue: multiprocessing.Queue = ctx.Queue()
-    child = ctx.Process(target=_prune_child, args=(str(db), args.size, queue))
+    child = ctx.Process(target=_prune_child, args=(str(db), args.size, args.workers, queue))
     child.start()
     fast_s, stats, peak_gb = queue.get()
     child.join()

@@ -1,9 +1,12 @@
-"""Pairwise sentence-BLEU of a pool in one pass, equal to sacrebleu's ``sentence_bleu``.
+"""Sentence-BLEU building blocks equal to sacrebleu's ``sentence_bleu``: the 13a tokenizer,
+n-gram ids, the vectorised BLEU formula, and a dense all-pairs reference.
 
-Each text is tokenized once with sacrebleu's 13a tokenizer; per n-gram order a sparse count
-matrix C (texts x distinct n-grams) gives the clipped matches of every pair at once as
+Each text is tokenized once with sacrebleu's 13a tokenizer; per n-gram order a count matrix C
+(texts x distinct n-grams) gives the clipped matches of every pair at once as
 ``sum_t (C >= t)(C >= t)^T``, and sacrebleu's BLEU formula (smooth_method="exp",
-effective_order=True) is evaluated on all pairs with NumPy.
+effective_order=True) is evaluated on all pairs with NumPy. ``pairwise_bleu_dense`` does it
+with dense C (the reference); ``bleu_pairs`` does it from split sparse/dense counts, for all
+pairs or only those inside draws.
 """
 
 from __future__ import annotations
@@ -209,6 +212,10 @@ def pairwise_bleu_from_tokens(token_lists: Sequence[Sequence[str]]) -> np.ndarra
     return bleu_from_stats(correct, total[:, None, :], lens[:, None], lens[None, :])
 
 
-def pairwise_bleu(texts: Sequence[str]) -> np.ndarray:
-    """``B[i, j] = sacrebleu.sentence_bleu(texts[i], [texts[j]]).score`` for every pair at once."""
+def pairwise_bleu_dense(texts: Sequence[str]) -> np.ndarray:
+    """``B[i, j] = sacrebleu.sentence_bleu(texts[i], [texts[j]]).score`` from dense count matrices.
+
+    The reference for ``bleu_pairs.pairwise_bleu`` (which the engine uses): memory grows as
+    texts x distinct n-grams, so keep it to small pools.
+    """
     return pairwise_bleu_from_tokens([tokenize_13a(t) for t in texts])

@@ -3,7 +3,8 @@
 Per pool the BLEU/cosine/n-gram matrices are computed once (engine.pool.precompute); per
 (pool, k) every repetition is evaluated at once on gathered (reps, k, k) sub-matrices; a batch of
 pools is written in one transaction (draws + draw_metrics + draw_outcomes), so an interrupted
-run resumes where it stopped and a rerun adds nothing twice.
+run resumes where it stopped and a rerun adds nothing twice. Batches are evaluated in worker
+processes (engine.workers) and written by this process, in order.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from divtui.store import stable_id
 from . import aggregators as ag
 from . import metrics as mt
 from .pool import Pool, PoolMatrices, embedding_lookup, load_pools, precompute, reward_lookup
+from .workers import Ordered, ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
 QUALITIES = ("logprob", "reward", "both")
@@ -70,12 +72,24 @@ def evaluate(
     quality: str = "logprob",
     weighted: bool = True,
 ) -> Evaluation:
-    """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer)."""
+    """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer).
+
+    Draws go in chunks whose (draws, k, k) arrays stay under the pool's pair budget; every
+    draw's values are computed on their own, so the chunking changes nothing.
+    """
+    step = mats.pairs.row_block(idx.shape[1])
+    if len(idx) > step:
+        parts = [
+            evaluate(pool, mats, idx[a : a + step], quality=quality, weighted=weighted)
+            for a in range(0, len(idx), step)
+        ]
+        return Evaluation(
+            {key: np.concatenate([p.metrics[key] for p in parts]) for key in parts[0].metrics},
+            {key: np.concatenate([p.picks[key] for p in parts]) for key in parts[0].picks},
+        )
     ev = Evaluation()
     lp = pool.mean_logprob
-    ev.metrics[(mt.distinct_name(mats.distinct_n), "", "")] = mt.distinct_n(
-        mats.gram_bits, mats.gram_totals, idx
-    )
+    ev.metrics[(mt.distinct_name(mats.distinct_n), "", "")] = mats.distinct_of(idx)
     if lp is not None:
         ev.metrics[("mean_logprob", "", "")] = lp[idx].mean(axis=1)
     correct = pool.correct[idx]
@@ -84,9 +98,9 @@ def evaluate(
         ev.picks[("coverage", "", "")] = ag.coverage(correct)[1]
     classes = pool.answer_class[idx]
     ev.picks[("maj", "", "")] = ag.vote(classes)
-    ev.picks[("mbr_lex", "", "")] = ag.mbr(mt.gather(mats.bleu, idx))
-    for emb, cos in mats.cosine.items():
-        sub = mt.gather(cos, idx)
+    ev.picks[("mbr_lex", "", "")] = ag.mbr(mats.pairs.bleu_of(idx))
+    for emb in mats.pairs.embedders:
+        sub = mats.pairs.cosine_of(emb, idx)
         d = mt.dpp(sub)
         ev.metrics[("cosine_sim", emb, "")] = mt.cosine_sim(sub)
         ev.metrics[("dpp", emb, "")] = d
@@ -317,6 +331,81 @@ def _add(
     return n_m, n_o
 
 
+PRELOAD = [__name__]
+"""Modules a worker's forkserver imports once."""
+
+Done = dict[tuple[str, str, str], np.ndarray]
+
+
+@dataclass
+class _Job:
+    """One pool's draws to evaluate: per size, (k, positions, draw ids, rows stored already)."""
+
+    pool: Pool
+    code: int
+    ans_base: int
+    sizes: list[tuple[int, np.ndarray, np.ndarray, Done]] = field(default_factory=list)
+
+
+@dataclass
+class _Task:
+    """A batch of pools for one worker, with the batch's row buffers (stale draws, pool keys)."""
+
+    rows: _Rows
+    jobs: list[_Job]
+    seed: int
+    quality: str
+    distinct_n: int
+    pools_done: int
+
+
+@dataclass
+class _Filled:
+    """A batch's rows, ready for one write, and its counts."""
+
+    draws: pa.Table
+    metrics: pa.Table
+    outcomes: pa.Table
+    stale: pa.Table
+    counts: dict[str, int]
+    pools_done: int
+
+
+def _fill(task: _Task) -> _Filled:
+    """Evaluate every draw of a batch and build its rows (in a worker process, or in-process)."""
+    rows = task.rows
+    counts = dict.fromkeys(("draws_written", "draws_existing", "metric_rows", "outcome_rows"), 0)
+    for job in task.jobs:
+        mats = precompute(job.pool, distinct_n=task.distinct_n)
+        for k, idx, ids, done in job.sizes:
+            ev = evaluate(job.pool, mats, idx, quality=task.quality)
+            n_m, n_o = _add(
+                rows, job.pool, job.code, job.ans_base, ids, idx, k, task.seed, ev, done
+            )
+            new = int((~done[("", "", "")]).sum())
+            counts["draws_written"] += new
+            counts["draws_existing"] += len(ids) - new
+            counts["metric_rows"] += n_m
+            counts["outcome_rows"] += n_o
+    draws, metrics, outcomes = rows.tables()
+    return _Filled(draws, metrics, outcomes, rows.stale_table(), counts, task.pools_done)
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    out: _Filled,
+    stats: dict,
+    progress: Progress | None,
+    total: int,
+) -> None:
+    """Store one evaluated batch in one transaction, add its counts, report progress."""
+    dq.write_draw_batch(con, out.draws, out.metrics, out.outcomes, stale=out.stale)
+    for key, value in out.counts.items():
+        stats[key] += value
+    if progress is not None:
+        progress(out.pools_done, total, "pools")
+
+
 def _resolve(requested: Sequence[str] | None, present: list[str], what: str) -> list[str]:
     """Requested names (all present ones when None); an unknown name is a one-line ValueError."""
     if requested is None:
@@ -342,12 +431,17 @@ def run_draws(
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 100,
+    workers: int | None = None,
 ) -> dict:
     """Draw ``reps`` random k-subsets of every pool for each k in ``sizes`` and store all metrics.
 
-    Returns counts: draws written and already present, pools, pools skipped as too small per k,
-    ungraded pools skipped, metric and outcome rows written.
+    Batches of pools are evaluated in ``workers`` processes (default: the CPU count; 1 runs
+    in-process) and written here in order, one transaction per batch, so the stored rows are
+    the same whatever the number of workers. Returns counts: draws written and already present,
+    pools, pools skipped as too small per k, ungraded pools skipped, metric and outcome rows
+    written.
     """
+    n_workers = resolve_workers(workers)
     sizes = sorted({int(k) for k in sizes})
     if not sizes or sizes[0] < 1:
         raise ValueError(f"sizes must be positive integers, got {list(sizes)}")
@@ -369,6 +463,42 @@ def run_draws(
             "no embeddings in the database: cosine_sim, dpp, qual_dpp, near_dup_pairs and "
             "mbr_sem left out (run `divtui embed`)"
         )
+    many = sum(len(dq.pool_keys(con, r)) for r in runs) > batch_pools
+    with ordered(_fill, n_workers, PRELOAD, many=many) as runner:
+        return _draw_runs(
+            con,
+            runner,
+            runs=runs,
+            sizes=sizes,
+            reps=reps,
+            seed=seed,
+            scorers=scorers,
+            embedders=embedders,
+            distinct_n=distinct_n,
+            quality=quality,
+            progress=progress,
+            notice=notice,
+            batch_pools=batch_pools,
+        )
+
+
+def _draw_runs(
+    con: duckdb.DuckDBPyConnection,
+    runner: Ordered,
+    *,
+    runs: list[str],
+    sizes: list[int],
+    reps: int,
+    seed: int,
+    scorers: list[str],
+    embedders: list[str],
+    distinct_n: int,
+    quality: str,
+    progress: Progress | None,
+    notice: Callable[[str], None],
+    batch_pools: int,
+) -> dict:
+    """The draw stage's loop over runs and batches of pools (see :func:`run_draws`)."""
     all_pools = {r: dq.pool_keys(con, r) for r in runs}
     total = sum(len(v) for v in all_pools.values())
     stats: dict = {
@@ -389,12 +519,9 @@ def run_draws(
         have = dq.stored_draws(con, run, seed, sizes)
         done_draws = have[0]
         done_rows = dq.done_rows(con, run, seed, sizes)
-        problems = list(dict.fromkeys(p for _, p, _, _ in all_pools[run]))
-        temps_per_problem = max(1, len(all_pools[run]) // max(1, len(problems)))
-        step = max(1, batch_pools // temps_per_problem)
-        for start in range(0, len(problems), step):
-            chunk = problems[start : start + step]
+        for chunk in problem_chunks(all_pools[run], batch_pools):
             rows = _Rows()
+            jobs: list[_Job] = []
             for pool in load_pools(con, run, chunk, rewards, embeds):
                 done_pools += 1
                 if not pool.graded:
@@ -433,27 +560,25 @@ def run_draws(
                 stats["draws_existing"] += reps * (len(fits) - len(todo))
                 if not todo:
                     continue
-                mats = precompute(pool, distinct_n=distinct_n)
                 code = len(rows.d_keys)
                 rows.d_keys.append((pool.run_id, pool.problem_id, pool.temperature))
                 ans_base = len(rows.answers)
                 rows.answers.extend(pool.answers)
+                job = _Job(pool, code, ans_base)
                 for k in todo:
                     idx, ids = idx_of[k], ids_of[k]
-                    ev = evaluate(pool, mats, idx, quality=quality)
                     # a changed pool's stored draws are deleted with this batch: nothing is done
                     rows_of = {} if k in changed else done_rows
-                    done = {key: _stored(rows_of.get(key), ids) for key in (*ev.metrics, *ev.picks)}
+                    keys = row_keys(pool, quality, distinct_n=distinct_n)
+                    done = {key: _stored(rows_of.get(key), ids) for key in keys}
                     done[("", "", "")] = _stored(None if k in changed else done_draws, ids)
-                    n_m, n_o = _add(rows, pool, code, ans_base, ids, idx, k, seed, ev, done)
-                    new = int((~done[("", "", "")]).sum())
-                    stats["draws_written"] += new
-                    stats["draws_existing"] += reps - new
-                    stats["metric_rows"] += n_m
-                    stats["outcome_rows"] += n_o
-            dq.write_draw_batch(con, *rows.tables(), stale=rows.stale_table())
-            if progress is not None:
-                progress(done_pools, total, "pools")
+                    job.sizes.append((k, idx, ids, done))
+                jobs.append(job)
+            task = _Task(rows, jobs, seed, quality, distinct_n, done_pools)
+            for out in runner.submit(task):
+                _write(con, out, stats, progress, total)
+    for out in runner.drain():
+        _write(con, out, stats, progress, total)
     _emit_notices(stats, lacking, notice)
     return stats
 

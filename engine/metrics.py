@@ -110,3 +110,26 @@ def distinct_n(bits: np.ndarray, gram_totals: np.ndarray, idx: np.ndarray) -> np
     total = gram_totals[idx].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, distinct / np.where(total > 0, total, 1), np.nan)
+
+
+def distinct_n_sparse(
+    gram_indptr: np.ndarray, gram_ids: np.ndarray, gram_totals: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """``distinct_n`` from each text's distinct n-gram ids (CSR rows), without bitsets.
+
+    The union of a draw's n-gram sets is counted as the distinct (draw, n-gram) keys of its
+    members' lists; for pools whose bitsets would not fit in memory.
+    """
+    r, k = idx.shape
+    flat = idx.ravel()
+    starts = gram_indptr[flat]
+    lens = gram_indptr[flat + 1] - starts
+    first = np.cumsum(lens) - lens
+    at = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
+    width = int(gram_ids.max()) + 1 if len(gram_ids) else 1
+    draw = np.repeat(np.repeat(np.arange(r, dtype=np.int64), k), lens)
+    keys = np.unique(draw * width + gram_ids[at])
+    distinct = np.bincount(keys // width, minlength=r)
+    total = gram_totals[idx].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, distinct / np.where(total > 0, total, 1), np.nan)

@@ -38,8 +38,15 @@ class NeighbourTally:
         """Add one pool's samples in one space (``d`` its (n, n) distance matrix)."""
         if len(classes) < 2:
             return
+        self.add_nearest(run_id, space, nearest_other(d), classes, correct)
+
+    def add_nearest(
+        self, run_id: str, space: str, nn: np.ndarray, classes: np.ndarray, correct: np.ndarray
+    ) -> None:
+        """Add one pool's samples in one space given each sample's nearest other sample ``nn``."""
+        if len(classes) < 2:
+            return
         c = self.counts.setdefault((run_id, space), NeighbourCounts())
-        nn = nearest_other(d)
         same_cls, same_cor, ch_cls, ch_cor = pool_rates(nn, classes, correct)
         c.samples += len(classes)
         c.same_class += same_cls

@@ -1,5 +1,11 @@
 """Pools (samples of one run, problem and temperature) loaded from the database, and their
 per-pool precomputation: pairwise BLEU, cosine matrices and the n-gram incidence for distinct-n.
+
+A pool of at most ``LARGE_POOL`` samples gets full (n, n) BLEU and cosine matrices that draws
+index into. A larger pool never builds an (n, n) array: BLEU and cosine are computed only for
+the pairs inside the draws asked for (from its split n-gram counts and unit vectors), distinct-n
+from sparse n-gram lists, and every (draws, k, k) array is built in chunks of draws of at most
+``PAIR_BUDGET`` bytes. Both ways give the same values (BLEU exactly, cosines to float rounding).
 """
 
 from __future__ import annotations
@@ -14,8 +20,17 @@ import pyarrow as pa
 
 from divtui.store import draw_queries as dq
 
-from .bleu import ngram_keys, pairwise_bleu, token_ids
-from .metrics import DISTINCT_N, gram_bits
+from .bleu import ngram_keys, token_ids
+from .bleu_pairs import PoolNgrams, bleu_rows, bleu_within, pairwise_bleu, pool_ngrams_of_texts
+from .metrics import DISTINCT_N, distinct_n_sparse, gather, gram_bits
+from .metrics import distinct_n as distinct_n_bits
+
+LARGE_POOL = 2048
+"""Pools of more samples than this get no (n, n) matrix; their pairs are computed draw by draw."""
+
+PAIR_BUDGET = 64 * 2**20
+"""Bytes of one (draws, k, k) or (rows, n) float64 array: draws are evaluated in chunks under
+this, and a large pool's all-pairs passes (neighbourhood quality) go in row blocks under it."""
 
 
 @dataclass
@@ -66,14 +81,106 @@ class Pool:
 
 
 @dataclass
+class PairMatrices:
+    """BLEU and cosines of a pool's pairs: full (n, n) matrices (``bleu``, ``cosine``) for a
+    pool of at most LARGE_POOL samples, else the inputs to compute any pairs (``ngrams``,
+    ``units``); the methods answer either way."""
+
+    n: int
+    bleu: np.ndarray | None = None
+    cosine: dict[str, np.ndarray] = field(default_factory=dict)
+    ngrams: PoolNgrams | None = None
+    units: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def embedders(self) -> list[str]:
+        """Embedders whose cosines are available."""
+        return list(self.cosine or self.units)
+
+    def bleu_of(self, idx: np.ndarray) -> np.ndarray:
+        """(r, k, k) BLEU among the members of each draw ``idx`` (positions in the pool)."""
+        if self.bleu is not None:
+            return gather(self.bleu, idx)
+        if self.ngrams is None:
+            return np.zeros((*idx.shape, idx.shape[1]))
+        return bleu_within(self.ngrams, idx)
+
+    def cosine_of(self, embedder: str, idx: np.ndarray) -> np.ndarray:
+        """(r, k, k) cosines of one embedder among the members of each draw."""
+        if embedder in self.cosine:
+            return gather(self.cosine[embedder], idx)
+        g = self.units[embedder][idx]
+        s = np.matmul(g, g.transpose(0, 2, 1))
+        s = (s + s.transpose(0, 2, 1)) / 2.0
+        diag = np.arange(idx.shape[1])
+        s[:, diag, diag] = 1.0
+        return s
+
+    def bleu_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B[rows, :], B[:, rows].T)``: BLEU of ``rows`` as hypotheses and as references."""
+        if self.bleu is not None:
+            return self.bleu[rows], self.bleu[:, rows].T
+        if self.ngrams is None:
+            return np.zeros((len(rows), self.n)), np.zeros((len(rows), self.n))
+        return bleu_rows(self.ngrams, rows)
+
+    def cosine_rows(self, embedder: str, rows: np.ndarray) -> np.ndarray:
+        """Cosines (len(rows), n) of one embedder, with an exact 1 diagonal."""
+        if embedder in self.cosine:
+            return self.cosine[embedder][rows]
+        u = self.units[embedder]
+        s = u[rows] @ u.T
+        s[np.arange(len(rows)), rows] = 1.0
+        return s
+
+    def row_block(self, k: int = 0) -> int:
+        """How many rows (or draws of size k) one chunk takes under PAIR_BUDGET."""
+        width = k * k if k else self.n
+        return max(1, PAIR_BUDGET // (8 * max(1, width)))
+
+
+def pair_matrices(
+    pool: Pool, embedders: Sequence[str] | None = None, *, bleu: bool = True
+) -> PairMatrices:
+    """The pool's PairMatrices for ``embedders`` (default: all of the pool's) and BLEU."""
+    names = list(pool.embeddings) if embedders is None else list(embedders)
+    vecs = {e: pool.embeddings[e] for e in names if e in pool.embeddings}
+    if pool.n > LARGE_POOL:
+        ngrams = pool_ngrams_of_texts(pool.texts) if bleu else None
+        return PairMatrices(pool.n, ngrams=ngrams, units=vecs)
+    return PairMatrices(
+        pool.n,
+        bleu=pairwise_bleu(pool.texts) if bleu else np.zeros((pool.n, pool.n)),
+        cosine={e: cosine_matrix(v) for e, v in vecs.items()},
+    )
+
+
+@dataclass
 class PoolMatrices:
     """Per-pool precomputation shared by every draw of the pool."""
 
-    bleu: np.ndarray
-    cosine: dict[str, np.ndarray]
-    gram_bits: np.ndarray
+    pairs: PairMatrices
+    gram_bits: np.ndarray | None
     gram_totals: np.ndarray
     distinct_n: int = DISTINCT_N
+    gram_indptr: np.ndarray | None = None
+    gram_ids: np.ndarray | None = None
+
+    @property
+    def bleu(self) -> np.ndarray | None:
+        """The full (n, n) BLEU matrix of a pool of at most LARGE_POOL samples."""
+        return self.pairs.bleu
+
+    @property
+    def cosine(self) -> dict[str, np.ndarray]:
+        """The full (n, n) cosine matrices of a pool of at most LARGE_POOL samples."""
+        return self.pairs.cosine
+
+    def distinct_of(self, idx: np.ndarray) -> np.ndarray:
+        """distinct-n of each draw ``idx`` (r, k)."""
+        if self.gram_bits is not None:
+            return distinct_n_bits(self.gram_bits, self.gram_totals, idx)
+        return distinct_n_sparse(self.gram_indptr, self.gram_ids, self.gram_totals, idx)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -253,10 +360,12 @@ def ngram_incidence(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
 def precompute(pool: Pool, *, distinct_n: int = DISTINCT_N, bleu: bool = True) -> PoolMatrices:
     """The per-pool matrices every draw of ``pool`` indexes into."""
     indptr, ids, n_grams, totals = ngram_incidence(pool.texts, distinct_n)
+    large = pool.n > LARGE_POOL
     return PoolMatrices(
-        bleu=pairwise_bleu(pool.texts) if bleu else np.zeros((pool.n, pool.n)),
-        cosine={e: cosine_matrix(v) for e, v in pool.embeddings.items()},
-        gram_bits=gram_bits(indptr, ids, n_grams),
+        pairs=pair_matrices(pool, bleu=bleu),
+        gram_bits=None if large else gram_bits(indptr, ids, n_grams),
         gram_totals=totals,
         distinct_n=distinct_n,
+        gram_indptr=indptr if large else None,
+        gram_ids=ids if large else None,
     )

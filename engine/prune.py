@@ -34,11 +34,19 @@ from divtui.store import prune_queries as pq
 from divtui.store import stable_id
 
 from . import aggregators as ag
-from .bleu import pairwise_bleu
 from .kmedoids import pam_many
 from .metrics import TIE_DECIMALS
-from .neighbours import NeighbourTally
-from .pool import Pool, cosine_matrix, embedding_lookup, load_pools, load_samples, reward_lookup
+from .neighbours import NeighbourTally, nearest_other
+from .pool import (
+    PairMatrices,
+    Pool,
+    embedding_lookup,
+    load_pools,
+    load_samples,
+    pair_matrices,
+    reward_lookup,
+)
+from .workers import ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
 SPACES = ("sbert", "bleu", "orm")
@@ -257,50 +265,83 @@ def prune_batch(
 
 @dataclass
 class PoolInputs:
-    """One pool's per-sample inputs and matrices for pruning and neighbourhood quality."""
+    """One pool's per-sample inputs and pair matrices for pruning and neighbourhood quality.
+
+    ``pairs`` holds BLEU and the cosines of ``embedder`` (sbert) and ``orm_embedder`` (orm)
+    where the pool has them: full matrices, or pairs computed on demand for a large pool.
+    """
 
     pool: Pool
-    bleu: np.ndarray
-    cos: np.ndarray | None
-    orm_cos: np.ndarray | None
+    pairs: PairMatrices
+    embedder: str | None
+    orm_embedder: str | None
     reward: np.ndarray | None
+
+    def embedder_of(self, metric: str) -> str | None:
+        """The embedder behind a cosine space (sbert or orm) when this pool has its vectors."""
+        name = self.embedder if metric == "sbert" else self.orm_embedder
+        return name if name is not None and name in self.pairs.embedders else None
 
 
 def pool_inputs(pool: Pool, spaces: Spaces) -> PoolInputs:
-    """BLEU and cosine matrices of a pool for the chosen embedder, orm embedder and scorer."""
-    emb = pool.embeddings.get(spaces.embedder) if spaces.embedder else None
-    orm = pool.embeddings.get(spaces.orm_embedder) if spaces.orm_embedder else None
+    """BLEU and cosines of a pool for the chosen embedder, orm embedder and scorer."""
+    wanted = [e for e in (spaces.embedder, spaces.orm_embedder) if e is not None]
     return PoolInputs(
         pool=pool,
-        bleu=pairwise_bleu(pool.texts),
-        cos=None if emb is None else cosine_matrix(emb),
-        orm_cos=None if orm is None else cosine_matrix(orm),
+        pairs=pair_matrices(pool, wanted),
+        embedder=spaces.embedder,
+        orm_embedder=spaces.orm_embedder,
         reward=pool.rewards.get(spaces.scorer) if spaces.scorer else None,
     )
 
 
 def space_matrix(inp: PoolInputs, metric: str) -> np.ndarray | None:
-    """The pool's (n, n) distance matrix in one space, or None when its input is missing."""
+    """The pool's (n, n) distance matrix in one space, or None when its input is missing
+    (or the pool is too large for full matrices: see :func:`nearest_in_space`)."""
+    pairs = inp.pairs
     if metric == "bleu":
-        return bleu_distance(inp.bleu)
-    mat = inp.cos if metric == "sbert" else inp.orm_cos
-    return None if mat is None else cosine_distance(mat)
+        return None if pairs.bleu is None else bleu_distance(pairs.bleu)
+    emb = inp.embedder_of(metric)
+    return None if emb is None or emb not in pairs.cosine else cosine_distance(pairs.cosine[emb])
+
+
+def nearest_in_space(inp: PoolInputs, metric: str) -> np.ndarray | None:
+    """Each sample's nearest other sample of the pool in one space (ties to the lowest idx),
+    or None when the space's input is missing; row blocks for a pool without full matrices."""
+    if not space_matrix_available(inp, metric):
+        return None
+    full = space_matrix(inp, metric)
+    if full is not None:
+        return nearest_other(full)
+    pairs, n = inp.pairs, inp.pool.n
+    out = np.empty(n, dtype=np.int64)
+    step = pairs.row_block()
+    for a in range(0, n, step):
+        rows = np.arange(a, min(n, a + step))
+        if metric == "bleu":
+            as_hyp, as_ref = pairs.bleu_rows(rows)
+            d = np.clip(1.0 - (as_hyp + as_ref) / 200.0, 0.0, 1.0)
+        else:
+            d = np.maximum(1.0 - pairs.cosine_rows(str(inp.embedder_of(metric)), rows), 0.0)
+        d[np.arange(len(rows)), rows] = np.inf
+        out[rows] = d.argmin(axis=1)
+    return out
 
 
 def gather_batch(
     inp: PoolInputs, pos: np.ndarray, draw_ids: np.ndarray, random: dict[int, np.ndarray]
 ) -> DrawBatch:
     """A DrawBatch of draws ``pos`` (B, k) (positions in the pool) of one pool."""
-    sub = (pos[:, :, None], pos[:, None, :])
+    emb, orm = inp.embedder_of("sbert"), inp.embedder_of("orm")
     return DrawBatch(
         draw_ids=draw_ids,
         members=pos,
         classes=inp.pool.answer_class[pos],
         correct=inp.pool.correct[pos],
         reward=None if inp.reward is None else inp.reward[pos],
-        bleu=inp.bleu[sub],
-        cos=None if inp.cos is None else inp.cos[sub],
-        orm_cos=None if inp.orm_cos is None else inp.orm_cos[sub],
+        bleu=inp.pairs.bleu_of(pos),
+        cos=None if emb is None else inp.pairs.cosine_of(emb, pos),
+        orm_cos=None if orm is None else inp.pairs.cosine_of(orm, pos),
         random=random,
     )
 
@@ -449,12 +490,15 @@ def run_prune(
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 200,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Prune every stored draw of the given sizes to m medoids and m random members, all m.
 
     Also tallies each space's neighbourhood quality over every graded pool. Rows already stored
-    are skipped, so an interrupted run resumes and a rerun adds nothing. Returns counts and the
-    neighbourhood rows.
+    are skipped, so an interrupted run resumes and a rerun adds nothing. Chunks of pools are
+    pruned in ``workers`` processes (default: the CPU count; 1 runs in-process) and written
+    here in order, so the rows and tallies are the same whatever the number of workers.
+    Returns counts and the neighbourhood rows.
     """
     sizes = sorted({int(k) for k in sizes})
     keep = sorted({int(m) for m in keep})
@@ -498,30 +542,51 @@ def run_prune(
     tally = NeighbourTally()
     total = sum(len(dq.pool_keys(con, r)) for r in runs)
     done_pools = 0
-    for run in runs:
-        rewards = {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}
-        embeds = {
-            e: embedding_lookup(con, e, run_id=run)
-            for e in (spaces.embedder, spaces.orm_embedder)
-            if e is not None
-        }
-        done = pq.done_groups(con, run, sizes, emb_name, sc_name)
-        problems = list(dict.fromkeys(p for _, p, _, _ in dq.pool_keys(con, run)))
-        pools_per_problem = max(1, len(dq.pool_keys(con, run)) // max(1, len(problems)))
-        step = max(1, batch_pools // pools_per_problem)
-        for start in range(0, len(problems), step):
-            chunk = problems[start : start + step]
-            pools = load_pools(con, run, chunk, rewards, embeds)
-            draws = pq.draws_of_pools(con, run, chunk, sizes)
-            rows = _prune_chunk(
-                pools, draws, spaces, keep, weighted, seed, done, tally, stats, emb_name, sc_name
+
+    def store(out: _PruneDone) -> None:
+        """Write one chunk's rows (one transaction), add its tallies and counts in order."""
+        if out.n:
+            pq.write_prune_rows(con, out.table)
+            stats["rows_written"] += out.n
+        for run_id, metric, nn, classes, correct in out.nearest:
+            tally.add_nearest(run_id, metric, nn, classes, correct)
+        for key, value in out.counts.items():
+            stats[key] += value
+        if progress is not None:
+            progress(out.pools_done, total, "pools")
+
+    many = total > batch_pools
+    with ordered(_prune_task, resolve_workers(workers), PRELOAD, many=many) as runner:
+        for run in runs:
+            rewards = (
+                {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}
             )
-            if rows.n:
-                pq.write_prune_rows(con, rows.table())
-                stats["rows_written"] += rows.n
-            done_pools += len(pools)
-            if progress is not None:
-                progress(done_pools, total, "pools")
+            embeds = {
+                e: embedding_lookup(con, e, run_id=run)
+                for e in (spaces.embedder, spaces.orm_embedder)
+                if e is not None
+            }
+            done = pq.done_groups(con, run, sizes, emb_name, sc_name)
+            for chunk in problem_chunks(dq.pool_keys(con, run), batch_pools):
+                pools = load_pools(con, run, chunk, rewards, embeds)
+                draws = pq.draws_of_pools(con, run, chunk, sizes)
+                done_pools += len(pools)
+                task = _PruneTask(
+                    pools,
+                    draws,
+                    spaces,
+                    keep,
+                    weighted,
+                    seed,
+                    _done_among(done, draws),
+                    emb_name,
+                    sc_name,
+                    done_pools,
+                )
+                for out in runner.submit(task):
+                    store(out)
+        for out in runner.drain():
+            store(out)
     if stats["lacking"]:
         notice(
             f"{stats['lacking']} pools lack the scorer or an embedder for some samples: "
@@ -533,6 +598,83 @@ def run_prune(
     return stats
 
 
+PRELOAD = [__name__]
+"""Modules a worker's forkserver imports once."""
+
+
+@dataclass
+class _PruneTask:
+    """One chunk of pools with their draws and the stored groups among those draws."""
+
+    pools: list[Pool]
+    draws: pa.Table
+    spaces: Spaces
+    keep: list[int]
+    weighted: bool
+    seed: int
+    done: dict
+    emb_name: str
+    sc_name: str
+    pools_done: int
+
+
+@dataclass
+class _PruneDone:
+    """A chunk's prune rows, its pools' nearest neighbours per space (in pool order) and counts."""
+
+    table: pa.Table | None
+    n: int
+    nearest: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]]
+    counts: dict[str, int]
+    pools_done: int
+
+
+class _NearestLog:
+    """Records what a NeighbourTally would add, so the writer adds it in pool order."""
+
+    def __init__(self) -> None:
+        """Empty."""
+        self.entries: list[tuple[str, str, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add_nearest(
+        self, run_id: str, space: str, nn: np.ndarray, classes: np.ndarray, correct: np.ndarray
+    ) -> None:
+        """Keep one pool's nearest neighbours in one space."""
+        self.entries.append((run_id, space, nn, classes, correct))
+
+
+def _done_among(done: dict, draws: pa.Table) -> dict:
+    """The stored draw ids of each group, kept only where they are among ``draws``."""
+    ids = np.sort(draws.column("draw_id").to_numpy().astype(np.int64))
+    out = {}
+    for key, have in done.items():
+        if len(have) and len(ids):
+            pos = np.minimum(np.searchsorted(ids, have), len(ids) - 1)
+            out[key] = have[ids[pos] == have]
+    return out
+
+
+def _prune_task(task: _PruneTask) -> _PruneDone:
+    """Prune one chunk (in a worker process, or in-process) and return what the writer stores."""
+    log = _NearestLog()
+    counts = dict.fromkeys(("pools", "skipped_ungraded", "lacking", "draws", "draws_skipped"), 0)
+    rows = _prune_chunk(
+        task.pools,
+        task.draws,
+        task.spaces,
+        task.keep,
+        task.weighted,
+        task.seed,
+        task.done,
+        log,
+        counts,
+        task.emb_name,
+        task.sc_name,
+    )
+    table = rows.table() if rows.n else None
+    return _PruneDone(table, rows.n, log.entries, counts, task.pools_done)
+
+
 def _prune_chunk(
     pools: list[Pool],
     draws: pa.Table,
@@ -541,7 +683,7 @@ def _prune_chunk(
     weighted: bool,
     seed: int,
     done: dict,
-    tally: NeighbourTally,
+    tally: NeighbourTally | _NearestLog,
     stats: dict[str, Any],
     emb_name: str,
     sc_name: str,
@@ -567,9 +709,9 @@ def _prune_chunk(
             continue
         inp = pool_inputs(pool, spaces)
         for metric in spaces.metrics:
-            d = space_matrix(inp, metric)
-            if d is not None:
-                tally.add(pool.run_id, metric, d, pool.answer_class, pool.correct)
+            nn = nearest_in_space(inp, metric)
+            if nn is not None:
+                tally.add_nearest(pool.run_id, metric, nn, pool.answer_class, pool.correct)
         present = [m for m in spaces.metrics if space_matrix_available(inp, m)]
         if (sc_name and inp.reward is None) or len(present) < len(spaces.metrics):
             stats["lacking"] += 1
@@ -609,7 +751,7 @@ def _prune_chunk(
                         reps[sel][rows],
                     )
             batch = gather_batch(inp, pos, dids[sel], random)
-            sig = (k, tuple(present), inp.reward is not None, inp.cos is not None)
+            sig = (k, tuple(present), inp.reward is not None, inp.embedder_of("sbert") is not None)
             groups[sig].append((offset, batch))
     out = _Rows(emb_name, sc_name)
     out.pools(kept_pools)
@@ -631,7 +773,7 @@ def _prune_chunk(
 
 def space_matrix_available(inp: PoolInputs, metric: str) -> bool:
     """Whether the pool has the input of a space."""
-    return metric == "bleu" or (inp.cos if metric == "sbert" else inp.orm_cos) is not None
+    return metric == "bleu" or inp.embedder_of(metric) is not None
 
 
 def neighbourhood_quality(
@@ -662,9 +804,9 @@ def neighbourhood_quality(
                     continue
                 inp = pool_inputs(pool, spaces)
                 for metric in spaces.metrics:
-                    d = space_matrix(inp, metric)
-                    if d is not None:
-                        tally.add(run, metric, d, pool.answer_class, pool.correct)
+                    nn = nearest_in_space(inp, metric)
+                    if nn is not None:
+                        tally.add_nearest(run, metric, nn, pool.answer_class, pool.correct)
     return tally.rows()
 
 

@@ -130,6 +130,7 @@ KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "seed": (_int, "an integer"),
         "distinct_n": (_pos_int, "a positive integer"),
         "quality": (lambda v: v in ("logprob", "reward"), '"logprob" or "reward"'),
+        "workers": (_pos_int, "a positive integer"),
     },
     "report": {
         "format": (lambda v: v in ("md", "json"), '"md" or "json"'),

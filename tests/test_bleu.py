@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from sacrebleu.metrics.bleu import BLEU
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from divtui.engine.bleu import bleu_from_stats, pairwise_bleu, tokenize_13a
+from divtui.engine.bleu import bleu_from_stats, tokenize_13a
+from divtui.engine.bleu_pairs import pairwise_bleu
 
 ALPHABET = "ab1 9.,-\n&;<>{}[]()$\\^_`|~!\"#%*+:=?@/'"
 WORDS = ["a", "b", "the", "x", "=", "1", "2.5", "3,000", "-4", "(x+1)", "\\frac{1}{2}", "a.", ",b"]

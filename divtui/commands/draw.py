@@ -35,6 +35,12 @@ from . import db_option, positive_ints, resolve_db, wrote
     show_default=True,
     help="quality q_i of qual_dpp: exp(mean_logprob) or the reward",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
+)
 def command(
     db: str | None,
     sizes: str,
@@ -45,6 +51,7 @@ def command(
     embedders: tuple[str, ...],
     distinct_n: int,
     quality: str,
+    workers: int | None,
 ) -> None:
     """Draw REPS random k-subsets of every pool for each k and store all metrics and picks.
 
@@ -71,6 +78,7 @@ def command(
                 embedders=list(embedders) or None,
                 distinct_n=distinct_n,
                 quality=quality,
+                workers=workers,
                 progress=progress,
                 notice=notice,
             )

@@ -79,6 +79,12 @@ def neighbours_table(rows: list[dict[str, Any]]) -> str:
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
 @click.option("--scorer", default=None, help="scorer for wmaj/bst (default: the first stored)")
 @click.option("--embedder", default=None, help="SBERT embedder (default: the first stored)")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
+)
 def command(
     db: str | None,
     metric: str,
@@ -89,6 +95,7 @@ def command(
     run_id: str | None,
     scorer: str | None,
     embedder: str | None,
+    workers: int | None,
 ) -> None:
     """Prune every stored draw of size N to m medoids and to m random members, for every m.
 
@@ -121,6 +128,7 @@ def command(
                 run_id=run_id,
                 scorer=scorer,
                 embedder=embedder,
+                workers=workers,
                 progress=progress,
                 notice=notice,
             )

@@ -295,6 +295,9 @@ def _draw(v: dict[str, Any], where: str) -> dict[str, Any]:
         "embedders": _names(v.get("embedders"), "draw.embedders", where),
         "distinct_n": _int({"x": v.get("distinct_n", 3)}, "x", "draw.distinct_n", where, 1, 100),
         "quality": quality,
+        "workers": None
+        if v.get("workers") is None
+        else _int(v, "workers", "draw.workers", where, 1, 1024),
     }
 
 
@@ -479,8 +482,10 @@ def draw_spec(
     distinct_n: int = 3,
     quality: str = "logprob",
     job_id: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """A validated spec for drawing batches of the shipped samples (with scores and embeddings)."""
+    """A validated spec for drawing batches of the shipped samples (with scores and embeddings);
+    ``workers`` processes on the remote host (None: its CPU count)."""
     settings = {
         "sizes": sizes,
         "reps": reps,
@@ -489,6 +494,7 @@ def draw_spec(
         "embedders": embedders,
         "distinct_n": distinct_n,
         "quality": quality,
+        "workers": workers,
     }
     inputs = ["runs", "samples", "scores", "embeddings"]
     return _shipped_spec("draw", problems, settings, inputs, job_id)

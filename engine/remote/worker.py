@@ -191,6 +191,7 @@ def run_draw(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
         embedders=d["embedders"],
         distinct_n=d["distinct_n"],
         quality=d["quality"],
+        workers=d.get("workers"),
         progress=progress_writer(job_dir / "progress.jsonl", "draw"),
         notice=say,
     )
