@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,8 +46,8 @@ def expected_counts() -> dict[str, int]:
         "samples": n,
         "graded": n,
         "embedded": n,
-        "draws": pools * len(SIZES) * REPS,
-        "pruned": pools * REPS,
+        "draws": pools * sum(min(REPS, math.comb(sim.N_SAMPLES, k)) for k in SIZES),
+        "pruned": pools * min(REPS, math.comb(sim.N_SAMPLES, PRUNE_SIZE)),
     }
 
 
