@@ -241,12 +241,24 @@ def test_correlation_tables_match_scipy_and_the_textbook_partial(study: Path) ->
         assert row["pearson"] == pytest.approx(ss.pearsonr(x, y)[0], abs=1e-9)
         assert row["spearman"] == pytest.approx(ss.spearmanr(x, y)[0], abs=1e-9)
         assert row["pearson_lo"] <= row["pearson_hi"]
-    for row in t["partial_correlations"]:
-        sub = wide[wide.k == row["k"]]
-        r = np.corrcoef([sub[row["metric"]], sub[row["aggregator"]], sub["mean_logprob"]])
-        want = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
-        assert row["partial"] == pytest.approx(want, abs=1e-9)
-    assert {r["metric"] for r in t["partial_correlations"]} == {"cosine_sim", "distinct_n", "dpp"}
+    # partial correlations are per temperature by default (the fit on the control never mixes
+    # temperatures), pooled over them only when asked
+    pooled = _report(study, tables=["partial_correlations"], partial_pooled=True, n_boot=0)
+    assert len(t["partial_correlations"]) == 2 * 2 * 3 * 5  # T x k x metrics x aggregators
+    for rows, per_t in (
+        (t["partial_correlations"], True),
+        (pooled["tables"]["partial_correlations"], False),
+    ):
+        for row in rows:
+            sub = wide[wide.k == row["k"]]
+            if per_t:
+                sub = sub[sub.temperature == row["temperature"]]
+            assert row["pooled_temperatures"] is not per_t and row["control"] == "mean_logprob"
+            assert (row["temperature"] is None) is not per_t and row["n"] == len(sub)
+            r = np.corrcoef([sub[row["metric"]], sub[row["aggregator"]], sub["mean_logprob"]])
+            want = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
+            assert row["partial"] == pytest.approx(want, abs=1e-9)
+        assert {r["metric"] for r in rows} == {"cosine_sim", "distinct_n", "dpp"}
     for row in t["coverage_correlations"]:
         sub = wide[wide.k == row["k"]]
         assert row["spearman"] == pytest.approx(
