@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .intervals import Interval, boot_interval
-from .stats import UNDEFINED_CORR, boot_pearson, resample_weights
+from .stats import UNDEFINED_CORR, boot_pearson, dense_codes, resample_weights
 
 _DEGENERATE = 1e-10
 WITHIN_WHY = "a resample whose pools all have a constant outcome or metric"
@@ -83,9 +83,8 @@ def decompose(
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
-    pool_codes, pool = np.unique(np.asarray(pools)[keep], return_inverse=True)
-    prob_codes, prob = np.unique(np.asarray(problems)[keep], return_inverse=True)
-    n_pools, n_problems = len(pool_codes), len(prob_codes)
+    pool, n_pools = dense_codes(pools, keep)
+    prob, n_problems = dense_codes(problems, keep)
     prob_of_pool = np.zeros(n_pools, dtype=np.int64)
     prob_of_pool[pool] = prob
     binary = bool(np.isin(y, (0.0, 1.0)).all())

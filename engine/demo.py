@@ -189,6 +189,7 @@ def build_demo(
             ("embed", lambda: _embed(con, progress, notice)),
             ("draws", lambda: _draws(con, progress, notice)),
             ("prune", lambda: _prune(con, progress, notice)),
+            ("report cache", lambda: _report_cache(con, progress)),
         ]
         for name, stage in stages:
             t0 = time.perf_counter()
@@ -249,6 +250,18 @@ def _draws(
         progress=progress,
         notice=notice,
     )
+
+
+def _report_cache(con: duckdb.DuckDBPyConnection, progress: Progress | None) -> Any:
+    """The overview's report tables with intervals, stored for the UI (engine.report_cache)."""
+    from .report_cache import refresh_overview
+
+    def tables(done: int, total: int, _name: str) -> None:
+        """One bar for every table."""
+        if progress is not None:
+            progress(done, total, "report tables")
+
+    return refresh_overview(con, progress=tables)
 
 
 def _prune(

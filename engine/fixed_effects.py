@@ -19,17 +19,86 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .decompose import pool_means
 from .intervals import CI_LEVEL, Interval, boot_interval
-from .stats import resample_weights
+from .stats import dense_codes, resample_weights
 
 
 def demean(values: np.ndarray, pools: np.ndarray, n_pools: int) -> np.ndarray:
     """``values`` minus their pool's mean."""
     return values - pool_means(values, pools, n_pools)[pools]
+
+
+def fe_design(
+    x: np.ndarray,
+    pools: np.ndarray,
+    problems: np.ndarray,
+    controls: Sequence[np.ndarray],
+    keep: np.ndarray,
+) -> dict[str, Any]:
+    """The demeaned regressors of the rows ``keep``: the metric over its within-pool SD, then
+    the controls; with the pool and problem codes (shared by every outcome of one metric)."""
+    pool, n_pools = dense_codes(pools, keep)
+    prob, n_probs = dense_codes(problems, keep)
+    n = int(keep.sum())
+    design: dict[str, Any] = {
+        "keep": keep,
+        "pool": pool,
+        "prob": prob,
+        "n": n,
+        "n_pools": n_pools,
+        "n_problems": n_probs,
+        "sd": None,
+        "X": None,
+    }
+    if n - n_pools < 2 + len(controls) or n_probs < 2:
+        return design
+    xk = np.asarray(x, float)[keep]
+    xd = demean(xk, pool, n_pools)
+    sd = math.sqrt(float(xd @ xd) / (n - n_pools))
+    if not sd > 1e-12 * (float(np.abs(xk).max()) + 1e-300):
+        return design
+    cols = [xd / sd] + [demean(np.asarray(c, float)[keep], pool, n_pools) for c in controls]
+    design["sd"], design["X"] = sd, np.column_stack(cols)
+    return design
+
+
+def fe_fit(design: dict[str, Any], y: np.ndarray, level: float = CI_LEVEL) -> dict[str, Any]:
+    """The fixed-effects slope of ``y`` (all rows; missing values are the caller's to drop)
+    on a :func:`fe_design`: statsmodels OLS with cluster-robust SE by problem."""
+    import statsmodels.api as sm
+
+    out: dict[str, Any] = {
+        "slope": None,
+        "slope_lo": None,
+        "slope_hi": None,
+        "p_value": None,
+        "n_pools": design["n_pools"],
+        "n_draws": design["n"],
+        "n_problems": design["n_problems"],
+        "sd_within": design["sd"],
+    }
+    if design["X"] is None:
+        return out
+    yd = demean(np.asarray(y, float)[design["keep"]], design["pool"], design["n_pools"])
+    if not np.any(yd):
+        return out
+    fit = sm.OLS(yd, design["X"], hasconst=False).fit(
+        cov_type="cluster", cov_kwds={"groups": design["prob"]}, use_t=True
+    )
+    lo, hi = fit.conf_int(alpha=1.0 - level)[0]
+    values = {
+        "slope": float(fit.params[0]),
+        "slope_lo": float(lo),
+        "slope_hi": float(hi),
+        "p_value": float(fit.pvalues[0]),
+    }
+    out.update({k: (v if math.isfinite(v) else None) for k, v in values.items()})
+    return out
 
 
 def fe_slope(
@@ -40,60 +109,25 @@ def fe_slope(
     controls: Sequence[np.ndarray] = (),
     *,
     level: float = CI_LEVEL,
-) -> dict[str, float | int | None]:
+) -> dict[str, Any]:
     """slope (per within-pool SD of x), its interval and p-value, with n_pools, n_draws,
     n_problems and the within-pool SD; rows with a missing value are left out."""
-    import statsmodels.api as sm
-
     y, x = np.asarray(y, float), np.asarray(x, float)
     ctl = [np.asarray(c, float) for c in controls]
     keep = np.isfinite(y) & np.isfinite(x)
     for c in ctl:
         keep &= np.isfinite(c)
-    pool_codes, pool = np.unique(np.asarray(pools)[keep], return_inverse=True)
-    prob_codes, prob = np.unique(np.asarray(problems)[keep], return_inverse=True)
-    n, n_pools = int(keep.sum()), len(pool_codes)
-    out: dict[str, float | int | None] = {
-        "slope": None,
-        "slope_lo": None,
-        "slope_hi": None,
-        "p_value": None,
-        "n_pools": n_pools,
-        "n_draws": n,
-        "n_problems": len(prob_codes),
-        "sd_within": None,
-    }
-    if n - n_pools < 2 + len(ctl) or len(prob_codes) < 2:
-        return out
-    xd = demean(x[keep], pool, n_pools)
-    sd = math.sqrt(float(xd @ xd) / (n - n_pools))
-    yd = demean(y[keep], pool, n_pools)
-    if not sd > 1e-12 * (float(np.abs(x[keep]).max()) + 1e-300) or not np.any(yd):
-        return out
-    cols = [xd / sd] + [demean(c[keep], pool, n_pools) for c in ctl]
-    fit = sm.OLS(yd, np.column_stack(cols)).fit(
-        cov_type="cluster", cov_kwds={"groups": prob}, use_t=True
-    )
-    lo, hi = fit.conf_int(alpha=1.0 - level)[0]
-    values = {
-        "slope": float(fit.params[0]),
-        "slope_lo": float(lo),
-        "slope_hi": float(hi),
-        "p_value": float(fit.pvalues[0]),
-    }
-    out.update({k: (v if math.isfinite(v) else None) for k, v in values.items()})
-    out["sd_within"] = sd
-    return out
+    return fe_fit(fe_design(x, pools, problems, ctl, keep), y, level)
 
 
-def quartile_diffs(
-    y: np.ndarray, x: np.ndarray, pools: np.ndarray, n_pools: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per pool: mean y of the draws with x at or above the pool's 75th percentile minus that
-    of the draws at or below its 25th (numpy's linear quantiles), and whether the pool counts
-    (its quartiles differ, so the two groups are distinct)."""
+def quartile_masks(
+    x: np.ndarray, pools: np.ndarray, n_pools: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per draw: in its pool's top quartile of x (at or above the 75th percentile) and in its
+    bottom quartile (at or below the 25th; numpy's linear quantiles); per pool: whether it
+    counts (at least two draws and distinct quartiles, so the two groups differ)."""
     order = np.lexsort((x, pools))
-    xs, ys, ps = x[order], y[order], pools[order]
+    xs, ps = x[order], pools[order]
     sizes = np.bincount(ps, minlength=n_pools)
     start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
 
@@ -108,18 +142,21 @@ def quartile_diffs(
         return a + frac * (b - a)
 
     q25, q75 = quantile(0.25), quantile(0.75)
-    top = xs >= q75[ps]
-    bottom = xs <= q25[ps]
+    return x >= q75[pools], x <= q25[pools], (sizes >= 2) & (q75 > q25)
+
+
+def quartile_diffs(
+    y: np.ndarray, top: np.ndarray, bottom: np.ndarray, pools: np.ndarray, n_pools: int
+) -> np.ndarray:
+    """Per pool: mean y of its top-quartile draws minus that of its bottom-quartile draws."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        top_mean = np.bincount(ps, weights=ys * top, minlength=n_pools) / np.bincount(
-            ps, weights=top, minlength=n_pools
+        top_mean = np.bincount(pools, weights=y * top, minlength=n_pools) / np.bincount(
+            pools, weights=top, minlength=n_pools
         )
-        bottom_mean = np.bincount(ps, weights=ys * bottom, minlength=n_pools) / np.bincount(
-            ps, weights=bottom, minlength=n_pools
+        bottom_mean = np.bincount(pools, weights=y * bottom, minlength=n_pools) / np.bincount(
+            pools, weights=bottom, minlength=n_pools
         )
-    ok = (sizes >= 2) & (q75 > q25)
-    diff = np.where(ok, top_mean - bottom_mean, 0.0)
-    return diff, ok
+    return top_mean - bottom_mean
 
 
 def quartile_effect(
@@ -130,28 +167,30 @@ def quartile_effect(
     *,
     n_boot: int = 1000,
     seed: int = 0,
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float | None, Interval, int]:
     """Mean over pools of (top-quartile accuracy - bottom-quartile accuracy) of the metric,
-    with a bootstrap interval over problems and the number of pools it averages."""
+    with a bootstrap interval over problems and the number of pools it averages. ``masks``:
+    :func:`quartile_masks` of these very rows, to share between outcomes of one metric."""
     y, x = np.asarray(y, float), np.asarray(x, float)
     keep = np.isfinite(y) & np.isfinite(x)
-    pool_codes, pool = np.unique(np.asarray(pools)[keep], return_inverse=True)
-    prob_codes, prob = np.unique(np.asarray(problems)[keep], return_inverse=True)
-    n_pools = len(pool_codes)
+    pool, n_pools = dense_codes(pools, keep)
+    prob, n_probs = dense_codes(problems, keep)
     if not n_pools:
         return None, Interval(None, None, n_boot, 0, "none"), 0
-    diff, ok = quartile_diffs(y[keep], x[keep], pool, n_pools)
+    top, bottom, ok = masks if masks is not None else quartile_masks(x[keep], pool, n_pools)
+    diff = np.where(ok, quartile_diffs(y[keep], top, bottom, pool, n_pools), 0.0)
     prob_of_pool = np.zeros(n_pools, dtype=np.int64)
     prob_of_pool[pool] = prob
-    sums = np.bincount(prob_of_pool, weights=diff * ok, minlength=len(prob_codes))
-    counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=len(prob_codes))
+    sums = np.bincount(prob_of_pool, weights=diff, minlength=n_probs)
+    counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=n_probs)
     used = int(ok.sum())
     if not used:
         return None, Interval(None, None, n_boot, 0, "none", "no pool with distinct quartiles"), 0
     point = float(sums.sum() / counts.sum())
     if not n_boot:
         return point, Interval(None, None, 0, 0, "none"), used
-    w = resample_weights(len(prob_codes), n_boot, seed)
+    w = resample_weights(n_probs, n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = (w @ sums) / (w @ counts)
     why = "a resample without a pool with distinct quartiles"

@@ -24,7 +24,7 @@ from divtui.store import report_queries as rq
 
 from . import stats
 from .decompose import decompose
-from .fixed_effects import bh_qvalues, fe_slope, quartile_effect
+from .fixed_effects import bh_qvalues, fe_design, fe_fit, fe_slope, quartile_effect, quartile_masks
 from .intervals import Interval
 from .passk import pass_at_k_many
 from .prune import neighbourhood_quality
@@ -476,7 +476,7 @@ def _scorers(
             sub["value"].to_numpy(float),
             correct,
             pd.factorize(pd.MultiIndex.from_frame(sub[["problem_id", "temperature"]]))[0],
-            sub["problem_id"].to_numpy(),
+            pd.factorize(sub["problem_id"])[0],
             n_boot=n_boot,
             seed=seed,
         )
@@ -501,7 +501,7 @@ def _within_rows(
     rows = []
     for prefix, sub in _groups(df, ["run_id", "k"]):
         pools = sub[POOL].to_numpy()
-        problems = sub["problem_id"].to_numpy()
+        problems = pd.factorize(sub["problem_id"])[0]
         for m in metrics:
             x = sub[m].to_numpy(float)
             for t in outcomes:
@@ -529,20 +529,31 @@ def _fixed_effect_rows(
     rows = []
     for prefix, sub in _groups(df, ["run_id", "k"]):
         pools = sub[POOL].to_numpy()
-        problems = sub["problem_id"].to_numpy()
+        problems = pd.factorize(sub["problem_id"])[0]
         ctl = [sub[control].to_numpy(float)] if control else []
         for m in metrics:
             x = sub[m].to_numpy(float)
+            keep = np.isfinite(x)
+            for c in ctl:
+                keep &= np.isfinite(c)
+            design = fe_design(x, pools, problems, ctl, keep)
+            x_only = np.isfinite(x)
+            pool_x, n_pools_x = stats.dense_codes(pools, x_only)
+            masks = quartile_masks(x[x_only], pool_x, n_pools_x)
             for t in targets:
                 y = sub[t].to_numpy(float)
-                fit = fe_slope(y, x, pools, problems, ctl)
+                same = bool(np.isfinite(y[keep]).all())
+                fit = fe_fit(design, y) if same else fe_slope(y, x, pools, problems, ctl)
                 row: Row = {**prefix, "metric": m, "aggregator": t, "control": control}
                 for key in ("slope", "slope_lo", "slope_hi", "p_value"):
                     row[key] = fit[key]
                 row["q_value"] = None
                 for key in ("n_pools", "n_draws", "n_problems", "sd_within"):
                     row[key] = fit[key]
-                point, iv, used = quartile_effect(y, x, pools, problems, n_boot=n_boot, seed=seed)
+                shared = masks if bool(np.isfinite(y[x_only]).all()) else None
+                point, iv, used = quartile_effect(
+                    y, x, pools, problems, n_boot=n_boot, seed=seed, masks=shared
+                )
                 _ci_fields(row, "top_minus_bottom", point, iv)
                 row["n_quartile_pools"] = used
                 rows.append(_finish(row, n_boot))

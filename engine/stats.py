@@ -26,6 +26,20 @@ MAX_LEVELS = 64
 _DEGENERATE = 1e-10
 
 
+def dense_codes(values: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Codes 0..n-1 of the kept values (in order of value) and n: the inverse of np.unique,
+    in linear time for non-negative integer codes (pd.factorize output), else np.unique."""
+    v = np.asarray(values)
+    if keep is not None:
+        v = v[keep]
+    if v.dtype.kind in "iu" and (v.size == 0 or v.min() >= 0):
+        present = np.bincount(v) > 0 if v.size else np.zeros(0, bool)
+        remap = np.cumsum(present) - 1
+        return remap[v].astype(np.int64), int(present.sum())
+    codes, inv = np.unique(v, return_inverse=True)
+    return inv.astype(np.int64), len(codes)
+
+
 def bootstrap_indices(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
     """The resampled problem indices, shape (n_boot, n_groups), reproducible from ``seed``."""
     rng = np.random.default_rng(seed)
@@ -309,15 +323,15 @@ def correlate(
         z = np.asarray(z, float)
         keep &= np.isfinite(z)
     x, y = x[keep], y[keep]
-    codes, g = np.unique(np.asarray(groups)[keep], return_inverse=True)
-    out: dict[str, object] = {"n": int(x.size), "n_problems": int(codes.size)}
+    g, n_codes = dense_codes(groups, keep)
+    out: dict[str, object] = {"n": int(x.size), "n_problems": n_codes}
     keys = ["pearson"] + (["spearman"] if rank else []) + (["partial"] if z is not None else [])
     if x.size < 3:
         for key in keys:
             out[key], out[f"{key}_ci"] = None, Interval(None, None, n_boot, 0, "none")
         return out
-    ones = np.ones((1, codes.size))
-    w = resample_weights(codes.size, n_boot, seed) if n_boot else None
+    ones = np.ones((1, n_codes))
+    w = resample_weights(n_codes, n_boot, seed) if n_boot else None
     fns = {"pearson": boot_pearson, "spearman": boot_spearman}
     for key in keys[: 1 + rank]:
         point = float(fns[key](x, y, g, ones)[0])
@@ -364,8 +378,7 @@ def correlate_many(
         (x, y): correlate(columns[x], columns[y], groups, z=z, rank=False, n_boot=n_boot, seed=seed)
         for x, y in pairs
     }
-    _, g = np.unique(np.asarray(groups), return_inverse=True)
-    n_groups = int(g.max()) + 1
+    g, n_groups = dense_codes(groups)
     stack = np.stack([np.asarray(columns[c], float) for c in used])
     where = {c: i for i, c in enumerate(used)}
     idx = [(where[x], where[y]) for x, y in pairs]
@@ -459,28 +472,28 @@ def within_auc(
     pool depends on), with a bootstrap interval over problems; counts of pools."""
     x = np.asarray(scores, float)
     y = np.asarray(positive, bool)
-    pool_codes, pool = np.unique(np.asarray(pools), return_inverse=True)
-    prob_codes, prob = np.unique(np.asarray(problems), return_inverse=True)
+    pool, n_pools = dense_codes(pools)
+    prob, n_probs = dense_codes(problems)
     order = np.argsort(pool, kind="stable")
     bounds = np.flatnonzero(np.r_[True, pool[order][1:] != pool[order][:-1], True])
-    values = np.full(len(pool_codes), np.nan)
-    prob_of_pool = np.zeros(len(pool_codes), dtype=np.int64)
+    values = np.full(n_pools, np.nan)
+    prob_of_pool = np.zeros(n_pools, dtype=np.int64)
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         rows = order[a:b]
         p = pool[rows[0]]
         prob_of_pool[p] = prob[rows[0]]
         values[p] = auc(x[rows], y[rows])
     ok = np.isfinite(values)
-    sums = np.bincount(prob_of_pool, weights=np.where(ok, values, 0.0), minlength=len(prob_codes))
-    counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=len(prob_codes))
+    sums = np.bincount(prob_of_pool, weights=np.where(ok, values, 0.0), minlength=n_probs)
+    counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=n_probs)
     out: dict[str, object] = {
-        "n_pools": len(pool_codes),
+        "n_pools": n_pools,
         "n_informative_pools": int(ok.sum()),
         "within_auc": float(sums.sum() / counts.sum()) if ok.any() else None,
         "interval": Interval(None, None, n_boot, 0, "none"),
     }
     if ok.any() and n_boot:
-        w = resample_weights(len(prob_codes), n_boot, seed)
+        w = resample_weights(n_probs, n_boot, seed)
         reps = boot_ratio(sums, counts, w)
         out["interval"] = boot_interval(
             out["within_auc"],  # type: ignore[arg-type]

@@ -192,6 +192,12 @@ def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
 
 
+def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Embedders with stored vectors."""
+    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
 def draw_mean_reward(
     con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any], scorer: str
 ) -> pd.DataFrame:

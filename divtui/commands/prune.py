@@ -79,6 +79,11 @@ def neighbours_table(rows: list[dict[str, Any]]) -> str:
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
 @click.option("--scorer", default=None, help="scorer for wmaj/bst (default: the first stored)")
 @click.option("--embedder", default=None, help="SBERT embedder (default: the first stored)")
+@click.option(
+    "--no-report-cache",
+    is_flag=True,
+    help="do not recompute the overview's report tables for the UI afterwards",
+)
 def command(
     db: str | None,
     metric: str,
@@ -89,6 +94,7 @@ def command(
     run_id: str | None,
     scorer: str | None,
     embedder: str | None,
+    no_report_cache: bool,
 ) -> None:
     """Prune every stored draw of size N to m medoids and to m random members, for every m.
 
@@ -122,6 +128,11 @@ def command(
                 progress=progress,
                 notice=notice,
             )
+        if not no_report_cache:
+            from divtui.engine.report_cache import refresh_overview
+
+            with progress_bar("report tables for the UI") as progress:
+                refresh_overview(con, progress=progress)
     except (PruneError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     finally:
