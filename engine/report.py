@@ -168,10 +168,11 @@ def _accuracy(
         problems = sorted(sub["problem_id"].unique())
         row["n_problems"] = len(problems)
         row["n_draws"] = int(sub.groupby("label")["n_draws"].sum().max())
-        row["n_pools"] = int(sub.groupby("problem_id")["n_pools"].max().sum())
+        row["n_pools"] = int(sub.groupby("label").size().max())
+        per_problem = sub.groupby(["label", "problem_id"])[["hits", "n"]].sum().reset_index()
         w = stats.resample_weights(len(problems), n_boot, seed) if n_boot else None
         for label, *_ in outcomes:
-            s = sub[sub["label"] == label].set_index("problem_id").reindex(problems)
+            s = per_problem[per_problem["label"] == label].set_index("problem_id").reindex(problems)
             hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()
             value, iv = stats.mean_interval(hits, n, weights=w)
             _ci_fields(row, label, value, iv)
@@ -194,7 +195,7 @@ def _groups(df: pd.DataFrame, keys: list[str]) -> Iterable[tuple[Row, pd.DataFra
 def _pools_in(sub: pd.DataFrame, keep: np.ndarray) -> int:
     """Pools with at least one of the kept draws."""
     codes = sub[POOL].to_numpy()[keep]
-    return int(np.unique(codes).size)
+    return int(np.count_nonzero(np.bincount(codes))) if codes.size else 0
 
 
 def _correlations(
@@ -330,8 +331,8 @@ def _buckets(
                 row["lo"], row["hi"] = float(edges[b]), float(edges[b + 1])
                 row["count"] = int(inside.sum())
                 row["n_draws"] = row["count"]
-                row["n_pools"] = int(np.unique(pool[keep][inside]).size)
-                row["n_problems"] = int(np.unique(g[keep][inside]).size)
+                row["n_pools"] = int(np.count_nonzero(np.bincount(pool[keep][inside])))
+                row["n_problems"] = int(np.count_nonzero(np.bincount(g[keep][inside])))
                 row["min"] = float(xs.min()) if xs.size else None
                 row["max"] = float(xs.max()) if xs.size else None
                 row["mean"] = float(xs.mean()) if xs.size else None
@@ -412,10 +413,15 @@ def _pruning(
         row: Row = {**prefix, "weighted": bool(prefix["weighted"])}
         row["n_problems"] = len(problems)
         row["n_draws"] = int(sub.groupby("aggregator")["n_draws"].sum().max())
-        row["n_pools"] = int(sub.groupby("problem_id")["n_pools"].max().sum())
+        row["n_pools"] = int(sub.groupby("aggregator").size().max())
+        per_problem = sub.groupby(["aggregator", "problem_id"])[["hits", "n"]].sum().reset_index()
         w = stats.resample_weights(len(problems), n_boot, seed) if n_boot else None
         for a in PRUNE_AGGREGATORS:
-            s = sub[sub["aggregator"] == a].set_index("problem_id").reindex(problems)
+            s = (
+                per_problem[per_problem["aggregator"] == a]
+                .set_index("problem_id")
+                .reindex(problems)
+            )
             if s["n"].isna().all():
                 continue
             hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()

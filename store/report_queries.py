@@ -131,21 +131,20 @@ def problem_accuracy(
     outcomes: Sequence[Column],
     by: Sequence[str],
 ) -> pd.DataFrame:
-    """Per (run_id, *by, problem_id, label): correct picks, graded draws, draws and pools
-    (temperatures of the problem), summed in DuckDB."""
+    """Per (run_id, *by, problem_id, temperature, label): correct picks, graded draws and
+    draws of one pool, summed in DuckDB (temperature is a key once, whether or not in by)."""
+    keys_ = ["run_id", *by, "problem_id"] + ([] if "temperature" in by else ["temperature"])
     if not outcomes:
-        cols = ["run_id", *by, "problem_id", "label", "hits", "n", "n_draws", "n_pools"]
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=[*keys_, "label", "hits", "n", "n_draws"])
     values = ", ".join("(?, ?, ?, ?)" for _ in outcomes)
     lab_params = [v for c in outcomes for v in c]
-    keys = ", ".join(f"d.{c}" for c in ("run_id", *by, "problem_id"))
+    keys = ", ".join(f"d.{c}" for c in keys_)
     query = f"""
         WITH labels(label, aggregator, embedder, scorer) AS (VALUES {values})
         SELECT {keys}, l.label,
                sum(o.correct::INTEGER)::DOUBLE AS hits,
                count(o.correct)::DOUBLE AS n,
-               count(*) AS n_draws,
-               count(DISTINCT d.temperature) AS n_pools
+               count(*) AS n_draws
         FROM draws d
         JOIN draw_outcomes o USING (draw_id)
         JOIN labels l ON o.aggregator = l.aggregator AND o.embedder = l.embedder
@@ -221,14 +220,14 @@ def draw_mean_reward(
 def prune_accuracy(
     con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
 ) -> pd.DataFrame:
-    """Per (run, k, metric, m, selector, weighted, embedder, scorer, problem, aggregator):
-    correct picks (hits), graded rows (n), draws and pools (temperatures of the problem)."""
+    """Per (run, k, metric, m, selector, weighted, embedder, scorer, problem, temperature,
+    aggregator): correct picks (hits), graded rows (n) and draws of one pool."""
     return con.execute(
         f"""
         SELECT d.run_id, d.k, p.metric, p.m, p.selector, p.weighted, p.embedder, p.scorer,
-               d.problem_id, p.aggregator,
+               d.problem_id, d.temperature, p.aggregator,
                sum(p.correct::INTEGER)::DOUBLE AS hits, count(p.correct)::DOUBLE AS n,
-               count(*) AS n_draws, count(DISTINCT d.temperature) AS n_pools
+               count(*) AS n_draws
         FROM prune_outcomes p JOIN draws d USING (draw_id)
         WHERE {where}
         GROUP BY ALL ORDER BY ALL
