@@ -884,5 +884,10 @@ def caption(name: str, meta: dict[str, Any]) -> str:
         "neighbours": "Per run and space, over every graded pool: how often a sample's nearest "
         "other member of its pool shares its answer class and correctness.",
     }
+    if name == "fixed_effects" and n_boot:
+        ci = (
+            " slope intervals: cluster-robust t intervals; top_minus_bottom: bootstrap over "
+            f"problems ({n_boot} resamples)."
+        )
     extra = "" if name in ("neighbours",) else ci
     return texts.get(name, "") + extra

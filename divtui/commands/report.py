@@ -258,11 +258,11 @@ def _pruning_md(rows: list[Row]) -> str:
         if diffs:
             parts.append("Paired difference medoids − random on the same draws:")
             body = [
-                [r["metric"], "weighted" if r["weighted"] else "", str(r["m"])]
+                [r["metric"], "medoids" + (" (weighted)" if r["weighted"] else ""), str(r["m"])]
                 + [_ci(r, f"{a}_minus_random", zero=True) for a in aggs]
                 for r in diffs
             ]
-            parts.append(_table(["metric", "", "m", *aggs], body, right=3))
+            parts.append(_table(["metric", "kept", "m", *aggs], body, right=3))
     return "\n\n".join(parts)
 
 
