@@ -284,8 +284,7 @@ def test_buckets_match_a_loop_over_numpy_histogram_bins(study: Path) -> None:
         counts, edges = np.histogram(x, bins=4)
         assert list(rs["count"]) == list(counts)
         assert np.allclose(rs["lo"], edges[:-1]) and np.allclose(rs["hi"], edges[1:])
-        own = [r for r in rows if r["k"] == k and r["temperature"] == t]
-        for b, row in enumerate(own):
+        for b, row in enumerate(rs.to_dict("records")):
             inside = [i for i, v in enumerate(x) if edges[b] <= v and (v < edges[b + 1] or b == 3)]
             assert row["count"] == len(inside)
             if inside:

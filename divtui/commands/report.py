@@ -293,7 +293,7 @@ def _scorers_md(rows: list[Row]) -> str:
 def to_markdown(report: dict[str, Any], db: str) -> str:
     """The report as Markdown: one section per table, like the research notes, each opened by
     its caption (engine.report.caption: what it pools over) and closed by its interval notes."""
-    from divtui.engine.report import caption
+    from divtui.engine.captions import caption
 
     meta, tables = report["meta"], report["tables"]
     aggs = meta["aggregators"]

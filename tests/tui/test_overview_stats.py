@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from divtui.engine.report import caption
+from divtui.engine.captions import caption
 from divtui.engine.report_cache import cached_overview, refresh_overview
 from divtui.store import open_db
 from divtui.tui import report_view as rv

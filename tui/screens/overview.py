@@ -165,7 +165,7 @@ class OverviewScreen(Screen[None]):
         """What the table pools over (engine.report.caption), where its numbers come from, and
         its interval notes."""
         try:
-            from divtui.engine.report import caption
+            from divtui.engine.captions import caption
         except ImportError:
             return Text("")
         where = {
