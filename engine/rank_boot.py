@@ -53,27 +53,32 @@ def rank_counts(
     """
     vals, v = np.unique(np.asarray(x, float), return_inverse=True)
     n_vals = len(vals)
-    per_value = sp.csr_matrix(
-        (np.ones(len(v)), (v, groups)), shape=(n_vals, n_groups), dtype=np.float64
-    )
+    if not labels or not sum(len(a) for a in labels):
+        return np.zeros((n_labels, n_groups))
     lab = np.concatenate(list(labels))
     cols = np.tile(v, len(labels)) if items is None else np.concatenate([v[i] for i in items])
     present, lab = np.unique(lab, return_inverse=True)
-    by_label = sp.csc_matrix(
-        (np.ones(lab.size), (lab, cols)), shape=(len(present), n_vals), dtype=np.float64
+    # exact integer counts: 2 K = 2 (labels x values) @ (counts up to each value) - ties
+    biggest = int(np.bincount(lab).max()) * int(np.bincount(groups, minlength=n_groups).max())
+    dtype = np.int32 if 2 * biggest < 2**31 else np.int64
+    per_value = sp.csr_matrix(
+        (np.ones(len(v), dtype), (v, groups)), shape=(n_vals, n_groups), dtype=dtype
     )
-    out = -0.5 * (by_label @ per_value).toarray()
+    by_label = sp.csc_matrix(
+        (np.ones(lab.size, dtype), (lab, cols)), shape=(len(present), n_vals), dtype=dtype
+    )
+    twice = -(by_label @ per_value).toarray().astype(np.int64)
     per_value_t = per_value.T.tocsr()
-    below = np.zeros(n_groups)
+    below = np.zeros(n_groups, dtype)
     step = max(1, _CHUNK_CELLS // max(1, n_groups))
     for lo in range(0, n_vals, step):
         hi = min(n_vals, lo + step)
-        cum_t = np.cumsum(per_value_t[:, lo:hi].toarray(), axis=1)
+        cum_t = np.cumsum(per_value_t[:, lo:hi].toarray(), axis=1, dtype=dtype)
         cum_t += below[:, None]
         below = cum_t[:, -1].copy()
-        out += by_label[:, lo:hi] @ np.ascontiguousarray(cum_t.T)
+        twice += 2 * (by_label[:, lo:hi] @ np.ascontiguousarray(cum_t.T))
     full = np.zeros((n_labels, n_groups))
-    full[present] = out
+    full[present] = twice / 2.0
     return full
 
 
@@ -106,9 +111,9 @@ def boot_spearman_levels(
 
     ``groups`` holds each item's problem code (0..P-1), ``weights`` is (B, P). Same values as
     :func:`divtui.engine.stats.boot_spearman_pairs`; the cost is one pass over the items per
-    column and a few (B x P) @ (P x P*L) products, whatever the number of items. The rows of
-    each column's most frequent level come from the all-items row minus the other levels, so
-    only the other items are counted.
+    column and a few (B x P) @ (P x P*L) products, whatever the number of items. The items at
+    each column's most frequent level need no counts (the centred ranks sum to 0), so only the
+    other items are counted.
     """
     x = np.asarray(x, float)
     g = np.asarray(groups, np.int64)
@@ -120,28 +125,29 @@ def boot_spearman_levels(
     var_x = _nan_if_degenerate((cube - _tie_cubes(x, g, n_groups, w)) / 12.0, cube)
     codes = [levels(y) for y in ys]
     tops = [int(np.argmax(np.bincount(c, minlength=n_l))) for c, n_l in codes]
-    offsets = np.cumsum([n_groups] + [n_groups * n_l for _, n_l in codes])
-    labels, items = [g], [np.arange(len(x))]
+    offsets = np.cumsum([0] + [n_groups * n_l for _, n_l in codes])
+    labels, items = [], []
     for (c, n_l), top, off in zip(codes, tops, offsets, strict=False):
         keep = np.flatnonzero(c != top)
         labels.append(off + g[keep] * n_l + c[keep])
         items.append(keep)
     k = rank_counts(x, labels, int(offsets[-1]), g, n_groups, items=items)
-    k_all = k[:n_groups]
     out = np.empty((w.shape[0], len(ys)))
     for t, ((c, n_l), top, off) in enumerate(zip(codes, tops, offsets, strict=False)):
         cnt = np.zeros((n_groups, n_l))
         np.add.at(cnt, (g, c), 1.0)
-        k_t = k[off : off + n_groups * n_l].reshape(n_groups, n_l, n_groups)
-        k_t[:, top, :] = k_all - (k_t.sum(axis=1) - k_t[:, top, :])
-        k_t = k_t.reshape(n_groups * n_l, n_groups)
-        k_t -= (cnt.reshape(-1, 1) * per_group[None, :]) / 2.0
         by = np.cumsum(cnt, axis=1) - cnt / 2.0 - per_group[:, None] / 2.0  # (P, L)
         u = w @ by  # (B, L): centred rank of each level
         tot = w @ cnt  # (B, L): weight of each level
         var_y = _nan_if_degenerate((cube - (tot**3).sum(axis=1)) / 12.0, cube)
-        v = (w @ k_t.T).reshape(w.shape[0], n_groups, n_l)
-        cov = ((v * u[:, None, :]).sum(axis=2) * w).sum(axis=1)
+        # sum_l V_{p,l} is the summed centred x-rank of problem p's items, and sum_p W_p of
+        # that is 0 (ranks are centred): so cov = sum_p W_p sum_{l != top} V_{p,l}(u_l - u_top)
+        # and the most frequent level needs no counts of its own
+        rest = np.array([lv for lv in range(n_l) if lv != top], dtype=np.int64)
+        rows = (off + np.arange(n_groups)[None, :] * n_l + rest[:, None]).ravel()  # (l, p)
+        k_rest = k[rows] - (cnt[:, rest].T.reshape(-1, 1) * per_group[None, :]) / 2.0
+        v = (w @ k_rest.T).reshape(w.shape[0], len(rest), n_groups)  # one product, all levels
+        cov = ((v * w[:, None, :]).sum(axis=2) * (u[:, rest] - u[:, [top]])).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, t] = np.clip(cov / np.sqrt(var_x * var_y), -1.0, 1.0)
     return out

@@ -12,6 +12,7 @@ Intervals follow the rules of engine.intervals (undefined replicates counted, Wi
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -55,8 +56,17 @@ def bootstrap_weights(indices: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def resample_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
-    """Multiplicities (n_boot, n_groups) of ``n_boot`` problem resamples drawn from ``seed``."""
-    return bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    """Multiplicities (n_boot, n_groups) of ``n_boot`` problem resamples drawn from ``seed``
+    (read-only: the same few are asked for by every row of a report, so they are kept)."""
+    return _resample_weights(int(n_groups), int(n_boot), int(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _resample_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """resample_weights, computed once per arguments."""
+    w = bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    w.setflags(write=False)
+    return w
 
 
 def percentile_ci(stats: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float] | None:
@@ -93,14 +103,18 @@ def _moments(
 def _covariances(
     weights: np.ndarray, m: dict[str, np.ndarray], n_cols: int
 ) -> dict[str, np.ndarray]:
-    """Weighted (co)variances of every replicate from per-group moments: keys 'ij'."""
-    n = weights @ m["n"]
+    """Weighted (co)variances of every replicate from per-group moments: keys 'ij'. One
+    matrix product reads the weights once for every moment."""
+    keys = list(m)
+    sums = weights @ np.column_stack([m[k] for k in keys])
+    got = {k: sums[:, i] for i, k in enumerate(keys)}
+    n = got["n"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = [(weights @ m[f"s{i}"]) / n for i in range(n_cols)]
+        means = [got[f"s{i}"] / n for i in range(n_cols)]
         cov: dict[str, np.ndarray] = {}
         for i in range(n_cols):
             for j in range(i, n_cols):
-                raw = (weights @ m[f"s{i}{j}"]) / n
+                raw = got[f"s{i}{j}"] / n
                 c = raw - means[i] * means[j]
                 cov[f"{i}{j}"] = _nan_if_degenerate(c, raw) if i == j else c
     return cov
