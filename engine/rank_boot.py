@@ -143,11 +143,13 @@ def boot_spearman_levels(
         # sum_l V_{p,l} is the summed centred x-rank of problem p's items, and sum_p W_p of
         # that is 0 (ranks are centred): so cov = sum_p W_p sum_{l != top} V_{p,l}(u_l - u_top)
         # and the most frequent level needs no counts of its own
-        rest = np.array([lv for lv in range(n_l) if lv != top], dtype=np.int64)
-        rows = (off + np.arange(n_groups)[None, :] * n_l + rest[:, None]).ravel()  # (l, p)
-        k_rest = k[rows] - (cnt[:, rest].T.reshape(-1, 1) * per_group[None, :]) / 2.0
-        v = (w @ k_rest.T).reshape(w.shape[0], len(rest), n_groups)  # one product, all levels
-        cov = ((v * w[:, None, :]).sum(axis=2) * (u[:, rest] - u[:, [top]])).sum(axis=1)
+        # only the (problem, level) rows that hold items, the modal level left out
+        pp, ll = np.nonzero(cnt)
+        keep = ll != top
+        pp, ll = pp[keep], ll[keep]
+        k_rest = k[off + pp * n_l + ll] - (cnt[pp, ll][:, None] * per_group[None, :]) / 2.0
+        v = w @ k_rest.T  # (B, rows): one product for every level
+        cov = (v * w[:, pp] * (u[:, ll] - u[:, [top]])).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, t] = np.clip(cov / np.sqrt(var_x * var_y), -1.0, 1.0)
     return out

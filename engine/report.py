@@ -489,12 +489,17 @@ def _scorers(
         _ci_fields(row, "within_auc", within["within_auc"], within["interval"])
         row["n_pools"] = within["n_pools"]
         row["n_informative_pools"] = within["n_informative_pools"]
+        label = prefix["scorer"]
         for b in bst:
-            if b["run_id"] == prefix["run_id"] and b.get(prefix["scorer"]) is not None:
+            if b["run_id"] == prefix["run_id"] and b.get(label) is not None:
                 key = f"bst_k{b['k']}"
-                lo, hi = b[f"{prefix['scorer']}_lo"], b[f"{prefix['scorer']}_hi"]
-                iv_b = Interval(lo, hi, n_boot, n_boot, "percentile") if lo is not None else None
-                _ci_fields(row, key, b[prefix["scorer"]], iv_b)
+                # the accuracy row's interval for this scorer, with its note under the new key
+                notes = [n for n in (b["ci_note"] or "").split("; ") if n.startswith(f"{label}: ")]
+                note = notes[0][len(label) + 2 :] if notes else None
+                valid = b["n_boot_valid"] if b["n_boot_valid"] is not None else 0
+                lo, hi = b[f"{label}_lo"], b[f"{label}_hi"]
+                iv_b = Interval(lo, hi, n_boot, valid, "copied", note)
+                _ci_fields(row, key, b[label], iv_b)
         rows.append(_finish(row, n_boot))
     return rows
 
