@@ -73,13 +73,37 @@ def rank_counts(
     step = max(1, _CHUNK_CELLS // max(1, n_groups))
     for lo in range(0, n_vals, step):
         hi = min(n_vals, lo + step)
-        cum_t = np.cumsum(per_value_t[:, lo:hi].toarray(), axis=1, dtype=dtype)
-        cum_t += below[:, None]
+        cum_t = _prefix_rows(per_value_t[:, lo:hi], below, hi - lo, dtype)
         below = cum_t[:, -1].copy()
         twice += 2 * (by_label[:, lo:hi] @ np.ascontiguousarray(cum_t.T))
     full = np.zeros((n_labels, n_groups))
     full[present] = twice / 2.0
     return full
+
+
+def _prefix_rows(sub: sp.csr_matrix, below: np.ndarray, width: int, dtype: type) -> np.ndarray:
+    """``below[:, None] + cumsum(sub.toarray(), axis=1)`` for a sparse (rows x width) count
+    matrix, built as runs of constant values (np.repeat) instead of a row-wise cumsum: every
+    row is a step function with one step per stored entry."""
+    sub.sort_indices()
+    ind, ptr, dat = sub.indices, sub.indptr, sub.data
+    n_rows = len(ptr) - 1
+    per_row = np.diff(ptr)
+    lead = ptr[:-1] + np.arange(n_rows)  # slot of each row's first run (before any entry)
+    total = n_rows + len(ind)
+    is_lead = np.zeros(total, bool)
+    is_lead[lead] = True
+    starts = np.zeros(total, np.int64)
+    starts[~is_lead] = ind
+    run = np.cumsum(dat, dtype=np.int64)
+    base = np.concatenate([[0], run])[ptr[:-1]]
+    values = np.zeros(total, np.int64)
+    values[~is_lead] = run - np.repeat(base, per_row)
+    values += np.repeat(below.astype(np.int64), per_row + 1)
+    ends = np.empty(total, np.int64)
+    ends[:-1] = starts[1:]
+    ends[np.r_[lead[1:] - 1, total - 1]] = width
+    return np.repeat(values.astype(dtype), ends - starts).reshape(n_rows, width)
 
 
 def _tie_cubes(x: np.ndarray, groups: np.ndarray, n_groups: int, weights: np.ndarray) -> np.ndarray:
