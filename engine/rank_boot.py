@@ -58,26 +58,28 @@ def rank_counts(
     lab = np.concatenate(list(labels))
     cols = np.tile(v, len(labels)) if items is None else np.concatenate([v[i] for i in items])
     present, lab = np.unique(lab, return_inverse=True)
-    # exact integer counts: 2 K = 2 (labels x values) @ (counts up to each value) - ties
+    # exact integer counts (labels x values) @ (counts up to each value), then minus half the
+    # ties; every entry is at most (items of a label) x (items of a problem)
     biggest = int(np.bincount(lab).max()) * int(np.bincount(groups, minlength=n_groups).max())
-    dtype = np.int32 if 2 * biggest < 2**31 else np.int64
+    dtype = np.int32 if biggest < 2**31 else np.int64
     per_value = sp.csr_matrix(
         (np.ones(len(v), dtype), (v, groups)), shape=(n_vals, n_groups), dtype=dtype
     )
     by_label = sp.csc_matrix(
         (np.ones(lab.size, dtype), (lab, cols)), shape=(len(present), n_vals), dtype=dtype
     )
-    twice = -(by_label @ per_value).toarray().astype(np.int64)
+    acc = np.zeros((len(present), n_groups), dtype)
     per_value_t = per_value.T.tocsr()
     below = np.zeros(n_groups, dtype)
-    step = max(1, _CHUNK_CELLS // max(1, n_groups))
+    step = max(1, 2 * _CHUNK_CELLS // max(1, n_groups))
     for lo in range(0, n_vals, step):
         hi = min(n_vals, lo + step)
         cum_t = _prefix_rows(per_value_t[:, lo:hi], below, hi - lo, dtype)
         below = cum_t[:, -1].copy()
-        twice += 2 * (by_label[:, lo:hi] @ np.ascontiguousarray(cum_t.T))
+        np.add(acc, by_label[:, lo:hi] @ np.ascontiguousarray(cum_t.T), out=acc)
+    ties = (by_label @ per_value).toarray()
     full = np.zeros((n_labels, n_groups))
-    full[present] = twice / 2.0
+    full[present] = acc - 0.5 * ties
     return full
 
 
