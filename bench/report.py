@@ -40,16 +40,18 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _timed(db: Path, **kw: object) -> tuple[float, dict]:
-    """Seconds for one build_report on a read-only connection, and the report."""
+def _timed(db: Path, **kw: object) -> tuple[float, float, dict]:
+    """Wall seconds and CPU seconds (this process, every thread) of one build_report on a
+    read-only connection, and the report. On a shared machine the CPU seconds move less with
+    the load than the wall time."""
     from divtui.engine.report import build_report
     from divtui.store import open_db
 
     con = open_db(db, read_only=True)
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rep = build_report(con, **kw)  # type: ignore[arg-type]
-        return time.perf_counter() - t0, rep
+        return time.perf_counter() - t0, time.process_time() - c0, rep
     finally:
         con.close()
 
@@ -107,19 +109,24 @@ def main() -> None:
     from divtui.engine.report import TABLES
 
     print(f"study {args.db}; load before: {_load()}")
-    none_s, rep = _timed(args.db, n_boot=0)
+    none_s, none_cpu, rep = _timed(args.db, n_boot=0)
     draws = sum(r["n_draws"] for r in rep["tables"]["accuracy_by_k"])
-    print(f"full report ({len(TABLES)} tables), {draws:,} draws, no resampling: {none_s:.1f} s")
-    boot_s, rep = _timed(args.db, n_boot=args.boot)
     print(
-        f"full report, {args.boot} resamples: {boot_s:.1f} s, "
-        f"ratio {boot_s / none_s:.2f}x the report without resampling"
+        f"full report ({len(TABLES)} tables), {draws:,} draws, no resampling: {none_s:.1f} s "
+        f"({none_cpu:.1f} s CPU); load {_load()}"
+    )
+    boot_s, boot_cpu, rep = _timed(args.db, n_boot=args.boot)
+    print(
+        f"full report, {args.boot} resamples: {boot_s:.1f} s ({boot_cpu:.1f} s CPU); load "
+        f"{_load()}; ratio {boot_s / none_s:.2f}x the report without resampling "
+        f"({boot_cpu / none_cpu:.2f}x in CPU time)"
     )
     new = ["within_correlations", "fixed_effects"]
-    new_s, rep = _timed(args.db, n_boot=args.boot, tables=new)
+    new_s, new_cpu, rep = _timed(args.db, n_boot=args.boot, tables=new)
     rows = sum(len(rep["tables"][t]) for t in new)
     print(
-        f"within_correlations + fixed_effects, {args.boot} resamples: {new_s:.1f} s ({rows} rows)"
+        f"within_correlations + fixed_effects, {args.boot} resamples: {new_s:.1f} s "
+        f"({new_cpu:.1f} s CPU, {rows} rows)"
     )
     diff = _same_spearman(args.db, args.check_k, args.check_boot)
     print(

@@ -49,7 +49,7 @@ def boot_within(
     sxx: np.ndarray, syy: np.ndarray, sxy: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """within_r on every resample from per-problem sums; NaN where a variance vanishes."""
-    vx, vy, c = weights @ sxx, weights @ syy, weights @ sxy
+    vx, vy, c = (weights @ np.column_stack([sxx, syy, sxy])).T
     scale_x = max(float(np.abs(sxx).sum()), 1e-300)
     scale_y = max(float(np.abs(syy).sum()), 1e-300)
     bad = (vx <= _DEGENERATE * scale_x) | (vy <= _DEGENERATE * scale_y)
