@@ -262,21 +262,22 @@ def prune_paired(con: duckdb.DuckDBPyConnection, where: str, params: Sequence[An
 
 def report_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     """A digest of everything the report reads (draws and their rows, grades, scores,
-    pruning rows): it changes whenever any of them does."""
-    row = con.execute(
-        """
-        SELECT (SELECT count(*) || ':' || coalesce(bit_xor(draw_id), 0) FROM draws),
-               (SELECT count(*) || ':' || coalesce(sum(value), 0) FROM draw_metrics),
-               (SELECT count(*) || ':' || coalesce(sum(correct::INTEGER), 0)
-                  || ':' || coalesce(bit_xor(hash(draw_id, aggregator, embedder, scorer)
-                                             * (correct::INTEGER + 1)), 0)
-                FROM draw_outcomes),
-               (SELECT count(*) || ':' || coalesce(sum(correct::INTEGER), 0) FROM prune_outcomes),
-               (SELECT count(*) || ':' || count(correct) || ':'
-                  || coalesce(sum(correct::INTEGER), 0) FROM samples),
-               (SELECT count(*) || ':' || coalesce(sum(value), 0) FROM scores)
-        """
-    ).fetchall()[0]
+    pruning rows): row counts and an order-free XOR of row hashes per table, so it changes
+    whenever a row is added, removed or changed (and not with the scan order)."""
+    parts = {
+        "draws": "draw_id, sample_ids",
+        "draw_metrics": "draw_id, metric, embedder, scorer, value",
+        "draw_outcomes": "draw_id, aggregator, embedder, scorer, sample_id, correct",
+        "prune_outcomes": "draw_id, metric, m, weighted, selector, aggregator, embedder, "
+        "scorer, correct",
+        "samples": "sample_id, run_id, problem_id, temperature, correct, answer_class",
+        "scores": "sample_id, scorer, value",
+    }
+    cols = ", ".join(
+        f"(SELECT count(*) || ':' || coalesce(bit_xor(hash({c})), 0) FROM {t})"
+        for t, c in parts.items()
+    )
+    row = con.execute(f"SELECT {cols}").fetchall()[0]
     return "|".join(str(v) for v in row)
 
 

@@ -13,6 +13,7 @@ from divtui.engine.report_cache import (
     refresh_overview,
 )
 from divtui.store import open_db
+from divtui.store.report_queries import report_fingerprint
 from tests.conftest import run_divtui
 from tests.test_draws import make_study
 
@@ -32,6 +33,7 @@ def test_draw_stores_the_overview_report_and_any_change_invalidates_it(db_path: 
     assert cached is not None and cached["meta"]["n_boot"] == 1000
     assert cached == _fresh(con)
     assert con.execute("SELECT count(*) FROM report_cache").fetchall() == [(1,)]
+    assert report_fingerprint(con) == report_fingerprint(con)  # order-free: a rescan agrees
     changes = [
         "UPDATE draw_metrics SET value = value + 1 WHERE metric = 'distinct_n'",
         "UPDATE draw_outcomes SET correct = NOT correct WHERE aggregator = 'maj' AND draw_id IN "
