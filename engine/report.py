@@ -174,7 +174,7 @@ def _accuracy(
         for label, *_ in outcomes:
             s = per_problem[per_problem["label"] == label].set_index("problem_id").reindex(problems)
             hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()
-            value, iv = stats.mean_interval(hits, n, weights=w)
+            value, iv = stats.mean_interval(hits, n, n_boot=n_boot, seed=seed, weights=w)
             _ci_fields(row, label, value, iv)
         rows.append(_finish(row, n_boot))
     return rows
@@ -425,7 +425,7 @@ def _pruning(
             if s["n"].isna().all():
                 continue
             hits, n = s["hits"].fillna(0).to_numpy(), s["n"].fillna(0).to_numpy()
-            value, iv = stats.mean_interval(hits, n, weights=w)
+            value, iv = stats.mean_interval(hits, n, n_boot=n_boot, seed=seed, weights=w)
             _ci_fields(row, a, value, iv)
         pair = by_pair.get(tuple(prefix[k] for k in pair_keys))
         if prefix["selector"] == "medoids" and pair is not None:

@@ -525,3 +525,13 @@ def test_quantile_buckets_by_temperature_with_per_bin_intervals(study: Path) -> 
                 assert (row["maj_lo"], row["maj_hi"]) == pytest.approx((lo, hi), abs=1e-12)
             else:
                 assert row["maj_lo"] is None or "Wilson" in row["ci_note"]
+
+
+def test_no_resampling_means_no_interval_anywhere(study: Path) -> None:
+    rep = _report(study, n_boot=0)
+    for name, rows in rep["tables"].items():
+        for row in rows:
+            assert row.get("n_boot_valid") is None, name
+            for key, value in row.items():
+                if key.endswith(("_lo", "_hi")) and key != "slope_lo" and key != "slope_hi":
+                    assert value is None, (name, key)

@@ -28,7 +28,7 @@ class OverviewReady(Message):
 @dataclass
 class OverviewTables(Message):
     """The report for the overview's tables (``{"tables", "meta"}``) and where it came from:
-    ``cached`` (stored after `divtui draw`), ``quick`` (no intervals yet) or ``computed``."""
+    ``cached`` (stored after `divtui draw`, with intervals) or ``quick`` (no intervals)."""
 
     report: dict[str, Any]
     source: str

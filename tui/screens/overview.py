@@ -20,16 +20,24 @@ from ..messages import OverviewReady, OverviewTables, WorkFailed
 from ..widgets.accuracy_plot import AccuracyPlot
 from ..widgets.safe_text import safe_text
 
+QUICK_SKIP = ("fixed_effects",)
+"""Left out of the report the overview computes itself: the fits import statsmodels, about
+1.5 s of Python that would hold the interpreter while the user moves on; the stored report
+(`divtui draw`) has them."""
 
-def report_tables(con: Any, scorer: str, embedder: str, n_boot: int = 0) -> dict[str, Any]:
-    """The analysis report (engine.report, ``{"tables", "meta"}``) with ``n_boot`` resamples,
-    or accuracy_by_k alone without engine.report."""
+
+def report_tables(con: Any, scorer: str, embedder: str) -> dict[str, Any]:
+    """The analysis report (engine.report, ``{"tables", "meta"}``) without resampling and
+    without QUICK_SKIP, or accuracy_by_k alone without engine.report."""
     try:
-        from divtui.engine.report import build_report
+        from divtui.engine.report import TABLES, build_report
     except ImportError:
         acc = bq.accuracy_by_k(con, scorer=scorer, embedder=embedder)
         return {"tables": {"accuracy_by_k": acc}, "meta": {}}
-    return build_report(con, scorer=scorer or None, embedder=embedder or None, n_boot=n_boot)
+    tables = [t for t in TABLES if t not in QUICK_SKIP]
+    return build_report(
+        con, tables=tables, scorer=scorer or None, embedder=embedder or None, n_boot=0
+    )
 
 
 def cached_tables(con: Any, scorer: str, embedder: str) -> dict[str, Any] | None:
@@ -92,10 +100,9 @@ class OverviewScreen(Screen[None]):
             if cached is not None:
                 self.post_message(OverviewTables(cached, "cached"))
                 return
+            # no valid stored report: the point estimates only (the intervals take as long as a
+            # `divtui report`, which would compete with the UI for the CPU)
             self.post_message(OverviewTables(report_tables(cur, sc, em), "quick"))
-            if counts.get("draws"):
-                full = report_tables(cur, sc, em, n_boot=1000)
-                self.post_message(OverviewTables(full, "computed"))
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(WorkFailed(f"overview: {type(e).__name__}: {e}"))
         finally:
@@ -169,9 +176,9 @@ class OverviewScreen(Screen[None]):
         except ImportError:
             return Text("")
         where = {
-            "cached": "computed after `divtui draw`",
-            "quick": "intervals being computed…",
-            "computed": "computed now",
+            "cached": "stored by `divtui draw`",
+            "quick": "no intervals (and no fixed_effects): the stored report tables are "
+            "missing or out of date (`divtui draw` or `divtui prune` stores them)",
         }.get(self.source, "")
         parts = [caption(name, self.meta) if self.meta else "", where, rv.notes(rows)]
         if name == rv.CORRELATION_VIEW:
