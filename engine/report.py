@@ -210,14 +210,20 @@ def _correlations(
     seed: int,
     target_key: str = "aggregator",
     fixed: Row | None = None,
+    memo: dict[tuple, dict] | None = None,
+    also: Sequence[str] = (),
 ) -> list[Row]:
     """Rows (keys, metric, target) of correlations of each metric against each target column
-    (and partial on the ``control`` column, if given); ``fixed`` fields go after the keys."""
+    (and partial on the ``control`` column, if given); ``fixed`` fields go after the keys.
+    ``memo`` shares Spearman replicates between tables grouped by the same ``keys`` (the same
+    rows); ``also`` names further target columns to compute into it (another table's)."""
     rows = []
     pairs = [(m, t) for m in metrics for t in targets]
     for prefix, sub in _groups(df, keys):
-        cols = {c: sub[c].to_numpy(float) for c in dict.fromkeys(metrics + targets)}
+        extra = [c for c in also if c in sub]
+        cols = {c: sub[c].to_numpy(float) for c in dict.fromkeys(metrics + targets + extra)}
         z = sub[control].to_numpy(float) if control else None
+        shared = None if memo is None else memo.setdefault((*keys, *prefix.values()), {})
         res = stats.correlate_many(
             cols,
             pairs,
@@ -226,6 +232,8 @@ def _correlations(
             rank=rank,
             n_boot=n_boot,
             seed=seed,
+            memo=shared,
+            also=[(m, t) for m in metrics for t in extra],
         )
         for m, t in pairs:
             r = res[(m, t)]
@@ -704,6 +712,7 @@ def build_report(
             "the control: its partial correlations equal dpp's exactly"
         )
     corr = {"n_boot": n_boot, "seed": seed}
+    spearman_memo: dict[tuple, dict] = {}
 
     builders: dict[str, Callable[[], list[Row]]] = {
         "accuracy_by_k": lambda: _accuracy(con, where, params, outcome_cols, ["k"], **corr),
@@ -714,7 +723,15 @@ def build_report(
             con, where, params, outcome_cols, ["k", "temperature"], **corr
         ),
         "metric_correlations": lambda: _correlations(
-            df, ["run_id", "k"], diversity, aggs, control=None, rank=True, **corr
+            df,
+            ["run_id", "k"],
+            diversity,
+            aggs,
+            control=None,
+            rank=True,
+            memo=spearman_memo,
+            also=cover if "coverage_correlations" in names else (),
+            **corr,
         ),
         "partial_correlations": lambda: _partial_rows(
             df, partial_metrics, aggs, ctl, partial_pooled, **corr
@@ -749,6 +766,7 @@ def build_report(
             cover,
             control=ctl,
             rank=True,
+            memo=spearman_memo,
             **corr,
         ),
         "pass_at_k": lambda: _pass_at_k_rows(

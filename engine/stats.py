@@ -370,12 +370,16 @@ def correlate_many(
     rank: bool = True,
     n_boot: int = 1000,
     seed: int = 0,
+    memo: dict[tuple[str, str], tuple[float, np.ndarray | None]] | None = None,
+    also: Sequence[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], dict[str, object]]:
     """``correlate`` for many (x, y) pairs of named columns, sharing the rank work.
 
     With no missing value anywhere, Spearman for all pairs comes from one
     ``boot_spearman_many`` (each column ranked once); otherwise each pair is done on its own
-    complete cases.
+    complete cases. ``memo`` (one dict per set of rows, the same ``n_boot`` and ``seed``)
+    keeps each pair's Spearman estimate and replicates between calls; ``also`` names pairs
+    to compute into it at the same time (another table's, sharing the rank work).
     """
     used = list(dict.fromkeys(c for p in pairs for c in p))
     complete = all(np.isfinite(columns[c]).all() for c in used) and (
@@ -392,19 +396,31 @@ def correlate_many(
         (x, y): correlate(columns[x], columns[y], groups, z=z, rank=False, n_boot=n_boot, seed=seed)
         for x, y in pairs
     }
-    g, n_groups = dense_codes(groups)
-    stack = np.stack([np.asarray(columns[c], float) for c in used])
-    where = {c: i for i, c in enumerate(used)}
-    idx = [(where[x], where[y]) for x, y in pairs]
-    point = boot_spearman_many(stack, idx, g, np.ones((1, n_groups)))[0]
-    w = resample_weights(n_groups, n_boot, seed) if n_boot else None
-    boots = boot_spearman_many(stack, idx, g, w) if w is not None else None
-    for p, pair in enumerate(pairs):
+    memo = {} if memo is None else memo
+    extra = [
+        p
+        for p in also
+        if p not in pairs and all(c in columns and np.isfinite(columns[c]).all() for c in p)
+    ]
+    todo = [p for p in [*pairs, *extra] if p not in memo]
+    if todo:
+        g, n_groups = dense_codes(groups)
+        cols = list(dict.fromkeys(c for p in todo for c in p))
+        stack = np.stack([np.asarray(columns[c], float) for c in cols])
+        where = {c: i for i, c in enumerate(cols)}
+        idx = [(where[x], where[y]) for x, y in todo]
+        point = boot_spearman_many(stack, idx, g, np.ones((1, n_groups)))[0]
+        w = resample_weights(n_groups, n_boot, seed) if n_boot else None
+        boots = boot_spearman_many(stack, idx, g, w) if w is not None else None
+        for p, pair in enumerate(todo):
+            memo[pair] = (float(point[p]), boots[:, p] if boots is not None else None)
+    for pair in pairs:
+        value, reps = memo[pair]
         res = out[pair]
-        res["spearman"] = None if math.isnan(point[p]) else float(point[p])
+        res["spearman"] = None if math.isnan(value) else value
         res["spearman_ci"] = boot_interval(
             res["spearman"],  # type: ignore[arg-type]
-            boots[:, p] if boots is not None else None,
+            reps,
             why=UNDEFINED_CORR,
         )
     return out

@@ -535,3 +535,11 @@ def test_no_resampling_means_no_interval_anywhere(study: Path) -> None:
             for key, value in row.items():
                 if key.endswith(("_lo", "_hi")) and key != "slope_lo" and key != "slope_hi":
                     assert value is None, (name, key)
+
+
+def test_coverage_spearman_shared_with_metric_correlations_is_the_same(study: Path) -> None:
+    """metric_correlations computes the coverage pairs' Spearman for coverage_correlations
+    (one rank pass per metric); the rows equal those of the table computed alone."""
+    both = _report(study, tables=["metric_correlations", "coverage_correlations"], n_boot=80)
+    alone = _report(study, tables=["coverage_correlations"], n_boot=80)
+    assert both["tables"]["coverage_correlations"] == alone["tables"]["coverage_correlations"]
