@@ -9,6 +9,8 @@ processes (engine.workers) and written by this process, in order.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,19 +43,81 @@ METRICS = (
 )
 
 
+def n_subsets(n: int, k: int) -> int:
+    """How many distinct k-subsets a pool of n samples has: C(n, k)."""
+    return math.comb(int(n), int(k))
+
+
+def _stream_cap(n: int, k: int, total: int) -> int:
+    """Rows of the random stream a pool's draws may read before the fallback: enough to meet
+    every subset of a small pool (coupon collector, ``total (ln total + 5)``), bounded by 2^25
+    random numbers; a function of (n, k) only, so it does not depend on reps."""
+    work = max(64, 2**25 // max(n, 1))
+    if total > 2**50:
+        return work
+    return int(min(total * (math.log(total) + 5.0) + 16, work))
+
+
 def draw_indices(
     seed: int, run_id: str, problem_id: str, temperature: float, k: int, n: int, reps: int
 ) -> np.ndarray:
-    """Positions (reps, k) of the draws of one pool: uniform k-subsets in random draw order.
+    """Positions (n_draws, k) of the draws of one pool: distinct k-subsets in random draw order.
+
+    A pool's random stream is a sequence of uniform k-subsets in random order (row r: the first
+    k positions of argsort of n uniforms); its draws are the first ``min(reps, C(n, k))``
+    distinct subsets of that stream, a repeated subset skipped. So when C(n, k) <= reps every
+    subset is drawn exactly once (k = n: one draw), otherwise ``reps`` distinct subsets; and
+    without repeats the draws are the stream's first ``reps`` rows. Past a bounded part of the
+    stream (see _stream_cap: only for huge pools with k near 1 or n) the missing subsets are
+    the unseen ones in lexicographic order (every subset drawn) or a random choice of them,
+    each in a random order from a second generator.
 
     The generator depends only on (seed, run_id, problem_id, temperature, k), so draws do not
-    depend on which other pools exist or in which order pools are processed, and rep r is the same
-    whatever the number of reps.
+    depend on which other pools exist or in which order pools are processed, and draw r is the
+    same whatever the number of reps.
     """
     key = stable_id("draws", run_id, problem_id, float(temperature), int(k)) & (2**64 - 1)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & (2**64 - 1), key]))
-    u = rng.random((reps, n))
-    return np.argsort(u, axis=1, kind="stable")[:, :k].astype(np.int64)
+    seq = [int(seed) & (2**64 - 1), key]
+    rng = np.random.default_rng(np.random.SeedSequence(seq))
+    total = n_subsets(n, k)
+    want = min(int(reps), total)
+    cap = _stream_cap(n, k, total)
+    rows: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    streamed = 0
+    while len(rows) < want and streamed < cap:
+        m = min(cap - streamed, want if not streamed else max(16, 2 * (want - len(rows))))
+        pos = np.argsort(rng.random((m, n)), axis=1, kind="stable")[:, :k].astype(np.int64)
+        streamed += m
+        keys = np.sort(pos, axis=1)
+        if not seen and len(_first_rows(keys)) == m and m <= want:
+            rows.extend(pos)
+            seen.update(r.tobytes() for r in keys)
+            continue
+        for row, sub in zip(pos, keys, strict=True):
+            b = sub.tobytes()
+            if b not in seen:
+                seen.add(b)
+                rows.append(row)
+                if len(rows) == want:
+                    break
+    if len(rows) < want:
+        extra = np.random.default_rng(np.random.SeedSequence([*seq, 1]))
+        rest = [
+            c
+            for c in itertools.combinations(range(n), k)
+            if np.array(c, np.int64).tobytes() not in seen
+        ]
+        order = extra.permutation(len(rest)) if total > reps else np.arange(len(rest))
+        for i in order[: want - len(rows)]:
+            rows.append(extra.permutation(np.array(rest[int(i)], np.int64)))
+    return np.array(rows, dtype=np.int64).reshape(want, k)
+
+
+def _first_rows(keys: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row of ``keys`` (sorted subsets)."""
+    view = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1])))
+    return np.unique(view.ravel(), return_index=True)[1]
 
 
 @dataclass
@@ -181,6 +245,7 @@ class _Rows:
         }
         self.d_keys: list[tuple[str, str, float]] = []
         self.stale: list[tuple[str, str, float, int, int]] = []
+        self.sets: list[tuple[str, str, float, int, int, int, int | None, int, bool]] = []
         self.m_cols: dict[str, list] = {
             k: [] for k in ("draw_id", "metric", "embedder", "scorer", "value")
         }
@@ -213,6 +278,11 @@ class _Rows:
         """The (run, problem, temperature, k, seed) whose stored draws this batch replaces."""
         cols = list(zip(*self.stale, strict=True)) or [[]] * 5
         return pa.table(dict(zip(dq.STALE_SCHEMA.names, cols, strict=True)), dq.STALE_SCHEMA)
+
+    def sets_table(self) -> pa.Table:
+        """The draw_sets rows of this batch: per (pool, k, seed) its size and distinct subsets."""
+        cols = list(zip(*self.sets, strict=True)) or [[]] * len(dq.SETS_SCHEMA)
+        return pa.table(dict(zip(dq.SETS_SCHEMA.names, cols, strict=True)), dq.SETS_SCHEMA)
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:
         """(draws, draw_metrics, draw_outcomes) as Arrow tables."""
@@ -367,6 +437,7 @@ class _Filled:
     metrics: pa.Table
     outcomes: pa.Table
     stale: pa.Table
+    sets: pa.Table
     counts: dict[str, int]
     pools_done: int
 
@@ -388,7 +459,9 @@ def _fill(task: _Task) -> _Filled:
             counts["metric_rows"] += n_m
             counts["outcome_rows"] += n_o
     draws, metrics, outcomes = rows.tables()
-    return _Filled(draws, metrics, outcomes, rows.stale_table(), counts, task.pools_done)
+    return _Filled(
+        draws, metrics, outcomes, rows.stale_table(), rows.sets_table(), counts, task.pools_done
+    )
 
 
 def _write(
@@ -399,7 +472,7 @@ def _write(
     total: int,
 ) -> None:
     """Store one evaluated batch in one transaction, add its counts, report progress."""
-    dq.write_draw_batch(con, out.draws, out.metrics, out.outcomes, stale=out.stale)
+    dq.write_draw_batch(con, out.draws, out.metrics, out.outcomes, stale=out.stale, sets=out.sets)
     for key, value in out.counts.items():
         stats[key] += value
     if progress is not None:
@@ -433,7 +506,8 @@ def run_draws(
     batch_pools: int = 100,
     workers: int | None = None,
 ) -> dict:
-    """Draw ``reps`` random k-subsets of every pool for each k in ``sizes`` and store all metrics.
+    """Draw ``reps`` distinct random k-subsets of every pool for each k in ``sizes`` (every
+    subset once when the pool has at most ``reps``) and store all metrics.
 
     Batches of pools are evaluated in ``workers`` processes (default: the CPU count; 1 runs
     in-process) and written here in order, one transaction per batch, so the stored rows are
@@ -534,19 +608,26 @@ def _draw_runs(
                         stats["skipped_small"][k] += 1
                 if not fits:
                     continue
-                ids_of = {
-                    k: dq.draw_ids_for_reps(
-                        pool.run_id, pool.problem_id, pool.temperature, k, reps, seed
-                    )
-                    for k in fits
-                }
                 idx_of = {
                     k: draw_indices(
                         seed, pool.run_id, pool.problem_id, pool.temperature, k, pool.n, reps
                     )
                     for k in fits
                 }
-                changed = {k for k in fits if _changed(pool, have, ids_of[k], idx_of[k])}
+                all_ids = {
+                    k: dq.draw_ids_for_reps(
+                        pool.run_id, pool.problem_id, pool.temperature, k, reps, seed
+                    )
+                    for k in fits
+                }
+                ids_of = {k: all_ids[k][: len(idx_of[k])] for k in fits}
+                changed = {
+                    k
+                    for k in fits
+                    if _changed(pool, have, ids_of[k], idx_of[k])
+                    or _stored(done_draws, all_ids[k][len(idx_of[k]) :]).any()
+                }
+                rows.sets.extend(_draw_set(pool, k, seed, len(idx_of[k]), reps) for k in fits)
                 todo = [
                     k
                     for k in fits
@@ -557,7 +638,7 @@ def _draw_runs(
                     (pool.run_id, pool.problem_id, pool.temperature, k, seed) for k in changed
                 )
                 stats["redrawn"] += len(changed)
-                stats["draws_existing"] += reps * (len(fits) - len(todo))
+                stats["draws_existing"] += sum(len(ids_of[k]) for k in fits if k not in todo)
                 if not todo:
                     continue
                 code = len(rows.d_keys)
@@ -581,6 +662,26 @@ def _draw_runs(
         _write(con, out, stats, progress, total)
     _emit_notices(stats, lacking, notice)
     return stats
+
+
+def _draw_set(
+    pool: Pool, k: int, seed: int, n_draws: int, reps: int
+) -> tuple[str, str, float, int, int, int, int | None, int, bool]:
+    """The draw_sets row of one (pool, k): C(n, k) (None past BIGINT) and whether every subset
+    is drawn."""
+    total = n_subsets(pool.n, k)
+    big = None if total >= 2**63 else total
+    return (
+        pool.run_id,
+        pool.problem_id,
+        pool.temperature,
+        k,
+        seed,
+        pool.n,
+        big,
+        n_draws,
+        total <= reps,
+    )
 
 
 def _changed(
@@ -622,7 +723,8 @@ def _emit_notices(stats: dict, lacking: Counter[str], notice: Callable[[str], No
     if stats["redrawn"]:
         notice(
             f"{stats['redrawn']} (pool, k) had draws of an earlier state of the pool (samples "
-            "added or removed since): redrawn, with their metric, outcome and pruning rows"
+            "added or removed since) or repeated subsets (drawn by an older divtui): redrawn, "
+            "with their metric, outcome and pruning rows"
         )
     if stats["skipped_ungraded"]:
         notice(

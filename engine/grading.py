@@ -16,7 +16,6 @@ reference the keyed path is tested and benchmarked against.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import threading
@@ -38,6 +37,7 @@ from divtui.store import transaction
 from .answer_classes import answer_classes, answer_classes_pruned
 from .answer_keys import AnswerKeys, answer_keys, may_equal, unkeyed
 from .extract import extract_answer, wrap_latex
+from .process_start import worker_context
 
 Progress = Callable[[int, int, str], None]
 
@@ -375,14 +375,14 @@ def verifier(workers: int | None = None, timeout: float = 5.0) -> Iterator[Verif
     """A :class:`Verifier` over ``workers`` processes (default: CPU count), stopped on exit.
 
     Workers fork from a forkserver that has math-verify imported and warmed up already
-    (:mod:`.verify_warm`), so starting a pool, or replacing a worker killed for a timeout, costs
+    (:mod:`.verify_warm`; where a forkserver could not import divtui, they fork from this
+    process instead: :mod:`.process_start`), so starting a pool, or replacing a worker killed for a timeout, costs
     milliseconds rather than an import and math-verify's slow first calls. As with
     any forkserver or spawn pool, a script calling this must guard its top level with
     ``if __name__ == "__main__":`` (the ``divtui`` command and the UI do).
     """
     n = max(1, workers or os.cpu_count() or 1)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["math_verify", f"{__package__}.verify_warm", __name__])
+    context = worker_context(["math_verify", f"{__package__}.verify_warm", __name__])
     pool = ProcessPool(max_workers=n, initializer=_init_worker, context=context)
     try:
         yield Verifier(pool, float(timeout), n)

@@ -212,5 +212,7 @@ def redraw(
     sids = table.column("sample_id").to_numpy()[temps == float(temperature)]
     if len(sids) < k:
         raise ValueError(f"pool has {len(sids)} samples, fewer than k={k}")
-    idx = draw_indices(seed, run_id, problem_id, float(temperature), k, len(sids), rep + 1)[rep]
-    return [int(s) for s in sids[idx]]
+    every = draw_indices(seed, run_id, problem_id, float(temperature), k, len(sids), rep + 1)
+    if rep >= len(every):
+        raise ValueError(f"a pool of {len(sids)} has only {len(every)} distinct draws of size {k}")
+    return [int(s) for s in sids[every[rep]]]

@@ -54,9 +54,9 @@ def _metric_plot(
     plt: Any, metric: str, rows: list[Row], aggregators: list[str], path: Path
 ) -> None:
     """Per k, each aggregator's accuracy in equal-width bins of the metric (x = bin mean)."""
-    by_k: dict[tuple[str, int], list[Row]] = defaultdict(list)
+    by_k: dict[tuple[str, int, float], list[Row]] = defaultdict(list)
     for r in rows:
-        by_k[(r["run_id"], r["k"])].append(r)
+        by_k[(r["run_id"], r["k"], r.get("temperature") or 0.0)].append(r)
     keys = sorted(by_k)
     fig, axes = plt.subplots(
         1, len(keys), figsize=(3.6 * len(keys) + 1, 3.8), squeeze=False, sharey=True
@@ -67,12 +67,14 @@ def _metric_plot(
             pts = [r for r in bins if r.get(a) is not None]
             ax.plot([r["mean"] for r in pts], [r[a] for r in pts], marker="o", label=a)
         run = "" if len({k[0] for k in keys}) == 1 else f"{key[0]}, "
-        ax.set_title(f"{run}k = {key[1]}")
+        temp = f", T = {key[2]:g}" if any(r.get("temperature") is not None for r in rows) else ""
+        ax.set_title(f"{run}k = {key[1]}{temp}")
         ax.set_xlabel(metric)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy in bin")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"Accuracy against {metric} (equal-width bins)")
+    scheme = "quantile" if any(r.get("scheme") == "quantile" for r in rows) else "equal-width"
+    fig.suptitle(f"Accuracy against {metric} ({scheme} bins)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,22 +1,44 @@
-"""Correlations, partial correlations, bootstrap intervals over problems, and equal-width buckets.
+"""Correlations, partial correlations, bootstrap intervals over problems, and buckets.
 
 The bootstrap resamples problems with replacement and recomputes a statistic on every draw of the
 resampled problems. A resample is a vector of per-problem multiplicities ``W[b, p]``; each draw
 then carries the weight of its problem, which turns every statistic into a weighted one:
 Pearson and partial correlations from per-problem sums of products (one matrix product for all
-replicates), Spearman from weighted mid-ranks (replicates in chunks, all draws at once).
+replicates), Spearman from per-problem rank-count matrices when one column has few values
+(engine.rank_boot: a 0/1 correctness, a count) and otherwise from weighted mid-ranks
+(replicates in chunks, all draws at once). Both Spearman paths give the same values.
+Intervals follow the rules of engine.intervals (undefined replicates counted, Wilson near 0/1).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-CI_LEVEL = 0.95
+from . import rank_boot
+from .intervals import CI_LEVEL, Interval, boot_interval, proportion_interval
+
 _CHUNK_CELLS = 2_000_000
+MAX_LEVELS = 64
+"""A column with at most this many distinct values takes the rank-count Spearman path."""
 _DEGENERATE = 1e-10
+
+
+def dense_codes(values: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Codes 0..n-1 of the kept values (in order of value) and n: the inverse of np.unique,
+    in linear time for non-negative integer codes (pd.factorize output), else np.unique."""
+    v = np.asarray(values)
+    if keep is not None:
+        v = v[keep]
+    if v.dtype.kind in "iu" and (v.size == 0 or v.min() >= 0):
+        present = np.bincount(v) > 0 if v.size else np.zeros(0, bool)
+        remap = np.cumsum(present) - 1
+        return remap[v].astype(np.int64), int(present.sum())
+    codes, inv = np.unique(v, return_inverse=True)
+    return inv.astype(np.int64), len(codes)
 
 
 def bootstrap_indices(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
@@ -34,12 +56,22 @@ def bootstrap_weights(indices: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def resample_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
-    """Multiplicities (n_boot, n_groups) of ``n_boot`` problem resamples drawn from ``seed``."""
-    return bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    """Multiplicities (n_boot, n_groups) of ``n_boot`` problem resamples drawn from ``seed``
+    (read-only: the same few are asked for by every row of a report, so they are kept)."""
+    return _resample_weights(int(n_groups), int(n_boot), int(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _resample_weights(n_groups: int, n_boot: int, seed: int) -> np.ndarray:
+    """resample_weights, computed once per arguments."""
+    w = bootstrap_weights(bootstrap_indices(n_groups, n_boot, seed), n_groups)
+    w.setflags(write=False)
+    return w
 
 
 def percentile_ci(stats: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float] | None:
-    """Percentile interval of bootstrap replicates, ignoring undefined (NaN) ones."""
+    """Percentile interval of bootstrap replicates, ignoring undefined (NaN) ones (no rules:
+    engine.intervals.boot_interval applies them)."""
     finite = stats[np.isfinite(stats)]
     if finite.size == 0:
         return None
@@ -71,14 +103,18 @@ def _moments(
 def _covariances(
     weights: np.ndarray, m: dict[str, np.ndarray], n_cols: int
 ) -> dict[str, np.ndarray]:
-    """Weighted (co)variances of every replicate from per-group moments: keys 'ij'."""
-    n = weights @ m["n"]
+    """Weighted (co)variances of every replicate from per-group moments: keys 'ij'. One
+    matrix product reads the weights once for every moment."""
+    keys = list(m)
+    sums = weights @ np.column_stack([m[k] for k in keys])
+    got = {k: sums[:, i] for i, k in enumerate(keys)}
+    n = got["n"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = [(weights @ m[f"s{i}"]) / n for i in range(n_cols)]
+        means = [got[f"s{i}"] / n for i in range(n_cols)]
         cov: dict[str, np.ndarray] = {}
         for i in range(n_cols):
             for j in range(i, n_cols):
-                raw = (weights @ m[f"s{i}{j}"]) / n
+                raw = got[f"s{i}{j}"] / n
                 c = raw - means[i] * means[j]
                 cov[f"{i}{j}"] = _nan_if_degenerate(c, raw) if i == j else c
     return cov
@@ -197,7 +233,57 @@ def boot_spearman(
     x: np.ndarray, y: np.ndarray, groups: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Spearman rho (Pearson of average-tie ranks) of x and y on every weighted resample."""
-    return boot_spearman_pairs(np.stack([x, y]), [(0, 1)], groups, weights)[:, 0]
+    return boot_spearman_many(np.stack([x, y]), [(0, 1)], groups, weights)[:, 0]
+
+
+def _n_levels(col: np.ndarray) -> int:
+    """Distinct values of a column, counted up to MAX_LEVELS + 1."""
+    return int(np.unique(col).size)
+
+
+def boot_spearman_many(
+    cols: np.ndarray,
+    pairs: Sequence[tuple[int, int]],
+    groups: np.ndarray,
+    weights: np.ndarray,
+) -> np.ndarray:
+    """Spearman rho of the given pairs of rows of ``cols`` (C, N) on every resample: (B, pairs).
+
+    A pair with a few-valued column (at most MAX_LEVELS values) goes through the rank-count
+    path (rank_boot.boot_spearman_levels, all few-valued partners of one column together)
+    when its estimated cost is lower; the rest through :func:`boot_spearman_pairs`. Both give
+    the same values.
+    """
+    n_items = cols.shape[1]
+    n_boot, n_groups = weights.shape
+    used = sorted({i for p in pairs for i in p})
+    n_lev = {i: _n_levels(cols[i]) for i in used}
+    by_x: dict[int, list[tuple[int, int]]] = {}
+    rest: list[int] = []
+    for p, (i, j) in enumerate(pairs):
+        if n_lev[j] <= MAX_LEVELS:
+            by_x.setdefault(i, []).append((p, j))
+        elif n_lev[i] <= MAX_LEVELS:
+            by_x.setdefault(j, []).append((p, i))
+        else:
+            rest.append(p)
+    out = np.empty((n_boot, len(pairs)))
+    for x, partners in by_x.items():
+        cells = n_groups * n_groups * sum(n_lev[j] for _, j in partners)
+        fast = n_items * n_groups * (2 + len(partners)) + 0.05 * n_boot * cells
+        slow = n_items * n_boot * (10 + 4 * len(partners))
+        if cells <= 40_000_000 and fast < slow:
+            ys = [cols[j] for _, j in partners]
+            res = rank_boot.boot_spearman_levels(cols[x], ys, groups, weights)
+            for t, (p, _) in enumerate(partners):
+                out[:, p] = res[:, t]
+        else:
+            rest += [p for p, _ in partners]
+    if rest:
+        res = boot_spearman_pairs(cols, [pairs[p] for p in rest], groups, weights)
+        for t, p in enumerate(rest):
+            out[:, p] = res[:, t]
+    return out
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -226,6 +312,9 @@ def partial_corr(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
     return pearson(resid(x), resid(y))
 
 
+UNDEFINED_CORR = "a resample where a column is constant"
+
+
 def correlate(
     x: np.ndarray,
     y: np.ndarray,
@@ -236,10 +325,11 @@ def correlate(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, object]:
-    """n, Pearson, Spearman (unless not ``rank``) and partial on z (if given), with bootstrap CIs.
+    """n, Pearson, Spearman (unless not ``rank``) and partial on z (if given), with intervals.
 
     ``groups`` holds each draw's problem as an integer code; draws with a missing value in any
-    column are left out. The bootstrap resamples the problems that remain.
+    column are left out. The bootstrap resamples the problems that remain; ``<stat>_ci`` is an
+    :class:`~divtui.engine.intervals.Interval` (rules of engine.intervals).
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     keep = np.isfinite(x) & np.isfinite(y)
@@ -247,25 +337,27 @@ def correlate(
         z = np.asarray(z, float)
         keep &= np.isfinite(z)
     x, y = x[keep], y[keep]
-    codes, g = np.unique(np.asarray(groups)[keep], return_inverse=True)
-    out: dict[str, object] = {"n": int(x.size), "n_problems": int(codes.size)}
+    g, n_codes = dense_codes(groups, keep)
+    out: dict[str, object] = {"n": int(x.size), "n_problems": n_codes}
     keys = ["pearson"] + (["spearman"] if rank else []) + (["partial"] if z is not None else [])
     if x.size < 3:
         for key in keys:
-            out[key], out[f"{key}_ci"] = None, None
+            out[key], out[f"{key}_ci"] = None, Interval(None, None, n_boot, 0, "none")
         return out
-    ones = np.ones((1, codes.size))
-    w = resample_weights(codes.size, n_boot, seed)
+    ones = np.ones((1, n_codes))
+    w = resample_weights(n_codes, n_boot, seed) if n_boot else None
     fns = {"pearson": boot_pearson, "spearman": boot_spearman}
     for key in keys[: 1 + rank]:
         point = float(fns[key](x, y, g, ones)[0])
         out[key] = None if math.isnan(point) else point
-        out[f"{key}_ci"] = percentile_ci(fns[key](x, y, g, w)) if n_boot else None
+        reps = fns[key](x, y, g, w) if w is not None else None
+        out[f"{key}_ci"] = boot_interval(out[key], reps, why=UNDEFINED_CORR)  # type: ignore[arg-type]
     if z is not None:
         zk = z[keep]
         point = float(boot_partial(x, y, zk, g, ones)[0])
         out["partial"] = None if math.isnan(point) else point
-        out["partial_ci"] = percentile_ci(boot_partial(x, y, zk, g, w)) if n_boot else None
+        reps = boot_partial(x, y, zk, g, w) if w is not None else None
+        out["partial_ci"] = boot_interval(out["partial"], reps, why=UNDEFINED_CORR)  # type: ignore[arg-type]
     return out
 
 
@@ -278,12 +370,16 @@ def correlate_many(
     rank: bool = True,
     n_boot: int = 1000,
     seed: int = 0,
+    memo: dict[tuple[str, str], tuple[float, np.ndarray | None]] | None = None,
+    also: Sequence[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], dict[str, object]]:
     """``correlate`` for many (x, y) pairs of named columns, sharing the rank work.
 
     With no missing value anywhere, Spearman for all pairs comes from one
-    ``boot_spearman_pairs`` (each column ranked once); otherwise each pair is done on its own
-    complete cases.
+    ``boot_spearman_many`` (each column ranked once); otherwise each pair is done on its own
+    complete cases. ``memo`` (one dict per set of rows, the same ``n_boot`` and ``seed``)
+    keeps each pair's Spearman estimate and replicates between calls; ``also`` names pairs
+    to compute into it at the same time (another table's, sharing the rank work).
     """
     used = list(dict.fromkeys(c for p in pairs for c in p))
     complete = all(np.isfinite(columns[c]).all() for c in used) and (
@@ -300,18 +396,33 @@ def correlate_many(
         (x, y): correlate(columns[x], columns[y], groups, z=z, rank=False, n_boot=n_boot, seed=seed)
         for x, y in pairs
     }
-    _, g = np.unique(np.asarray(groups), return_inverse=True)
-    n_groups = int(g.max()) + 1
-    stack = np.stack([np.asarray(columns[c], float) for c in used])
-    where = {c: i for i, c in enumerate(used)}
-    idx = [(where[x], where[y]) for x, y in pairs]
-    point = boot_spearman_pairs(stack, idx, g, np.ones((1, n_groups)))[0]
-    w = resample_weights(n_groups, n_boot, seed)
-    boots = boot_spearman_pairs(stack, idx, g, w) if n_boot else None
-    for p, pair in enumerate(pairs):
+    memo = {} if memo is None else memo
+    extra = [
+        p
+        for p in also
+        if p not in pairs and all(c in columns and np.isfinite(columns[c]).all() for c in p)
+    ]
+    todo = [p for p in [*pairs, *extra] if p not in memo]
+    if todo:
+        g, n_groups = dense_codes(groups)
+        cols = list(dict.fromkeys(c for p in todo for c in p))
+        stack = np.stack([np.asarray(columns[c], float) for c in cols])
+        where = {c: i for i, c in enumerate(cols)}
+        idx = [(where[x], where[y]) for x, y in todo]
+        point = boot_spearman_many(stack, idx, g, np.ones((1, n_groups)))[0]
+        w = resample_weights(n_groups, n_boot, seed) if n_boot else None
+        boots = boot_spearman_many(stack, idx, g, w) if w is not None else None
+        for p, pair in enumerate(todo):
+            memo[pair] = (float(point[p]), boots[:, p] if boots is not None else None)
+    for pair in pairs:
+        value, reps = memo[pair]
         res = out[pair]
-        res["spearman"] = None if math.isnan(point[p]) else float(point[p])
-        res["spearman_ci"] = percentile_ci(boots[:, p]) if boots is not None else None
+        res["spearman"] = None if math.isnan(value) else value
+        res["spearman_ci"] = boot_interval(
+            res["spearman"],  # type: ignore[arg-type]
+            reps,
+            why=UNDEFINED_CORR,
+        )
     return out
 
 
@@ -335,11 +446,91 @@ def mean_with_ci(
     return point, percentile_ci(boot_ratio(sums, counts, w))
 
 
+def mean_interval(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    n_draws: int | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[float | None, Interval]:
+    """Pooled mean sum(sums)/sum(counts) of values in [0, 1] over problems, with the
+    proportion interval of engine.intervals (``n_draws``: observations behind it, default
+    the summed counts; ``weights``: resample multiplicities to use instead of drawing them)."""
+    sums, counts = np.asarray(sums, float), np.asarray(counts, float)
+    n_problems = int((counts > 0).sum())
+    if counts.sum() <= 0:
+        return None, Interval(None, None, n_boot, 0, "none")
+    point = float(sums.sum() / counts.sum())
+    if weights is None and not n_boot:
+        return point, Interval(None, None, 0, 0, "none")
+    w = weights if weights is not None else resample_weights(sums.size, n_boot, seed)
+    reps = boot_ratio(sums, counts, w)
+    draws = int(counts.sum()) if n_draws is None else n_draws
+    return point, proportion_interval(point, reps, n_problems=n_problems, n_draws=draws)
+
+
 def equal_width_buckets(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
     """Edges of ``n_bins`` equal-width bins over [min, max] and each value's bin (last closed)."""
     edges = np.histogram_bin_edges(x, bins=n_bins)
     idx = np.searchsorted(edges, x, side="right") - 1
     return edges, np.clip(idx, 0, n_bins - 1)
+
+
+def quantile_buckets(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edges at the 0, 1/n, ..., 1 quantiles of x (numpy's linear quantiles; equal edges from
+    ties merged, so there may be fewer bins) and each value's bin (last bin closed)."""
+    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, n_bins + 1)))
+    if edges.size < 2:
+        edges = np.array([edges[0], edges[0]])
+    nb = edges.size - 1
+    idx = np.searchsorted(edges, x, side="right") - 1
+    return edges, np.clip(idx, 0, nb - 1)
+
+
+def within_auc(
+    scores: np.ndarray,
+    positive: np.ndarray,
+    pools: np.ndarray,
+    problems: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, object]:
+    """Mean over pools with both classes of the pool's own AUC (what a best-of-k pick inside a
+    pool depends on), with a bootstrap interval over problems; counts of pools."""
+    x = np.asarray(scores, float)
+    y = np.asarray(positive, bool)
+    pool, n_pools = dense_codes(pools)
+    prob, n_probs = dense_codes(problems)
+    order = np.argsort(pool, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, pool[order][1:] != pool[order][:-1], True])
+    values = np.full(n_pools, np.nan)
+    prob_of_pool = np.zeros(n_pools, dtype=np.int64)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[a:b]
+        p = pool[rows[0]]
+        prob_of_pool[p] = prob[rows[0]]
+        values[p] = auc(x[rows], y[rows])
+    ok = np.isfinite(values)
+    sums = np.bincount(prob_of_pool, weights=np.where(ok, values, 0.0), minlength=n_probs)
+    counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=n_probs)
+    out: dict[str, object] = {
+        "n_pools": n_pools,
+        "n_informative_pools": int(ok.sum()),
+        "within_auc": float(sums.sum() / counts.sum()) if ok.any() else None,
+        "interval": Interval(None, None, n_boot, 0, "none"),
+    }
+    if ok.any() and n_boot:
+        w = resample_weights(n_probs, n_boot, seed)
+        reps = boot_ratio(sums, counts, w)
+        out["interval"] = boot_interval(
+            out["within_auc"],  # type: ignore[arg-type]
+            reps,
+            why="a resample without a pool holding both classes",
+        )
+    return out
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -392,6 +583,22 @@ def boot_auc(
             out[lo : lo + step] = wins / (pos_t.sum(axis=1) * neg_t.sum(axis=1))
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def auc_interval(
+    scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, *, n_boot: int, seed: int
+) -> tuple[float | None, Interval]:
+    """:func:`auc` (None if one class is absent) with a bootstrap interval over ``groups``
+    (rank-count replicates, engine.rank_boot.boot_auc_counts; rules of engine.intervals)."""
+    point = auc(scores, positive)
+    if math.isnan(point):
+        return None, Interval(None, None, n_boot, 0, "none", "one class absent")
+    if not n_boot:
+        return point, Interval(None, None, 0, 0, "none")
+    _, g = np.unique(np.asarray(groups), return_inverse=True)
+    w = resample_weights(int(g.max()) + 1, n_boot, seed)
+    reps = rank_boot.boot_auc_counts(scores, positive, g, w)
+    return point, boot_interval(point, reps, why="a resample without both classes")
 
 
 def auc_with_ci(

@@ -11,7 +11,6 @@ starts a process.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections import deque
@@ -20,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from threadpoolctl import threadpool_limits
+
+from .process_start import worker_context
 
 _LIMITS: list[Any] = []
 
@@ -94,8 +95,7 @@ class Ordered:
         """Start the process pool and schedule what waited for it."""
         from pebble import ProcessPool
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(self.preload)
+        context = worker_context(self.preload)
         self.pool = ProcessPool(max_workers=self.workers, initializer=_init_worker, context=context)
         waiting, self.pending = self.pending, deque()
         for task in waiting:

@@ -184,6 +184,23 @@ STALE_SCHEMA = pa.schema(
 )
 
 
+SETS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("temperature", pa.float64()),
+        ("k", pa.int32()),
+        ("seed", pa.int64()),
+        ("pool_size", pa.int32()),
+        ("n_subsets", pa.int64()),
+        ("n_draws", pa.int32()),
+        ("exhaustive", pa.bool_()),
+    ]
+)
+"""A draw_sets row: per (pool, k, seed) the pool size, C(n, k) (NULL past BIGINT), the number
+of distinct draws stored and whether they are every subset."""
+
+
 def delete_draws(con: duckdb.DuckDBPyConnection, ids: str) -> None:
     """Delete the draws whose ids the SQL query ``ids`` gives, with their metric, outcome and
     pruning rows (inside the caller's transaction; ``ids`` is read before draws go)."""
@@ -247,12 +264,16 @@ def write_draw_batch(
     metrics: pa.Table,
     outcomes: pa.Table,
     stale: pa.Table | None = None,
+    sets: pa.Table | None = None,
 ) -> None:
     """Insert draws, their metrics and outcomes in ONE transaction (all or nothing), first
-    deleting the ``stale`` (run, problem, temperature, k, seed) draws they replace."""
+    deleting the ``stale`` (run, problem, temperature, k, seed) draws they replace; ``sets``
+    (draw_sets rows) replace the stored ones of their (pool, k, seed)."""
     with transaction(con):
         if stale is not None and stale.num_rows:
             delete_draws_of(con, stale)
+        if sets is not None and sets.num_rows:
+            insert(con, "draw_sets", sets, on_conflict="replace")
         if draws.num_rows:
             insert(con, "draws", draws)
         if metrics.num_rows:

@@ -21,7 +21,9 @@ RESULT_TABLES = (
     "draws",
     "draw_metrics",
     "draw_outcomes",
+    "draw_sets",
 )
+REPLACE_BY_KEY = ("draw_sets",)
 REPLACE_BY_DRAW = ("draw_metrics", "draw_outcomes")
 GRADE_COLUMNS = ("answer", "correct", "answer_class")
 JOB_COLUMNS = ("job_id", "kind", "host", "status", "spec", "created_at", "updated_at", "log")
@@ -299,7 +301,8 @@ def ingest_job_results(
             else:
                 if table == "draws":
                     _drop_changed_draws(con, data)
-                insert(con, table, data, on_conflict="ignore")
+                mode = "replace" if table in REPLACE_BY_KEY else "ignore"
+                insert(con, table, data, on_conflict=mode)
             added[table] = _count(con, table) - before
             if table == "samples":
                 added["samples_regraded"] = _update_grades(con, data)

@@ -131,12 +131,14 @@ def problem_accuracy(
     outcomes: Sequence[Column],
     by: Sequence[str],
 ) -> pd.DataFrame:
-    """Per (run_id, *by, problem_id, label): correct picks and graded draws, summed in DuckDB."""
+    """Per (run_id, *by, problem_id, temperature, label): correct picks, graded draws and
+    draws of one pool, summed in DuckDB (temperature is a key once, whether or not in by)."""
+    keys_ = ["run_id", *by, "problem_id"] + ([] if "temperature" in by else ["temperature"])
     if not outcomes:
-        return pd.DataFrame(columns=["run_id", *by, "problem_id", "label", "hits", "n", "n_draws"])
+        return pd.DataFrame(columns=[*keys_, "label", "hits", "n", "n_draws"])
     values = ", ".join("(?, ?, ?, ?)" for _ in outcomes)
     lab_params = [v for c in outcomes for v in c]
-    keys = ", ".join(f"d.{c}" for c in ("run_id", *by, "problem_id"))
+    keys = ", ".join(f"d.{c}" for c in keys_)
     query = f"""
         WITH labels(label, aggregator, embedder, scorer) AS (VALUES {values})
         SELECT {keys}, l.label,
@@ -172,12 +174,124 @@ def pool_counts(
 def scored_samples(
     con: duckdb.DuckDBPyConnection, *, run_id: str | None = None, temperature: float | None = None
 ) -> pd.DataFrame:
-    """Graded samples with each scorer's value: run_id, scorer, problem_id, value, correct."""
+    """Graded samples with each scorer's value: run_id, scorer, problem_id, temperature,
+    value, correct."""
     where, params = draw_filter(run_id=run_id, temperature=temperature)
     query = f"""
-        SELECT d.run_id, c.scorer, d.problem_id, c.value, d.correct
+        SELECT d.run_id, c.scorer, d.problem_id, d.temperature, c.value, d.correct
         FROM samples d JOIN scores c USING (sample_id)
         WHERE d.correct IS NOT NULL AND {where}
         ORDER BY d.run_id, c.scorer, d.sample_id
     """
     return con.execute(query, params).df()
+
+
+def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Scorers with stored scores."""
+    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
+
+
+def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Embedders with stored vectors."""
+    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def draw_mean_reward(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any], scorer: str
+) -> pd.DataFrame:
+    """Per filtered draw: draw_id and ``reward``, the mean of its members' rewards under
+    ``scorer`` as the engine uses them (a probability; scores outside [0, 1] through a
+    sigmoid); NULL when a member has no score."""
+    query = f"""
+        WITH s AS (SELECT min(value) >= 0 AND max(value) <= 1 AS prob
+                   FROM scores WHERE scorer = ?),
+        m AS (SELECT d.draw_id, unnest(d.sample_ids) AS sample_id FROM draws d WHERE {where})
+        SELECT m.draw_id,
+               CASE WHEN count(c.value) < count(*) THEN NULL
+                    WHEN (SELECT prob FROM s) THEN avg(c.value)
+                    ELSE avg(1.0 / (1.0 + exp(-c.value))) END AS reward
+        FROM m LEFT JOIN scores c ON c.sample_id = m.sample_id AND c.scorer = ?
+        GROUP BY m.draw_id
+    """
+    return con.execute(query, [scorer, *params, scorer]).df()
+
+
+def prune_accuracy(
+    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
+) -> pd.DataFrame:
+    """Per (run, k, metric, m, selector, weighted, embedder, scorer, problem, temperature,
+    aggregator): correct picks (hits), graded rows (n) and draws of one pool."""
+    return con.execute(
+        f"""
+        SELECT d.run_id, d.k, p.metric, p.m, p.selector, p.weighted, p.embedder, p.scorer,
+               d.problem_id, d.temperature, p.aggregator,
+               sum(p.correct::INTEGER)::DOUBLE AS hits, count(p.correct)::DOUBLE AS n,
+               count(*) AS n_draws
+        FROM prune_outcomes p JOIN draws d USING (draw_id)
+        WHERE {where}
+        GROUP BY ALL ORDER BY ALL
+        """,
+        list(params),
+    ).df()
+
+
+def prune_paired(con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]) -> pd.DataFrame:
+    """Per (run, k, metric, m, weighted, embedder, scorer, problem, aggregator) of the medoid
+    rows: the summed paired difference medoid correct - random correct over the draws where
+    both are graded (``diff``, ``n``), the random subset being the one of the same draw, m,
+    aggregator, embedder and scorer."""
+    return con.execute(
+        f"""
+        SELECT d.run_id, d.k, p.metric, p.m, p.weighted, p.embedder, p.scorer,
+               d.problem_id, p.aggregator,
+               sum(p.correct::INTEGER - r.correct::INTEGER)::DOUBLE AS diff,
+               count(*)::DOUBLE AS n
+        FROM prune_outcomes p
+        JOIN prune_outcomes r ON r.draw_id = p.draw_id AND r.m = p.m
+             AND r.aggregator = p.aggregator AND r.embedder = p.embedder
+             AND r.scorer = p.scorer AND r.selector = 'random'
+        JOIN draws d ON d.draw_id = p.draw_id
+        WHERE p.selector = 'medoids' AND p.correct IS NOT NULL AND r.correct IS NOT NULL
+              AND {where}
+        GROUP BY ALL ORDER BY ALL
+        """,
+        list(params),
+    ).df()
+
+
+def report_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of everything the report reads (draws and their rows, grades, scores,
+    pruning rows): row counts and an order-free XOR of row hashes per table, so it changes
+    whenever a row is added, removed or changed (and not with the scan order)."""
+    parts = {
+        "draws": "draw_id, sample_ids",
+        "draw_metrics": "draw_id, metric, embedder, scorer, value",
+        "draw_outcomes": "draw_id, aggregator, embedder, scorer, sample_id, correct",
+        "prune_outcomes": "draw_id, metric, m, weighted, selector, aggregator, embedder, "
+        "scorer, correct",
+        "samples": "sample_id, run_id, problem_id, temperature, correct, answer_class",
+        "scores": "sample_id, scorer, value",
+    }
+    cols = ", ".join(
+        f"(SELECT count(*) || ':' || coalesce(bit_xor(hash({c})), 0) FROM {t})"
+        for t, c in parts.items()
+    )
+    row = con.execute(f"SELECT {cols}").fetchall()[0]
+    return "|".join(str(v) for v in row)
+
+
+def read_cache(con: duckdb.DuckDBPyConnection, key: str) -> tuple[str, str] | None:
+    """(fingerprint, report JSON) stored under ``key``, or None."""
+    rows = con.execute(
+        "SELECT fingerprint, report FROM report_cache WHERE key = ?", [key]
+    ).fetchall()
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def write_cache(con: duckdb.DuckDBPyConnection, key: str, fingerprint: str, report: str) -> None:
+    """Store (replace) a cached report under ``key``."""
+    con.execute(
+        "INSERT OR REPLACE INTO report_cache (key, fingerprint, report) VALUES (?, ?, ?)",
+        [key, fingerprint, report],
+    )

@@ -1,15 +1,18 @@
-"""Schema of a divtui database (v2), as numbered migrations applied in one transaction.
+"""Schema of a divtui database (v3), as numbered migrations applied in one transaction.
 
 draw_metrics and draw_outcomes have the logical keys (draw_id, metric|aggregator, embedder,
 scorer) but no PRIMARY KEY constraint: an ART index made their bulk inserts 8x slower (5.6M rows:
 16.2 s against 2.1 s, measured on the 2-core dev machine). The draw stage keeps them unique itself
 by writing a draw's rows in the same transaction as the draw and skipping what exists.
 Migration 2 adds prune_outcomes (the pruning study), keyless for the same reason.
+Migration 3 adds draw_sets (per pool, k and seed: the pool size, how many distinct k-subsets it
+has and whether the draws are all of them) and report_cache (the overview's report tables,
+stored with a fingerprint of what they were computed from).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -114,6 +117,26 @@ CREATE TABLE prune_outcomes (
     correct    BOOLEAN
 );
 """,
+    3: """
+CREATE TABLE draw_sets (
+    run_id      VARCHAR NOT NULL,
+    problem_id  VARCHAR NOT NULL,
+    temperature DOUBLE NOT NULL,
+    k           INTEGER NOT NULL,
+    seed        BIGINT NOT NULL,
+    pool_size   INTEGER NOT NULL,
+    n_subsets   BIGINT,
+    n_draws     INTEGER NOT NULL,
+    exhaustive  BOOLEAN NOT NULL,
+    PRIMARY KEY (run_id, problem_id, temperature, k, seed)
+);
+CREATE TABLE report_cache (
+    key         VARCHAR PRIMARY KEY,
+    fingerprint VARCHAR NOT NULL,
+    created_at  TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    report      JSON NOT NULL
+);
+""",
 }
 
 TABLES = (
@@ -127,4 +150,6 @@ TABLES = (
     "draw_outcomes",
     "jobs",
     "prune_outcomes",
+    "draw_sets",
+    "report_cache",
 )

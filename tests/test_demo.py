@@ -126,9 +126,8 @@ def test_the_file_holds_the_whole_simulated_study(built: tuple[Path, Any]) -> No
            FROM prune_outcomes p JOIN draws d USING (draw_id) WHERE d.k = 32""",
     )
     n_pools = sim.N_PROBLEMS * len(sim.TEMPERATURES)
-    assert pruned == [
-        (n_pools * REPS, ["", "bleu", "sbert"], [1, 2, 4, 8, 16], ["medoids", "random"])
-    ]
+    # k = 32 is the whole pool of 32: one draw per pool (C(32, 32) = 1)
+    assert pruned == [(n_pools, ["", "bleu", "sbert"], [1, 2, 4, 8, 16], ["medoids", "random"])]
 
 
 def test_real_grading_agrees_with_the_simulator(built: tuple[Path, Any]) -> None:
@@ -152,8 +151,16 @@ def test_draws_of_every_size_from_their_own_pool(built: tuple[Path, Any]) -> Non
     per_k = _query(
         path, "SELECT k, count(*), count(DISTINCT draw_id) FROM draws GROUP BY 1 ORDER BY 1"
     )
-    want = sim.N_PROBLEMS * len(sim.TEMPERATURES) * REPS
-    assert per_k == [(k, want, want) for k in SIZES]
+    pools = sim.N_PROBLEMS * len(sim.TEMPERATURES)
+    # every C(32, k) > REPS except k = 32, the whole pool: one draw each
+    want = {k: pools * (1 if k == sim.N_SAMPLES else REPS) for k in SIZES}
+    assert per_k == [(k, want[k], want[k]) for k in SIZES]
+    distinct = _query(
+        path,
+        "SELECT count(*) FROM (SELECT run_id, problem_id, temperature, k, "
+        "list_sort(sample_ids) AS s FROM draws GROUP BY ALL HAVING count(*) > 1)",
+    )
+    assert distinct == [(0,)]
     bad = _query(
         path,
         """

@@ -131,7 +131,8 @@ def test_every_stored_row_matches_a_per_draw_reference(db_path: Path) -> None:
     draws = con.execute(
         "SELECT draw_id, run_id, problem_id, temperature, k, rep, seed, sample_ids FROM draws"
     ).fetchall()
-    assert len(draws) == 6 * 4 * 2 + 2 * 4
+    # 6 pools x k = 1, 3 x 4 reps, and the 2 pools of 8 give k = 8 once (C(8, 8) = 1)
+    assert len(draws) == 6 * 4 * 2 + 2 * 1
     for did, run, prob, temp, k, rep, seed, members in draws:
         assert did == draw_id(run, prob, temp, k, rep, seed)
         assert len(set(members)) == k
@@ -460,3 +461,77 @@ def test_mixed_embedding_dimensions_are_a_clear_error_and_lose_nothing(db_path: 
     )
     con = open_db(db_path)
     assert stored(con) == before
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "reps"), [(5, 3, 10), (5, 3, 20), (6, 6, 4), (7, 1, 7), (6, 2, 15)]
+)
+def test_small_pools_draw_every_subset_exactly_once(n: int, k: int, reps: int) -> None:
+    """C(n, k) <= reps: the draws are every k-subset once (k = n: a single draw), in the
+    order of first appearance in the pool's stream, each in a random draw order."""
+    idx = draw_indices(3, "r", "p", 0.7, k, n, reps)
+    subsets = sorted(tuple(sorted(r)) for r in idx.tolist())
+    assert subsets == list(itertools.combinations(range(n), k))
+    assert idx.shape == (len(subsets), k)
+    if len(subsets) > 1 and k > 1:
+        assert any(list(r) != sorted(r) for r in idx.tolist())  # not always ascending
+    assert (draw_indices(3, "r", "p", 0.7, k, n, reps + 50) == idx).all()
+
+
+@pytest.mark.parametrize(("n", "k", "reps"), [(6, 3, 19), (8, 2, 27), (10, 4, 100), (64, 8, 100)])
+def test_large_pools_draw_distinct_subsets_and_keep_a_prefix(n: int, k: int, reps: int) -> None:
+    """C(n, k) > reps: reps distinct subsets, uniform (the stream's rows with repeats skipped),
+    and draw r is the same whatever the number of reps."""
+    import math
+
+    idx = draw_indices(5, "r", "p", 0.3, k, n, reps)
+    assert idx.shape == (min(reps, math.comb(n, k)), k)
+    assert len({tuple(sorted(r)) for r in idx.tolist()}) == len(idx)
+    assert all(len(set(r)) == k and min(r) >= 0 and max(r) < n for r in idx.tolist())
+    for fewer in (1, reps // 2):
+        assert (draw_indices(5, "r", "p", 0.3, k, n, fewer) == idx[:fewer]).all()
+
+
+def test_the_stream_is_todays_draws_when_nothing_repeats() -> None:
+    """Without a repeated subset the draws are the rows of argsort of n uniforms, as before."""
+    from divtui.store import stable_id
+
+    key = stable_id("draws", "r", "p", 0.5, 8) & (2**64 - 1)
+    rng = np.random.default_rng(np.random.SeedSequence([9, key]))
+    want = np.argsort(rng.random((100, 64)), axis=1, kind="stable")[:, :8]
+    assert (draw_indices(9, "r", "p", 0.5, 8, 64, 100) == want).all()
+
+
+def test_past_the_stream_cap_subsets_are_filled_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the bounded stream runs out (huge pools with k near 1 or n) every subset is still
+    drawn once (exhaustive) or reps distinct ones are (sampled)."""
+    from divtui.engine import draws as dr
+
+    monkeypatch.setattr(dr, "_stream_cap", lambda n, k, total: 3)
+    every = dr.draw_indices(1, "r", "p", 0.5, 2, 6, 20)
+    assert sorted(tuple(sorted(r)) for r in every.tolist()) == list(
+        itertools.combinations(range(6), 2)
+    )
+    some = dr.draw_indices(1, "r", "p", 0.5, 2, 6, 12)
+    assert len({tuple(sorted(r)) for r in some.tolist()}) == 12
+
+
+def test_older_files_with_repeated_subsets_are_redrawn(db_path: Path) -> None:
+    """A file drawn before (reps rows of one k = n subset) gets its extra draws removed."""
+    make_study(db_path, problems=1, temps=(0.5,), n=4)
+    con = open_db(db_path)
+    run_draws(con, sizes=[4], reps=3, seed=0, notice=lambda _: None)
+    row = con.execute("SELECT * FROM draws").fetchall()[0]
+    for rep in (1, 2):  # what an older divtui stored: the same whole pool again
+        con.execute(
+            "INSERT INTO draws VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [draw_id("r", "p0", 0.5, 4, rep, 0), *row[1:5], rep, 0, row[7]],
+        )
+    notes: list[str] = []
+    stats = run_draws(con, sizes=[4], reps=3, seed=0, notice=notes.append)
+    assert stats["redrawn"] == 1 and any("repeated subsets" in n for n in notes)
+    assert con.execute("SELECT count(*), min(rep), max(rep) FROM draws").fetchall() == [(1, 0, 0)]
+    assert con.execute("SELECT n_subsets, n_draws, exhaustive FROM draw_sets").fetchall() == [
+        (1, 1, True)
+    ]
+    no_duplicates(con)

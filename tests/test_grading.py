@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -370,3 +372,23 @@ def test_grade_db_keyed_equals_plain_on_a_real_file(tmp_path: Path) -> None:
         con.close()
         assert counts["timeouts"] == 0 and counts["graded"] == 30
     assert rows[True] == rows[False]
+
+
+def test_grade_with_workers_under_python_dash_s(db_path: Path) -> None:
+    """A launcher running ``python -S`` with the site folder added by hand (as a remote login
+    may): a forkserver could not import divtui there, so the workers fork instead."""
+    truth = _build_db(db_path, seed=7, n_problems=2)
+    site_dir = next(Path(sys.prefix, "lib").glob("python3*/site-packages"))
+    code = (
+        f"import site, sys; site.addsitedir({str(site_dir)!r}); sys.argv[0] = 'divtui';"
+        "from divtui.engine.process_start import children_find_divtui;"
+        "print('forkserver' if children_find_divtui() else 'fork');"
+        "from divtui.cli import main; main()"
+    )
+    args = ["grade", "--db", str(db_path), "--workers", "2", "--timeout", "20"]
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, *args], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert "graded 24 samples in 4 pools" in out.stdout
+    _check_against_truth(db_path, truth)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -76,8 +77,9 @@ def test_distinct_n_equals_set_of_tuples(texts: list[str], n: int, seed: int) ->
     bits = mt.gram_bits(indptr, ids, n_grams)
     k = 1 + seed % len(texts)
     idx = draw_indices(seed, "r", "p", 0.7, k, len(texts), 5)
+    assert len(idx) == min(5, math.comb(len(texts), k))  # small pools: every subset once
     got = mt.distinct_n(bits, totals, idx)
-    for r in range(5):
+    for r in range(len(idx)):
         grams = []
         for i in idx[r]:
             toks = texts[i].split()

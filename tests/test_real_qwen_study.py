@@ -56,8 +56,11 @@ def test_import_holds_the_whole_file(qwen_study: tuple[Path, list[dict]]) -> Non
     )
     got = con.execute("SELECT count(*) FROM scores WHERE scorer = ?", [SCORER]).fetchall()[0][0]
     assert got == 800
-    # every k = 8 draw is the whole pool, in some order: 100 problems x 3 reps
-    assert con.execute("SELECT count(*) FROM draws WHERE k = 8").fetchall()[0][0] == 300
+    # k = 8 is the whole pool of 8: C(8, 8) = 1 subset, drawn once per problem (not 3 copies)
+    assert con.execute("SELECT count(*) FROM draws WHERE k = 8").fetchall()[0][0] == 100
+    assert con.execute(
+        "SELECT count(*), sum(n_subsets), bool_and(exhaustive) FROM draw_sets WHERE k = 8"
+    ).fetchall() == [(100, 100, True)]
 
 
 @pytest.mark.parametrize("aggregator", ["maj", "bst", "coverage"])

@@ -241,12 +241,24 @@ def test_correlation_tables_match_scipy_and_the_textbook_partial(study: Path) ->
         assert row["pearson"] == pytest.approx(ss.pearsonr(x, y)[0], abs=1e-9)
         assert row["spearman"] == pytest.approx(ss.spearmanr(x, y)[0], abs=1e-9)
         assert row["pearson_lo"] <= row["pearson_hi"]
-    for row in t["partial_correlations"]:
-        sub = wide[wide.k == row["k"]]
-        r = np.corrcoef([sub[row["metric"]], sub[row["aggregator"]], sub["mean_logprob"]])
-        want = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
-        assert row["partial"] == pytest.approx(want, abs=1e-9)
-    assert {r["metric"] for r in t["partial_correlations"]} == {"cosine_sim", "distinct_n", "dpp"}
+    # partial correlations are per temperature by default (the fit on the control never mixes
+    # temperatures), pooled over them only when asked
+    pooled = _report(study, tables=["partial_correlations"], partial_pooled=True, n_boot=0)
+    assert len(t["partial_correlations"]) == 2 * 2 * 3 * 5  # T x k x metrics x aggregators
+    for rows, per_t in (
+        (t["partial_correlations"], True),
+        (pooled["tables"]["partial_correlations"], False),
+    ):
+        for row in rows:
+            sub = wide[wide.k == row["k"]]
+            if per_t:
+                sub = sub[sub.temperature == row["temperature"]]
+            assert row["pooled_temperatures"] is not per_t and row["control"] == "mean_logprob"
+            assert (row["temperature"] is None) is not per_t and row["n"] == len(sub)
+            r = np.corrcoef([sub[row["metric"]], sub[row["aggregator"]], sub["mean_logprob"]])
+            want = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
+            assert row["partial"] == pytest.approx(want, abs=1e-9)
+        assert {r["metric"] for r in rows} == {"cosine_sim", "distinct_n", "dpp"}
     for row in t["coverage_correlations"]:
         sub = wide[wide.k == row["k"]]
         assert row["spearman"] == pytest.approx(
@@ -416,3 +428,118 @@ def test_errors_are_one_line(study: Path, tmp_path: Path) -> None:
         assert res.returncode != 0
         assert res.stderr.startswith("error: ") and text in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_reward_control_and_a_missing_log_prob_control(tmp_path: Path) -> None:
+    """--control reward:S partials on the draw's mean reward (sigmoid of logits), computed here
+    from the members' scores; without log-probs the report says so and offers the reward."""
+    from divtui.engine.draws import run_draws
+    from tests.test_draws import make_study as make_drawn
+
+    path = tmp_path / "rw.duckdb"
+    make_drawn(path, problems=6)
+    con = open_db(path)
+    run_draws(con, sizes=[3], reps=6, seed=2, notice=lambda _: None)
+    members = con.execute(
+        "SELECT d.draw_id, d.temperature, unnest(d.sample_ids) AS sample_id FROM draws d"
+    ).df()
+    scores = con.execute("SELECT sample_id, value FROM scores WHERE scorer = 'orm:a'").df()
+    con.close()
+    m = members.merge(scores, on="sample_id")
+    m["p"] = 1 / (1 + np.exp(-m.value))
+    reward = m.groupby("draw_id").p.mean()
+    rep = _report(path, tables=["partial_correlations"], control="reward:orm:a", n_boot=0)
+    rows = rep["tables"]["partial_correlations"]
+    assert rows and {r["control"] for r in rows} == {"reward:orm:a"}
+    con = duckdb.connect(str(path), read_only=True)
+    frame = con.execute(
+        "SELECT d.draw_id, d.temperature, m.value AS x, o.correct::DOUBLE AS y FROM draws d "
+        "JOIN draw_metrics m USING (draw_id) JOIN draw_outcomes o USING (draw_id) "
+        "WHERE m.metric = 'distinct_n' AND o.aggregator = 'maj'"
+    ).df()
+    con.close()
+    frame["z"] = frame.draw_id.map(reward)
+    for t, sub in frame.groupby("temperature"):
+        row = next(
+            r
+            for r in rows
+            if r["temperature"] == t and r["metric"] == "distinct_n" and r["aggregator"] == "maj"
+        )
+        r = np.corrcoef([sub.x, sub.y, sub.z])
+        want = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
+        assert row["partial"] == pytest.approx(want, abs=1e-9)
+    # no log-probs: one note, offering the reward; no partial rows
+    bare = tmp_path / "bare.duckdb"
+    make_drawn(bare, problems=4, logprobs=False)
+    con = open_db(bare)
+    run_draws(con, sizes=[3], reps=3, seed=0, notice=lambda _: None)
+    con.close()
+    rep = _report(bare, tables=["partial_correlations", "fixed_effects"], n_boot=0)
+    assert rep["tables"]["partial_correlations"] == [] and rep["meta"]["control"] is None
+    (note,) = rep["meta"]["notes"]
+    assert "mean_logprob is missing" in note and "--control reward:orm:a" in note
+    assert all(r["control"] is None for r in rep["tables"]["fixed_effects"])
+    res = _cli("report", "--db", str(bare), "--table", "partial_correlations", "--boot", "0")
+    assert res.returncode == 0 and res.stderr.count("note: mean_logprob is missing") == 1
+
+
+def test_quantile_buckets_by_temperature_with_per_bin_intervals(study: Path) -> None:
+    wide = _wide(study)
+    rep = _report(
+        study,
+        tables=["buckets"],
+        n_buckets=3,
+        bucket_scheme="quantile",
+        by_temperature=True,
+        metrics=["dpp"],
+        n_boot=100,
+        seed=4,
+    )
+    rows = rep["tables"]["buckets"]
+    assert {r["scheme"] for r in rows} == {"quantile"} and rep["meta"][
+        "bucket_scheme"
+    ] == "quantile"
+    for (k, t), rs in pd.DataFrame(rows).groupby(["k", "temperature"]):
+        sub = wide[(wide.k == k) & (wide.temperature == t)]
+        x = sub["dpp"].to_numpy()
+        edges = np.unique(np.quantile(x, np.linspace(0, 1, 4)))
+        assert np.allclose(rs["lo"], edges[:-1]) and np.allclose(rs["hi"], edges[1:])
+        problems = sorted(sub.problem_id.unique())
+        from divtui.engine.stats import bootstrap_indices
+
+        boot = bootstrap_indices(len(problems), 100, 4)
+        own = [r for r in rows if r["k"] == k and r["temperature"] == t]
+        for b, row in enumerate(own):
+            last = b == len(edges) - 2
+            inside = (x >= edges[b]) & ((x <= edges[b + 1]) if last else (x < edges[b + 1]))
+            assert row["count"] == row["n_draws"] == int(inside.sum())
+            cell = sub[inside]
+            assert row["n_maj"] == len(cell)
+            assert row["n_pools"] == cell.groupby(["problem_id", "temperature"]).ngroups
+            assert row["maj"] == pytest.approx(cell["maj"].mean())
+            per = cell.groupby("problem_id")["maj"].agg(["sum", "count"]).reindex(problems)
+            per = per.fillna(0)
+            reps = [per["sum"].iloc[i].sum() / per["count"].iloc[i].sum() for i in boot]
+            if row["ci_note"] is None or "maj:" not in row["ci_note"]:
+                lo, hi = np.nanpercentile(reps, [2.5, 97.5])
+                assert (row["maj_lo"], row["maj_hi"]) == pytest.approx((lo, hi), abs=1e-12)
+            else:
+                assert row["maj_lo"] is None or "Wilson" in row["ci_note"]
+
+
+def test_no_resampling_means_no_interval_anywhere(study: Path) -> None:
+    rep = _report(study, n_boot=0)
+    for name, rows in rep["tables"].items():
+        for row in rows:
+            assert row.get("n_boot_valid") is None, name
+            for key, value in row.items():
+                if key.endswith(("_lo", "_hi")) and key != "slope_lo" and key != "slope_hi":
+                    assert value is None, (name, key)
+
+
+def test_coverage_spearman_shared_with_metric_correlations_is_the_same(study: Path) -> None:
+    """metric_correlations computes the coverage pairs' Spearman for coverage_correlations
+    (one rank pass per metric); the rows equal those of the table computed alone."""
+    both = _report(study, tables=["metric_correlations", "coverage_correlations"], n_boot=80)
+    alone = _report(study, tables=["coverage_correlations"], n_boot=80)
+    assert both["tables"]["coverage_correlations"] == alone["tables"]["coverage_correlations"]

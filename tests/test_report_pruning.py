@@ -84,6 +84,35 @@ def test_pruning_table_equals_pooled_rows(db_path: Path) -> None:
     # coverage of the random subset can only grow with m, on every draw
     cov = raw[(raw.selector == "random") & (raw.aggregator == "coverage")]
     assert cov.groupby("m").correct.mean().is_monotonic_increasing
+    # medoids minus random, paired on the same draws, against a pandas merge
+    pairs = con.execute(
+        """SELECT d.k, p.draw_id, p.metric, p.m, p.selector, p.aggregator, d.problem_id,
+                  d.temperature, p.correct::INT AS c
+           FROM prune_outcomes p JOIN draws d USING (draw_id)"""
+    ).df()
+    med = pairs[pairs.selector == "medoids"]
+    rnd = pairs[pairs.selector == "random"][["draw_id", "m", "aggregator", "c"]]
+    both = med.merge(rnd, on=["draw_id", "m", "aggregator"], suffixes=("", "_r"))
+    both["d"] = both.c - both.c_r
+    for r in rows:
+        if r["selector"] == "random":
+            assert not any(k.endswith("_minus_random") for k in r)
+            continue
+        sub = both[(both.k == r["k"]) & (both.metric == r["metric"]) & (both.m == r["m"])]
+        assert r["n_pools"] == sub.groupby(["problem_id", "temperature"]).ngroups
+        for agg in ("maj", "bst", "coverage"):
+            d = sub[sub.aggregator == agg]
+            assert r[f"{agg}_minus_random"] == pytest.approx(d.d.mean(), abs=1e-12)
+            per = d.groupby("problem_id").d.agg(["sum", "count"])
+            idx = bootstrap_indices(len(per), 200, 0)
+            boot = [per["sum"].iloc[i].sum() / per["count"].iloc[i].sum() for i in idx]
+            lo, hi = np.percentile(boot, [2.5, 97.5])
+            if r[f"{agg}_minus_random_lo"] is not None:
+                assert (r[f"{agg}_minus_random_lo"], r[f"{agg}_minus_random_hi"]) == pytest.approx(
+                    (lo, hi), abs=1e-12
+                )
+            else:
+                assert f"{agg}_minus_random" in r["ci_note"]
 
 
 def test_scorers_table_auc_and_bst(db_path: Path) -> None:
@@ -100,6 +129,20 @@ def test_scorers_table_auc_and_bst(db_path: Path) -> None:
     assert row["n_correct"] == int(y.sum())
     assert row["auc"] == pytest.approx(u / (y.sum() * (~y).sum()))
     assert 0 <= row["auc_lo"] < row["auc"] < row["auc_hi"] <= 1
+    # within pools: the mean of each pool's own Mann-Whitney AUC over pools with both classes
+    pools = con.execute(
+        "SELECT s.problem_id, s.temperature, c.value, s.correct FROM samples s "
+        "JOIN scores c USING (sample_id)"
+    ).df()
+    per_pool = []
+    for _, g in pools.groupby(["problem_id", "temperature"]):
+        yy = g.correct.to_numpy(bool)
+        if 0 < yy.sum() < len(yy):
+            xx = g.value.to_numpy()
+            per_pool.append(mannwhitneyu(xx[yy], xx[~yy]).statistic / (yy.sum() * (~yy).sum()))
+    assert row["within_auc"] == pytest.approx(np.mean(per_pool))
+    assert row["n_informative_pools"] == len(per_pool)
+    assert row["n_pools"] == pools.groupby(["problem_id", "temperature"]).ngroups
     for k in (6, 8):
         acc = con.execute(
             """SELECT avg(o.correct::INT) FROM draw_outcomes o JOIN draws d USING (draw_id)

@@ -145,9 +145,10 @@ def test_correlate_uses_the_seeded_indices() -> None:
     res = stats.correlate(x, y, groups, z=z, n_boot=200, seed=11)
     idx = stats.bootstrap_indices(15, 200, 11)
     loop = _loop_bootstrap(idx, groups, lambda a, b: ss.spearmanr(a, b)[0], x, y)
-    assert res["spearman_ci"] == pytest.approx(
+    assert res["spearman_ci"].bounds == pytest.approx(
         tuple(np.percentile(loop[np.isfinite(loop)], [2.5, 97.5])), abs=1e-8
     )
+    assert res["spearman_ci"].n_valid == int(np.isfinite(loop).sum())
     assert res["partial"] == pytest.approx(_textbook_partial(x, y, z), abs=1e-9)
     assert res == stats.correlate(x, y, groups, z=z, n_boot=200, seed=11)
     assert res != stats.correlate(x, y, groups, z=z, n_boot=200, seed=12)
@@ -208,4 +209,119 @@ def test_correlate_many_equals_correlate_pair_by_pair(holes: bool) -> None:
         one = stats.correlate(cols[a], cols[b], groups, z=z, n_boot=150, seed=4)
         assert many[(a, b)].keys() == one.keys()
         for key, value in one.items():
-            assert many[(a, b)][key] == pytest.approx(value, abs=1e-10), (a, b, key)
+            got = many[(a, b)][key]
+            if key.endswith("_ci"):
+                assert (got.n_boot, got.n_valid, got.method) == (
+                    value.n_boot,
+                    value.n_valid,
+                    value.method,
+                )
+                got, value = got.bounds, value.bounds
+            assert got == pytest.approx(value, abs=1e-10), (a, b, key)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rank_count_spearman_equals_scipy_on_every_resample(seed: int) -> None:
+    """engine.rank_boot against scipy.stats.spearmanr on the literally resampled rows: ties in
+    x, 0/1 and many-level partners, problems of 1..8 draws."""
+    from divtui.engine import rank_boot
+
+    rng = np.random.default_rng(seed)
+    n_groups = int(rng.integers(2, 9))
+    g = np.repeat(np.arange(n_groups), rng.integers(1, 9, n_groups))
+    n = g.size
+    x = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+    ys = [
+        (rng.random(n) < rng.random()).astype(float),
+        rng.integers(0, int(rng.integers(2, 7)), n).astype(float),
+    ]
+    idx = stats.bootstrap_indices(n_groups, 40, seed)
+    got = rank_boot.boot_spearman_levels(x, ys, g, stats.bootstrap_weights(idx, n_groups))
+    for t, y in enumerate(ys):
+        want = _loop_bootstrap(idx, g, lambda a, b: ss.spearmanr(a, b)[0], x, y)
+        assert np.allclose(got[:, t], want, atol=1e-9, equal_nan=True), t
+    old = stats.boot_spearman_pairs(
+        np.stack([x, *ys]), [(0, 1), (0, 2)], g, stats.bootstrap_weights(idx, n_groups)
+    )
+    assert np.allclose(got, old, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rank_count_auc_equals_mann_whitney_on_every_resample(seed: int) -> None:
+    from divtui.engine import rank_boot
+
+    rng = np.random.default_rng(seed)
+    n_groups = int(rng.integers(2, 7))
+    g = np.repeat(np.arange(n_groups), rng.integers(1, 10, n_groups))
+    x = np.round(rng.normal(size=g.size), 1)
+    y = rng.random(g.size) < 0.4
+    idx = stats.bootstrap_indices(n_groups, 30, seed)
+    got = rank_boot.boot_auc_counts(x, y, g, stats.bootstrap_weights(idx, n_groups))
+    for b, drawn in enumerate(idx):
+        rows = np.concatenate([np.flatnonzero(g == p) for p in drawn])
+        if y[rows].all() or not y[rows].any():
+            assert np.isnan(got[b])
+        else:
+            assert got[b] == pytest.approx(stats.auc(x[rows], y[rows]), abs=1e-12)
+
+
+def test_spearman_dispatch_gives_the_same_values_either_way() -> None:
+    """boot_spearman_many picks the rank-count path for a few-valued partner and the
+    per-replicate path otherwise; both paths agree on the same resamples."""
+    rng = np.random.default_rng(12)
+    g = np.repeat(np.arange(30), 20)
+    x, x2 = rng.normal(size=g.size), rng.normal(size=g.size)
+    y = (rng.random(g.size) < 0.5).astype(float)
+    w = stats.resample_weights(30, 200, 3)
+    cols = np.stack([x, x2, y])
+    many = stats.boot_spearman_many(cols, [(0, 2), (0, 1), (2, 1)], g, w)
+    pairs = stats.boot_spearman_pairs(cols, [(0, 2), (0, 1), (2, 1)], g, w)
+    assert np.allclose(many, pairs, atol=1e-10)
+
+
+def test_within_auc_is_the_mean_of_per_pool_aucs_with_a_loop_interval() -> None:
+    rng = np.random.default_rng(2)
+    rows = []
+    for p in range(8):
+        for t in (0.5, 1.0):
+            n = int(rng.integers(2, 9))
+            correct = rng.random(n) < rng.random()
+            score = np.round(rng.normal(size=n) + correct, 1)
+            rows += [(f"p{p}", t, s, c) for s, c in zip(score, correct, strict=True)]
+    x = np.array([r[2] for r in rows])
+    y = np.array([r[3] for r in rows])
+    pool = np.array([f"{r[0]}|{r[1]}" for r in rows])
+    prob = np.array([r[0] for r in rows])
+
+    def loop(keep_problems: list[str]) -> float:
+        values = []
+        for p in keep_problems:
+            for t in (0.5, 1.0):
+                m = (prob == p) & (pool == f"{p}|{t}")
+                if 0 < y[m].sum() < m.sum():
+                    u = ss.mannwhitneyu(x[m][y[m]], x[m][~y[m]]).statistic
+                    values.append(u / (y[m].sum() * (~y[m]).sum()))
+        return float(np.mean(values)) if values else math.nan
+
+    res = stats.within_auc(x, y, pool, prob, n_boot=50, seed=1)
+    names = sorted(set(prob))
+    assert res["within_auc"] == pytest.approx(loop(names), abs=1e-12)
+    idx = stats.bootstrap_indices(len(names), 50, 1)
+    want = np.array([loop([names[j] for j in row]) for row in idx])
+    assert res["interval"].bounds == pytest.approx(
+        tuple(np.percentile(want[np.isfinite(want)], [2.5, 97.5])), abs=1e-12
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(st_.lists(finite, min_size=1, max_size=60), st_.integers(1, 8))
+def test_quantile_buckets_match_numpy_quantiles(values: list[float], n_bins: int) -> None:
+    x = np.array(values)
+    edges, idx = stats.quantile_buckets(x, n_bins)
+    want = np.unique(np.quantile(x, np.linspace(0, 1, n_bins + 1)))
+    if want.size >= 2:
+        assert np.array_equal(edges, want)
+    nb = edges.size - 1
+    for v, b in zip(x, idx, strict=True):
+        last = b == nb - 1
+        assert edges[b] <= v and (v <= edges[b + 1] if last else v < edges[b + 1])

@@ -139,7 +139,8 @@ n_boot = 10
     con.close()
     assert counts["samples"] == 24 and graded == 24
     assert counts["scores"] == 24 and counts["embeddings"] == 48  # SBERT + ORM hidden states
-    assert counts["draws"] == 6 * 2 * 3
+    # 6 pools of 4: k = 2 gives 3 distinct draws (C(4, 2) = 6 > 3), k = 4 the whole pool once
+    assert counts["draws"] == 6 * (3 + 1)
     report = json.loads((tmp_path / "report.json").read_text())
     assert "accuracy_by_k" in report["tables"]
     again = run_study(study, echo=lines.append)

@@ -26,6 +26,15 @@ class OverviewReady(Message):
 
 
 @dataclass
+class OverviewTables(Message):
+    """The report for the overview's tables (``{"tables", "meta"}``) and where it came from:
+    ``cached`` (stored after `divtui draw`, with intervals) or ``quick`` (no intervals)."""
+
+    report: dict[str, Any]
+    source: str
+
+
+@dataclass
 class RowsReady(Message):
     """The filtered problem table, its filter text and its pass@k size."""
 

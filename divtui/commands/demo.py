@@ -23,11 +23,12 @@ def _print_report(path: str) -> None:
         return
     from divtui.commands.report import to_markdown
     from divtui.engine.report import build_report
+    from divtui.engine.report_cache import cached_overview
     from divtui.store import open_db
 
     con = open_db(path, read_only=True)
     try:
-        report = build_report(con)
+        report = cached_overview(con) or build_report(con)
     finally:
         con.close()
     click.echo(to_markdown(report, path))

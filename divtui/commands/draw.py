@@ -41,6 +41,11 @@ from . import db_option, positive_ints, resolve_db, wrote
     default=None,
     help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
 )
+@click.option(
+    "--no-report-cache",
+    is_flag=True,
+    help="do not compute the overview's report tables for the UI afterwards",
+)
 def command(
     db: str | None,
     sizes: str,
@@ -52,10 +57,13 @@ def command(
     distinct_n: int,
     quality: str,
     workers: int | None,
+    no_report_cache: bool,
 ) -> None:
     """Draw REPS random k-subsets of every pool for each k and store all metrics and picks.
 
     Rerunning with the same options adds nothing; an interrupted run resumes where it stopped.
+    Afterwards the overview's report tables (with intervals) are computed and stored for the
+    UI, unless they are still valid or --no-report-cache is given.
     """
     from divtui.engine.draws import run_draws
     from divtui.store import open_db
@@ -82,6 +90,11 @@ def command(
                 progress=progress,
                 notice=notice,
             )
+        if not no_report_cache:
+            from divtui.engine.report_cache import refresh_overview
+
+            with progress_bar("report tables for the UI") as progress:
+                refresh_overview(con, progress=progress)
     except ValueError as e:
         raise UserError(str(e)) from None
     finally:

@@ -85,6 +85,11 @@ def neighbours_table(rows: list[dict[str, Any]]) -> str:
     default=None,
     help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
 )
+@click.option(
+    "--no-report-cache",
+    is_flag=True,
+    help="do not recompute the overview's report tables for the UI afterwards",
+)
 def command(
     db: str | None,
     metric: str,
@@ -96,6 +101,7 @@ def command(
     scorer: str | None,
     embedder: str | None,
     workers: int | None,
+    no_report_cache: bool,
 ) -> None:
     """Prune every stored draw of size N to m medoids and to m random members, for every m.
 
@@ -132,6 +138,11 @@ def command(
                 progress=progress,
                 notice=notice,
             )
+        if not no_report_cache:
+            from divtui.engine.report_cache import refresh_overview
+
+            with progress_bar("report tables for the UI") as progress:
+                refresh_overview(con, progress=progress)
     except (PruneError, ValueError) as e:
         raise UserError(str(e).splitlines()[0]) from None
     finally:

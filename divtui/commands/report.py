@@ -28,12 +28,17 @@ def _num(v: Any) -> str:
     return f"{v:.3f}"
 
 
-def _ci(row: Row, key: str) -> str:
-    """``0.712 [0.68, 0.74]``: a value with its interval to 2 decimals."""
+def _ci(row: Row, key: str, zero: bool = False) -> str:
+    """``0.712 [0.68, 0.74]``: a value with its interval to 2 decimals; ``[no CI]`` when the
+    resamples gave none (the table's notes say why); with ``zero`` a ``*`` marks an interval
+    that excludes 0."""
     v, lo, hi = row.get(key), row.get(f"{key}_lo"), row.get(f"{key}_hi")
     if v is None:
         return "–"
-    return f"{v:.3f}" if lo is None or hi is None else f"{v:.3f} [{lo:.2f}, {hi:.2f}]"
+    if lo is None or hi is None:
+        return f"{v:.3f} [no CI]" if row.get("n_boot_valid") is not None else f"{v:.3f}"
+    mark = " *" if zero and (lo > 0 or hi < 0) else ""
+    return f"{v:.3f} [{lo:.2f}, {hi:.2f}]{mark}"
 
 
 def _t(v: Any) -> str:
@@ -69,20 +74,23 @@ def _accuracy_md(rows: list[Row], keys: list[str], aggs: list[str]) -> str:
 
 
 def _grid_md(rows: list[Row], stat: str, title: str) -> str:
-    """Per (run, k): a metric x aggregator grid of one statistic with its CI."""
+    """Per (run, k) (and temperature, when the rows have one): a metric x aggregator grid of
+    one statistic with its CI."""
     parts = []
     multi = _multi_run(rows)
-    groups: dict[tuple[Any, Any], list[Row]] = {}
+    groups: dict[tuple[Any, Any, Any], list[Row]] = {}
     for r in rows:
-        groups.setdefault((r["run_id"], r["k"]), []).append(r)
-    for (run, k), rs in groups.items():
+        groups.setdefault((r["run_id"], r.get("temperature"), r["k"]), []).append(r)
+    for (run, temp, k), rs in groups.items():
         metrics = list(dict.fromkeys(r["metric"] for r in rs))
         aggs = list(dict.fromkeys(r["aggregator"] for r in rs))
         cell = {(r["metric"], r["aggregator"]): r for r in rs}
         n = max(r["n"] for r in rs)
         p = max(r["n_problems"] for r in rs)
-        head = f"**{title}, k = {k}**" + (f" (run {run})" if multi else "")
-        parts.append(f"{head}: {n} draws of {p} problems")
+        where = f"T = {_t(temp)}, k = {k}" if temp is not None else f"k = {k}"
+        head = f"**{title}, {where}**" + (f" (run {run})" if multi else "")
+        pools = max(r.get("n_pools", 0) for r in rs)
+        parts.append(f"{head}: {n} draws of {pools} pools, {p} problems")
         body = [
             [m] + [_ci(cell[(m, a)], stat) if (m, a) in cell else "" for a in aggs] for m in metrics
         ]
@@ -90,14 +98,82 @@ def _grid_md(rows: list[Row], stat: str, title: str) -> str:
     return "\n\n".join(parts)
 
 
-def _long_md(rows: list[Row], keys: list[str], stats: list[str]) -> str:
-    """One line per row: the key columns, n, and each statistic with its CI."""
+def _long_md(rows: list[Row], keys: list[str], stats: list[str], binary: bool = True) -> str:
+    """One line per row: the key columns, draws, pools, and each statistic with its CI."""
     keys = (["run_id"] if _multi_run(rows) else []) + keys
     names = {"run_id": "run", "k": "k", "temperature": "T", "metric": "metric"}
-    titles = {"pearson": "Pearson r", "spearman": "Spearman ρ", "partial": "partial r"}
-    header = [names.get(k, k) for k in keys] + ["n"] + [titles[s] for s in stats]
-    body = [[_t(r[k]) for k in keys] + [str(r["n"])] + [_ci(r, s) for s in stats] for r in rows]
+    pearson = "Pearson r (point-biserial)" if binary else "Pearson r"
+    titles = {"pearson": pearson, "spearman": "Spearman ρ", "partial": "partial r"}
+    header = [names.get(k, k) for k in keys] + ["n", "pools"] + [titles[s] for s in stats]
+    body = [
+        [_t(r[k]) for k in keys]
+        + [str(r["n"]), str(r.get("n_pools", ""))]
+        + [_ci(r, s) for s in stats]
+        for r in rows
+    ]
     return _table(header, body, right=len(keys))
+
+
+def _within_md(rows: list[Row]) -> str:
+    """Per (run, k): metric x outcome lines of pooled, between and within r side by side."""
+    parts = []
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["k"]), []).append(r)
+    for (run, k), rs in groups.items():
+        parts.append(f"**k = {k}**" + (f" (run {run})" if multi else ""))
+        body = [
+            [r["metric"], r["outcome"]]
+            + [_ci(r, s, zero=True) for s in ("pooled_r", "between_r", "within_r")]
+            + [
+                str(r["n_draws"]),
+                str(r["n_pools"]),
+                str(r["n_informative_pools"]),
+                "–" if r["n_events"] is None else str(r["n_events"]),
+            ]
+            for r in rs
+        ]
+        header = ["metric", "outcome", "pooled r", "between r", "within r", "draws", "pools"]
+        parts.append(_table(header + ["informative pools", "events"], body, right=2))
+    return "\n\n".join(parts)
+
+
+def _fe_md(rows: list[Row]) -> str:
+    """Per (run, k): metric x aggregator lines of the fixed-effects slope and quartile effect."""
+    parts = []
+    multi = _multi_run(rows)
+    groups: dict[tuple[Any, Any], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["run_id"], r["k"]), []).append(r)
+    for (run, k), rs in groups.items():
+        parts.append(f"**k = {k}**" + (f" (run {run})" if multi else ""))
+        body = [
+            [
+                r["metric"],
+                r["aggregator"],
+                _ci(r, "slope", zero=True),
+                _num(r["p_value"]),
+                _num(r["q_value"]),
+                _ci(r, "top_minus_bottom", zero=True),
+                str(r["n_draws"]),
+                str(r["n_pools"]),
+            ]
+            for r in rs
+        ]
+        header = ["metric", "aggregator", "slope per SD", "p", "q (BH)", "top − bottom quartile"]
+        parts.append(_table(header + ["draws", "pools"], body, right=2))
+    return "\n\n".join(parts)
+
+
+def _notes_md(rows: list[Row], limit: int = 5) -> str:
+    """The distinct interval notes of a table's rows (withheld or Wilson intervals), at most
+    ``limit`` of them with a count of the rest."""
+    notes = list(dict.fromkeys(n for r in rows for n in (r.get("ci_note") or "").split("; ") if n))
+    if not notes:
+        return ""
+    more = f" (and {len(notes) - limit} more)" if len(notes) > limit else ""
+    return "\n\nInterval notes: " + "; ".join(notes[:limit]) + more + "."
 
 
 def _buckets_md(rows: list[Row], aggs: list[str]) -> str:
@@ -106,11 +182,14 @@ def _buckets_md(rows: list[Row], aggs: list[str]) -> str:
     multi = _multi_run(rows)
     groups: dict[tuple[Any, Any, Any], list[Row]] = {}
     for r in rows:
-        groups.setdefault((r["run_id"], r["metric"], r["k"]), []).append(r)
+        groups.setdefault((r["run_id"], r["metric"], r["k"], r.get("temperature")), []).append(r)
     order = list(dict.fromkeys(r["metric"] for r in rows))
-    ranked = sorted(groups.items(), key=lambda g: (g[0][0], order.index(g[0][1]), g[0][2]))
-    for (run, metric, k), rs in ranked:
-        parts.append(f"**{metric}, k = {k}**" + (f" (run {run})" if multi else ""))
+    ranked = sorted(
+        groups.items(), key=lambda g: (g[0][0], order.index(g[0][1]), g[0][2], g[0][3] or 0)
+    )
+    for (run, metric, k, temp), rs in ranked:
+        where = f"k = {k}" + (f", T = {_t(temp)}" if temp is not None else "")
+        parts.append(f"**{metric}, {where}**" + (f" (run {run})" if multi else ""))
         body = [
             [
                 str(r["bin"]),
@@ -120,7 +199,7 @@ def _buckets_md(rows: list[Row], aggs: list[str]) -> str:
                 _num(r["max"]),
                 _num(r["mean"]),
             ]
-            + [_num(r.get(a)) for a in aggs]
+            + [_ci(r, a) for a in aggs]
             for r in rs
         ]
         header = ["bin", "range", "count", "min", "max", "mean", *aggs]
@@ -176,6 +255,15 @@ def _pruning_md(rows: list[Row]) -> str:
             for r in rs
         ]
         parts.append(_table(["metric", "kept", "m", *aggs, "draws", "problems"], body, right=3))
+        diffs = [r for r in rs if any(f"{a}_minus_random" in r for a in aggs)]
+        if diffs:
+            parts.append("Paired difference medoids − random on the same draws:")
+            body = [
+                [r["metric"], "medoids" + (" (weighted)" if r["weighted"] else ""), str(r["m"])]
+                + [_ci(r, f"{a}_minus_random", zero=True) for a in aggs]
+                for r in diffs
+            ]
+            parts.append(_table(["metric", "kept", "m", *aggs], body, right=3))
     return "\n\n".join(parts)
 
 
@@ -190,26 +278,24 @@ def _scorers_md(rows: list[Row]) -> str:
         }
     )
     multi = _multi_run(rows)
-    header = (["run"] if multi else []) + ["scorer", "samples", "correct", "AUC"]
+    header = (["run"] if multi else []) + ["scorer", "samples", "correct", "AUC (pooled)"]
+    header += ["AUC (within pools)", "pools with both"]
     header += [f"bst k={k}" for k in ks]
     body = [
         ([r["run_id"]] if multi else [])
         + [r["scorer"], str(r["n_samples"]), str(r["n_correct"]), _ci(r, "auc")]
+        + [_ci(r, "within_auc"), f"{r['n_informative_pools']}/{r['n_pools']}"]
         + [_ci(r, f"bst_k{k}") for k in ks]
         for r in rows
     ]
     return _table(header, body, right=1 + multi)
 
 
-def _pooled(values: Sequence[Any], what: str, flag: str) -> str:
-    """A sentence saying what a table pools over, when it pools over several values."""
-    if len(values) <= 1:
-        return ""
-    return f"Pooled over {what} {', '.join(_t(v) for v in values)} (choose one with {flag}).\n\n"
-
-
 def to_markdown(report: dict[str, Any], db: str) -> str:
-    """The report as Markdown: one section per table, like the research notes."""
+    """The report as Markdown: one section per table, like the research notes, each opened by
+    its caption (engine.report.caption: what it pools over) and closed by its interval notes."""
+    from divtui.engine.captions import caption
+
     meta, tables = report["meta"], report["tables"]
     aggs = meta["aggregators"]
     temps, sizes = meta["temperatures"], meta["sizes"]
@@ -218,21 +304,19 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
         "",
         f"Database `{db}`; runs {', '.join(meta['runs']) or '–'}; temperatures "
         f"{', '.join(_t(t) for t in temps) or '–'}; batch sizes k {', '.join(map(str, sizes)) or '–'}.",
-        f"Intervals: {int(meta['ci_level'] * 100)}% percentile bootstrap over problems "
-        f"({meta['n_boot']} resamples, seed {meta['seed']}).",
+        f"Intervals: {int(meta['ci_level'] * 100)}% bootstrap over problems "
+        f"({meta['n_boot']} resamples, seed {meta['seed']}); [no CI]: withheld, see the "
+        "table's notes; * : the interval excludes 0.",
     ]
+    lines += [f"Note: {n}" for n in meta.get("notes", [])]
     empty = "_No rows (nothing of this kind is stored for the selection)._"
     control = meta.get("control") or "mean_logprob"
+    pb = "Pearson r (point-biserial)"
     sections: dict[str, tuple[str, Callable[[list[Row]], str]]] = {
-        "accuracy_by_k": (
-            "Accuracy by k",
-            lambda rs: (
-                _pooled(temps, "temperatures", "--temperature") + _accuracy_md(rs, ["k"], aggs)
-            ),
-        ),
+        "accuracy_by_k": ("Accuracy by k", lambda rs: _accuracy_md(rs, ["k"], aggs)),
         "accuracy_by_temperature": (
             "Accuracy by temperature",
-            lambda rs: _pooled(sizes, "k", "--k") + _accuracy_md(rs, ["temperature"], aggs),
+            lambda rs: _accuracy_md(rs, ["temperature"], aggs),
         ),
         "accuracy_by_k_temperature": (
             "Accuracy by k and temperature",
@@ -241,26 +325,25 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
         "metric_correlations": (
             "Diversity vs aggregator correctness",
             lambda rs: (
-                "Correlation across draws of each metric with the aggregator's 0/1 "
-                "correctness.\n\n"
-                + _pooled(temps, "temperatures", "--temperature")
-                + _grid_md(rs, "pearson", "Pearson r")
-                + "\n\n"
-                + _grid_md(rs, "spearman", "Spearman ρ")
+                _grid_md(rs, "pearson", pb) + "\n\n" + _grid_md(rs, "spearman", "Spearman ρ")
             ),
         ),
         "partial_correlations": (
             f"Partial correlations, controlling for {control}",
-            lambda rs: (
-                f"Pearson r of the residuals of the metric and of correctness after a "
-                f"linear fit on {control}.\n\n" + _grid_md(rs, "partial", "partial r")
-            ),
+            lambda rs: _grid_md(rs, "partial", "partial r"),
         ),
         "count_correlations": (
             "Diversity vs number of correct members",
-            lambda rs: _long_md(rs, ["temperature", "k", "metric"], ["pearson", "spearman"]),
+            lambda rs: _long_md(
+                rs, ["temperature", "k", "metric"], ["pearson", "spearman"], binary=False
+            ),
         ),
-        "buckets": ("Accuracy in equal-width metric buckets", lambda rs: _buckets_md(rs, aggs)),
+        "buckets": (
+            "Accuracy in "
+            + ("quantile" if meta.get("bucket_scheme") == "quantile" else "equal-width")
+            + " metric buckets",
+            lambda rs: _buckets_md(rs, aggs),
+        ),
         "coverage_correlations": (
             "Diversity vs coverage (any member correct)",
             lambda rs: _long_md(
@@ -289,6 +372,11 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
                 + _scorers_md(rs)
             ),
         ),
+        "within_correlations": (
+            "Pooled, between-pool and within-pool correlations",
+            _within_md,
+        ),
+        "fixed_effects": ("Fixed-effects slopes (linear probability, pool effects)", _fe_md),
         "neighbours": (
             "Neighbourhood quality of each pruning space",
             lambda rs: (
@@ -317,7 +405,8 @@ def to_markdown(report: dict[str, Any], db: str) -> str:
     }
     for name, rows in tables.items():
         title, render = sections[name]
-        lines += ["", f"## {title}", "", render(rows) if rows else empty]
+        body = render(rows) + _notes_md(rows) if rows else empty
+        lines += ["", f"## {title}", "", caption(name, meta), "", body]
     return "\n".join(lines) + "\n"
 
 
@@ -352,6 +441,26 @@ def to_csv(report: dict[str, Any], single: bool) -> str:
 @click.option("--scorer", default=None, help="only this scorer's bst/wmaj (plain labels)")
 @click.option("--embedder", default=None, help="only this embedder's metrics and mbr_sem")
 @click.option("--buckets", "n_buckets", type=int, default=5, show_default=True, help="bins")
+@click.option(
+    "--bucket-scheme",
+    type=click.Choice(["width", "quantile"]),
+    default="width",
+    show_default=True,
+    help="equal-width or equal-count (quantile) bins",
+)
+@click.option("--by-temperature", is_flag=True, help="buckets per temperature too")
+@click.option(
+    "--control",
+    default="mean_logprob",
+    show_default=True,
+    metavar="mean_logprob|reward:SCORER|none",
+    help="control of the partial correlations and the fixed-effects slopes",
+)
+@click.option(
+    "--partial-pooled",
+    is_flag=True,
+    help="fit the partial correlations' control across temperatures (default: per temperature)",
+)
 @click.option("--metric", "metrics", multiple=True, metavar="M", help="only this metric (repeat)")
 @click.option("--boot", "n_boot", type=int, default=1000, show_default=True, help="resamples")
 @click.option("--seed", type=int, default=0, show_default=True, help="bootstrap seed")
@@ -367,6 +476,10 @@ def command(
     scorer: str | None,
     embedder: str | None,
     n_buckets: int,
+    bucket_scheme: str,
+    by_temperature: bool,
+    control: str,
+    partial_pooled: bool,
     metrics: tuple[str, ...],
     n_boot: int,
     seed: int,
@@ -374,12 +487,13 @@ def command(
 ) -> None:
     """Print the study's tables: accuracy by k and temperature, correlations, buckets, pass@k.
 
-    Intervals are percentile bootstraps over problems. Tables: accuracy_by_k,
+    Intervals are bootstraps over problems. Tables: accuracy_by_k,
     accuracy_by_temperature, accuracy_by_k_temperature, metric_correlations,
     partial_correlations, count_correlations, buckets, coverage_correlations, pass_at_k,
-    pruning (after `divtui prune`), scorers; and, only when named with --table (it rebuilds
-    every pool's matrices), neighbours. With --runs A,B: run_comparison and run_problems (the
-    two runs' pass@k curves and where they cross; the problems only one of them solves).
+    pruning (after `divtui prune`), scorers, within_correlations, fixed_effects; and, only
+    when named with --table (it rebuilds every pool's matrices), neighbours. With --runs A,B:
+    run_comparison and run_problems (the two runs' pass@k curves and where they cross; the
+    problems only one of them solves).
     """
     from divtui.engine.report import OPT_IN, TABLES, ReportError, build_report
     from divtui.errors import UserError
@@ -406,6 +520,10 @@ def command(
             embedder=embedder,
             metrics=list(metrics) or None,
             n_buckets=n_buckets,
+            bucket_scheme=bucket_scheme,
+            by_temperature=by_temperature,
+            control=control,
+            partial_pooled=partial_pooled,
             n_boot=n_boot,
             seed=seed,
             runs=runs,
@@ -414,6 +532,8 @@ def command(
         raise UserError(str(e)) from None
     finally:
         con.close()
+    for note in report["meta"].get("notes", []):
+        click.echo(f"note: {note}", err=True)
     if plots:
         from divtui.engine.plots import write_plots
 

@@ -211,7 +211,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "grade": EXPORT_TABLES,
     "score": ("scores", "embeddings"),
     "embed": ("embeddings",),
-    "draw": ("draws", "draw_metrics", "draw_outcomes"),
+    "draw": ("draws", "draw_metrics", "draw_outcomes", "draw_sets"),
 }
 
 

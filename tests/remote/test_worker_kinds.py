@@ -129,14 +129,14 @@ def test_draw_job_equals_local_run_draws_and_replaces_rows(tmp_path: Path) -> No
         "quality": "both",
     }
     done = _run_job(db, tmp_path / "job", "draw", settings)
-    assert set(done["tables"]) == {"draws", "draw_metrics", "draw_outcomes"}
+    assert set(done["tables"]) == {"draws", "draw_metrics", "draw_outcomes", "draw_sets"}
     assert done["draw"]["draws_written"] == 6 * 2 * 3
     first, _, after = _ingest_twice(db, tmp_path / "job")
     assert first["draws"] == 36 and first["draw_metrics"] == after["draw_metrics"] > 0
     con = open_db(local)
     run_draws(con, sizes=[2, 4, 9], reps=3, seed=77, embedders=["e1"], quality="both")
     con.close()
-    for table in ("draws", "draw_metrics", "draw_outcomes"):
+    for table in ("draws", "draw_metrics", "draw_outcomes", "draw_sets"):
         assert_rows_close(sorted_rows(db, table), sorted_rows(local, table), 1e-9)
     metrics = sorted_rows(db, "draw_metrics")
     assert {m[3] for m in metrics} >= {"s1", "s2"} and {m[2] for m in metrics} == {"", "e1"}
