@@ -10,6 +10,7 @@ import duckdb
 
 from .db import transaction
 from .draw_queries import delete_draws
+from .job_status import INGESTED
 from .write import _register, insert, unregister
 
 RESULT_TABLES = (
@@ -307,5 +308,5 @@ def ingest_job_results(
             if table == "samples":
                 added["samples_regraded"] = _update_grades(con, data)
         if job_id is not None:
-            set_job_status(con, job_id, "ingested")
+            set_job_status(con, job_id, INGESTED)
     return added

@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 
+from .job_status import LOCAL_TERMINAL
+
 
 def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
     """The path of the connection's main database file (None for an in-memory database)."""
@@ -24,9 +26,11 @@ def run_settings(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
 
 def open_jobs(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Ids of jobs not finished locally (not ingested, failed, crashed or cancelled), oldest first."""
+    marks = ", ".join("?" for _ in LOCAL_TERMINAL)
     rows = con.execute(
-        """SELECT job_id FROM jobs
-           WHERE status NOT IN ('ingested', 'failed', 'crashed', 'cancelled')
-           ORDER BY created_at, job_id"""
+        f"""SELECT job_id FROM jobs
+           WHERE status NOT IN ({marks})
+           ORDER BY created_at, job_id""",
+        list(LOCAL_TERMINAL),
     ).fetchall()
     return [r[0] for r in rows]

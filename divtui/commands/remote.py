@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from divtui.engine.remote.lifecycle import JobUpdate
 
 from . import db_option, resolve_db, wrote
 
@@ -40,11 +44,6 @@ def _errors(fn: Any) -> Any:
     return wrapper
 
 
-def _landing(db: str, job_id: str) -> Path:
-    """The landing folder for a job's result files, beside the database."""
-    return Path(db).with_name(Path(db).name + ".jobs") / job_id
-
-
 def _safe(value: Any) -> str:
     """A value from the remote host or the database as one line safe for a terminal."""
     from divtui.store.terminal import one_line
@@ -66,51 +65,42 @@ def _progress_printer() -> Any:
     return show
 
 
-async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wait: bool) -> dict:
-    """Connect, wait (optionally) for the job, fetch and ingest its results into ``db``."""
-    from divtui.engine.remote import client
-    from divtui.engine.remote.errors import job_failed
-    from divtui.store import job_queries as jq
-    from divtui.store import open_db
+def _printing(line: Callable[[dict[str, Any]], None]) -> Callable[[JobUpdate], None]:
+    """An ``on_update`` printing each progress line of a job update with ``line``."""
 
-    conn = await client.connect(target)
-    async with conn:
-        if wait:
-            state = await client.guarded(
-                client.wait_job(conn, job_dir, on_progress=_progress_printer()), target.host, job_id
-            )
-        else:
-            state = await client.guarded(client.job_state(conn, job_dir), target.host, job_id)
-        if state["state"] != "done":
-            con = open_db(db)
-            try:
-                jq.set_job_status(con, job_id, state["state"], state["log_tail"][-4000:])
-            finally:
-                con.close()
-            if state["state"] in ("failed", "crashed", "cancelled"):
-                raise job_failed(target.host, job_id, state)
-            return {"state": state["state"], "ingested": None}
-        files = await client.guarded(
-            client.fetch_results(conn, job_dir, _landing(db, job_id)), target.host, job_id
+    def on_update(update: JobUpdate) -> None:
+        """Every progress line the update carries."""
+        for p in update.progress:
+            line(p)
+
+    return on_update
+
+
+def _follow(path: str, job_id: str, wait: bool, ssh_config: str | None) -> None:
+    """Follow a recorded job (to its end when ``wait``), fetch and ingest it; say what happened.
+
+    A job that ended without results is an error (one line, with the end of its log).
+    """
+    from divtui.engine.remote import lifecycle
+
+    outcome = asyncio.run(
+        lifecycle.follow(
+            lifecycle.FileStore(path),
+            job_id,
+            on_update=_printing(_progress_printer()),
+            wait=wait,
+            recheck=True,
+            ssh_config=ssh_config,
         )
-    con = open_db(db)
-    try:
-        jq.set_job_status(con, job_id, "done", state["log_tail"][-4000:])
-        added = jq.ingest_job_results(con, _landing(db, job_id), job_id)
-    finally:
-        con.close()
-    return {"state": "ingested", "files": [f.name for f in files], "ingested": added, "db": db}
-
-
-def _report(job_id: str, result: dict) -> None:
-    """Print what a fetch did."""
-    if result["ingested"] is None:
-        click.echo(f"job {_safe(job_id)}: {_safe(result['state'])} (fetch again when it is done)")
+    )
+    if outcome.failed:
+        raise outcome.failure()
+    if outcome.added is None:
+        click.echo(f"job {_safe(job_id)}: {_safe(outcome.status)} (fetch again when it is done)")
         return
-    parts = ", ".join(f"{n} {t}" for t, n in result["ingested"].items())
+    parts = ", ".join(f"{n} {t}" for t, n in outcome.added.items())
     click.echo(f"job {_safe(job_id)}: ingested ({_safe(parts or 'nothing new')})")
-    if result.get("db"):
-        wrote(result["db"])
+    wrote(path)
 
 
 def _numbers(text: str, option: str) -> list[float]:
@@ -289,11 +279,10 @@ def run(
     """Start a job on HOST for the given problems (their text comes from the database)."""
     import tempfile
 
-    from divtui.engine.remote import client
+    from divtui.engine.remote import lifecycle
     from divtui.engine.remote.build import build_job
     from divtui.engine.remote.hosts import resolve_target
     from divtui.settings import config_path
-    from divtui.store import job_queries as jq
     from divtui.store import open_db
 
     path = resolve_db(db)
@@ -309,67 +298,13 @@ def run(
             )
         finally:
             con.close()
-
-        async def start() -> dict:
-            """Connect, check the remote divtui, submit."""
-            conn = await client.connect(target)
-            async with conn:
-                await client.guarded(client.check_divtui(conn, target), host)
-                return await client.guarded(client.submit(conn, target, spec, inputs), host)
-
-        launched = asyncio.run(start())
-    job_id = spec["job_id"]
-    remote = {
-        "host": host,
-        "job_dir": launched["job_dir"],
-        "divtui": target.divtui,
-        "jobs_dir": target.jobs_dir,
-        "ssh_config": target.ssh_config,
-    }
-    con = open_db(path)
-    try:
-        jq.record_job(
-            con, job_id=job_id, kind=kind, host=host, status="running", spec=spec, remote=remote
-        )
-    finally:
-        con.close()
+        launched = asyncio.run(lifecycle.submit(lifecycle.FileStore(path), target, spec, inputs))
     click.echo(
-        f"job {_safe(job_id)} started on {_safe(host)} (pid {_safe(launched['pid'])}, "
-        f"folder {_safe(launched['job_dir'])})"
+        f"job {_safe(launched.job_id)} started on {_safe(host)} (pid {_safe(launched.pid)}, "
+        f"folder {_safe(launched.job_dir)})"
     )
     if wait:
-        result = asyncio.run(_follow_and_fetch(target, job_id, launched["job_dir"], path, True))
-        _report(job_id, result)
-
-
-def _job_target(con: Any, job_id: str, ssh_config: str | None) -> tuple[Any, str]:
-    """The Target and job folder of a recorded job."""
-    from divtui.engine.remote.hosts import Target
-    from divtui.errors import UserError
-    from divtui.store import job_queries as jq
-
-    job = jq.get_job(con, job_id)
-    if job is None:
-        raise UserError(f"no job {job_id!r} in the database (`divtui remote status` lists them)")
-    r = job["spec"].get("remote", {})
-    target = Target(
-        host=r.get("host") or job["host"],
-        ssh_config=ssh_config or r.get("ssh_config"),
-        divtui=r.get("divtui") or ["divtui"],
-        jobs_dir=r.get("jobs_dir") or ".divtui/jobs",
-    )
-    return target, r["job_dir"]
-
-
-def _recorded_job(path: str, job_id: str, ssh_config: str | None) -> tuple[Any, str]:
-    """The Target and job folder of a job recorded in the database at ``path``."""
-    from divtui.store import open_db
-
-    con = open_db(path)
-    try:
-        return _job_target(con, job_id, ssh_config)
-    finally:
-        con.close()
+        _follow(path, launched.job_id, True, ssh_config)
 
 
 @command.command("status")
@@ -379,53 +314,36 @@ def _recorded_job(path: str, job_id: str, ssh_config: str | None) -> tuple[Any, 
 @_errors
 def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
     """List recorded jobs, or ask the remote how JOB_ID is doing."""
-    from divtui.engine.remote import client
+    from divtui.engine.remote import lifecycle
     from divtui.engine.remote.errors import clean_text
     from divtui.store import job_queries as jq
     from divtui.store import open_db
 
     path = resolve_db(db)
-    con = open_db(path)
-    try:
-        if job_id is None:
-            for j in jq.list_jobs(con):
-                click.echo(
-                    f"{_safe(j['job_id'])}  {_safe(j['kind']):<8} {_safe(j['host']):<16} "
-                    f"{_safe(j['status']):<9} {_safe(j['updated_at'])}"
-                )
-            return
-        target, job_dir = _job_target(con, job_id, ssh_config)
-    finally:
-        con.close()
-
-    async def ask() -> tuple[dict, list]:
-        """Connect and read the job folder."""
-        conn = await client.connect(target)
-        async with conn:
-            state = await client.guarded(client.job_state(conn, job_dir), target.host, job_id)
-            lines, _ = await client.guarded(
-                client.read_progress(conn, job_dir), target.host, job_id
+    if job_id is None:
+        con = open_db(path)
+        try:
+            jobs = jq.list_jobs(con)
+        finally:
+            con.close()
+        for j in jobs:
+            click.echo(
+                f"{_safe(j['job_id'])}  {_safe(j['kind']):<8} {_safe(j['host']):<16} "
+                f"{_safe(j['status']):<9} {_safe(j['updated_at'])}"
             )
-            return state, lines
-
-    state, lines = asyncio.run(ask())
-    con = open_db(path)
-    try:
-        current = jq.get_job(con, job_id)
-        new = current["status"] if current and current["status"] == "ingested" else state["state"]
-        jq.set_job_status(con, job_id, new, state["log_tail"][-4000:])
-    finally:
-        con.close()
-    last = lines[-1] if lines else None
+        return
+    outcome = asyncio.run(lifecycle.ask(lifecycle.FileStore(path), job_id, ssh_config=ssh_config))
+    last = outcome.progress
     prog = (
         f", {_safe(last.get('stage'))} {_safe(last.get('done'))}/{_safe(last.get('total'))}"
         if last
         else ""
     )
-    click.echo(f"job {_safe(job_id)} on {_safe(target.host)}: {_safe(new)}{prog}")
-    if state["error"]:
+    state = outcome.remote or {}
+    click.echo(f"job {_safe(job_id)} on {_safe(outcome.host)}: {_safe(outcome.status)}{prog}")
+    if state.get("error"):
         click.echo(f"  error: {_safe(state['error'])}")
-    for line in clean_text(state["log_tail"]).splitlines()[-5:]:
+    for line in clean_text(state.get("log_tail") or "").splitlines()[-5:]:
         click.echo(f"  | {_safe(line)}")
 
 
@@ -437,9 +355,7 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
 @_errors
 def fetch(job_id: str, wait: bool, ssh_config: str | None, db: str | None) -> None:
     """Fetch a finished job's results and ingest them (safe to repeat)."""
-    path = resolve_db(db)
-    target, job_dir = _recorded_job(path, job_id, ssh_config)
-    _report(job_id, asyncio.run(_follow_and_fetch(target, job_id, job_dir, path, wait)))
+    _follow(resolve_db(db), job_id, wait, ssh_config)
 
 
 @command.command("cancel")
@@ -450,28 +366,14 @@ def fetch(job_id: str, wait: bool, ssh_config: str | None, db: str | None) -> No
 @_errors
 def cancel(job_id: str, grace: float, ssh_config: str | None, db: str | None) -> None:
     """Stop JOB_ID's whole process group on the remote (TERM, then KILL)."""
-    from divtui.engine.remote import client
-    from divtui.store import job_queries as jq
-    from divtui.store import open_db
+    from divtui.engine.remote import lifecycle
 
-    path = resolve_db(db)
-    target, job_dir = _recorded_job(path, job_id, ssh_config)
-
-    async def stop() -> dict:
-        """Connect and cancel."""
-        conn = await client.connect(target)
-        async with conn:
-            return await client.guarded(
-                client.cancel_job(conn, job_dir, grace=grace), target.host, job_id
-            )
-
-    state = asyncio.run(stop())
-    con = open_db(path)
-    try:
-        jq.set_job_status(con, job_id, state["state"], state["log_tail"][-4000:])
-    finally:
-        con.close()
-    click.echo(f"job {_safe(job_id)} on {_safe(target.host)}: {_safe(state['state'])}")
+    outcome = asyncio.run(
+        lifecycle.cancel(
+            lifecycle.FileStore(resolve_db(db)), job_id, grace=grace, ssh_config=ssh_config
+        )
+    )
+    click.echo(f"job {_safe(job_id)} on {_safe(outcome.host)}: {_safe(outcome.status)}")
 
 
 @command.command("hosts")

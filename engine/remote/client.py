@@ -19,8 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from divtui.store import terminal
+from divtui.store.job_status import (
+    CANCELLED,
+    CRASHED,
+    DONE,
+    LIVE_STATUSES,
+    QUEUED,
+    REMOTE_TERMINAL,
+    RUNNING,
+    WORKER_STATUSES,
+)
 
-from .errors import DivtuiMissing, RemoteError, connect_error, dropped, is_dropped, one_line
+from .errors import (
+    DivtuiMissing,
+    NoJobFolder,
+    RemoteError,
+    connect_error,
+    dropped,
+    is_dropped,
+    one_line,
+)
 from .hosts import Target, known_hosts
 from .jobspec import JOB_ID, dump_spec
 
@@ -34,8 +52,6 @@ CHECK = (
 )
 ALIVE = 'kill -s 0 -- "$1" 2> /dev/null'
 SIGNAL = 'kill -s "$1" -- "-$2" 2> /dev/null; kill -s 0 -- "-$2" 2> /dev/null'
-TERMINAL = ("done", "failed", "cancelled", "crashed")
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
 RESULT_FILE = re.compile(r"^[a-z_]+\.parquet$")
 
 
@@ -149,7 +165,7 @@ async def submit(
                 local = Path(tmp) / "spec.json"
                 local.write_text(text, encoding="utf-8")
                 await _put_atomic(sftp, local, posixpath.join(job_dir, "spec.json"))
-                (Path(tmp) / "status").write_text("queued\n")
+                (Path(tmp) / "status").write_text(f"{QUEUED}\n")
                 await _put_atomic(sftp, Path(tmp) / "status", posixpath.join(job_dir, "status"))
     except asyncssh.SFTPError as e:
         raise RemoteError(
@@ -236,7 +252,7 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
     """
     async with conn.start_sftp_client() as sftp:
         if not await sftp.exists(job_dir):
-            raise RemoteError(f"no job folder {job_dir} on the remote")
+            raise NoJobFolder(f"no job folder {job_dir} on the remote")
         raw_status = await _read(sftp, posixpath.join(job_dir, "status")) or b""
         pid_text = (await _read(sftp, posixpath.join(job_dir, "pid")) or b"").decode(
             "ascii", "replace"
@@ -249,7 +265,7 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
     # the host writes these files: a status outside the known words is shown escaped, never
     # acted on, and the error and log are made terminal-safe before they are printed or stored
     status = raw_status.decode("utf-8", "replace").strip()
-    known = status in STATUSES
+    known = status in WORKER_STATUSES
     status = status if known else terminal.one_line(status, 60)
     error = terminal.one_line(error.strip(), 2000)
     log_tail = terminal.visible(log_tail)
@@ -259,11 +275,11 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
     alive = False
     if pid is not None:
         alive = (await _run(conn, ALIVE, str(pid))).exit_status == 0
-    state = status if known else ("running" if alive else "queued")
+    state = status if known else (RUNNING if alive else QUEUED)
     if done is not None:
-        state = "done"
-    elif state in ("queued", "running") and not alive:
-        state = "crashed"
+        state = DONE
+    elif state in LIVE_STATUSES and not alive:
+        state = CRASHED
     summary = None
     if done:
         try:
@@ -300,7 +316,7 @@ async def fetch_results(conn: Any, job_dir: str, dest: Path) -> list[Path]:
 async def cancel_job(conn: Any, job_dir: str, *, grace: float = 5.0) -> dict[str, Any]:
     """Stop the job's whole process group: TERM, then KILL after ``grace`` s; mark it cancelled."""
     state = await job_state(conn, job_dir)
-    if state["state"] in TERMINAL or state["pgid"] is None:
+    if state["state"] in REMOTE_TERMINAL or state["pgid"] is None:
         return state
     pgid = str(int(state["pgid"]))
     alive = (await _run(conn, SIGNAL, "TERM", pgid)).exit_status == 0
@@ -311,12 +327,12 @@ async def cancel_job(conn: Any, job_dir: str, *, grace: float = 5.0) -> dict[str
     if alive:
         await _run(conn, SIGNAL, "KILL", pgid)
     state = await job_state(conn, job_dir)
-    if state["state"] != "cancelled" and state["state"] != "done":
+    if state["state"] not in (CANCELLED, DONE):
         import tempfile
 
         async with conn.start_sftp_client() as sftp:
             with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "status").write_text("cancelled\n")
+                (Path(tmp) / "status").write_text(f"{CANCELLED}\n")
                 await _put_atomic(sftp, Path(tmp) / "status", posixpath.join(job_dir, "status"))
         state = await job_state(conn, job_dir)
     return state
@@ -327,22 +343,23 @@ async def wait_job(
     job_dir: str,
     *,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    on_state: Callable[[dict[str, Any]], None] | None = None,
     offset: int = 0,
     poll: float = 0.5,
 ) -> dict[str, Any]:
-    """Poll the job until it reaches a terminal state, passing new progress lines along."""
+    """Poll the job until it reaches a terminal state: each round passes the progress lines
+    appended since (read after the state, so none is missed at the end), then the state, whose
+    ``offset`` is where a follower that reconnects picks the progress file up again."""
     while True:
+        state = await job_state(conn, job_dir)
         lines, offset = await read_progress(conn, job_dir, offset)
+        state["offset"] = offset
         for line in lines:
             if on_progress:
                 on_progress(line)
-        state = await job_state(conn, job_dir)
-        if state["state"] in TERMINAL:
-            lines, offset = await read_progress(conn, job_dir, offset)
-            for line in lines:
-                if on_progress:
-                    on_progress(line)
-            state["offset"] = offset
+        if on_state:
+            on_state(state)
+        if state["state"] in REMOTE_TERMINAL:
             return state
         await asyncio.sleep(poll)
 

@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 from divtui.store import terminal
+from divtui.store.job_status import CANCELLED, CRASHED
 
 
 class RemoteError(Exception):
@@ -26,6 +27,15 @@ class DivtuiMissing(RemoteError):
 
 class JobFailed(RemoteError):
     """The remote job failed, crashed or was cancelled."""
+
+
+class NoJobFolder(RemoteError):
+    """The host has no folder for the job (never started there, or removed): reconnecting
+    will not bring it back."""
+
+
+class UnknownJob(RemoteError):
+    """The database holds no job of that id."""
 
 
 def clean_text(text: str) -> str:
@@ -159,9 +169,9 @@ def job_failed(host: str, job_id: str, state: dict) -> JobFailed:
     status = state.get("state")
     why = one_line(state.get("error") or "", 200)
     tail = one_line(" | ".join((state.get("log_tail") or "").strip().splitlines()[-3:]), 240)
-    if status == "cancelled":
+    if status == CANCELLED:
         return JobFailed(f"{host}: job {job_id} was cancelled")
-    if status == "crashed":
+    if status == CRASHED:
         why = "the worker died without a word (killed, out of memory, or divtui failed to start)"
     text = f"{host}: job {job_id} {status}: {why or 'no error recorded'}"
     if tail:

@@ -1,9 +1,11 @@
 """Remote jobs in the UI: submit, follow (progress, log), reconnect, cancel, fetch and ingest.
 
-SSH work runs as async workers in the app's event loop (asyncssh, imported lazily through
-``engine.remote.client``); every read and write of the database runs in a thread worker on the
-app's own connection, so the UI's process stays the file's only writer. A dropped connection is
-retried with backoff: the job keeps running on the host, and the follower picks up where it was.
+The job's life (host, landing folder, SSH, fetch, ingest, status updates) is
+``engine.remote.lifecycle``, shared with the CLI; this module gives it the app's way into the
+database and shows what it reports. SSH work runs as async workers in the app's event loop;
+every read and write of the database runs in a thread worker on the app's own connection, so
+the UI's process stays the file's only writer. A dropped connection is retried with backoff:
+the job keeps running on the host, and the follower picks up where it was.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -25,21 +27,20 @@ from textual.widgets import DataTable, Header, Log, ProgressBar, Static
 from textual.worker import WorkerFailed
 
 from divtui.engine.remote import jobspec as js
+from divtui.engine.remote import lifecycle
 from divtui.engine.remote.build import build_job
-from divtui.engine.remote.errors import ConnectionDropped, RemoteError, clean_text, is_dropped
-from divtui.engine.remote.hosts import Target, resolve_target
+from divtui.engine.remote.errors import RemoteError, UnknownJob, clean_text
+from divtui.engine.remote.hosts import resolve_target
 from divtui.settings import config_path
 from divtui.store import job_queries as jq
-from divtui.store import ui_job_queries as ujq
+from divtui.store.job_status import DONE, INGESTED, LOCAL_TERMINAL
 
 from .. import keys
 from ..access import WriteBlocked
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 
-REMOTE_TERMINAL = ("done", "failed", "crashed", "cancelled")
-LOCAL_TERMINAL = ("ingested", "failed", "crashed", "cancelled")
-POLL_S = 0.5
+T = TypeVar("T")
 RETRIES = 8
 WRITE_RETRY_MAX_S = 10.0
 COLUMNS = ("job", "kind", "host", "status", "progress", "updated")
@@ -117,24 +118,39 @@ async def write_db(
         return out
 
 
-def job_target(job: dict[str, Any]) -> tuple[Target, str]:
-    """The Target and remote job folder recorded with a job."""
-    r = job["spec"].get("remote", {})
-    target = Target(
-        host=r.get("host") or job["host"],
-        ssh_config=r.get("ssh_config"),
-        divtui=r.get("divtui") or ["divtui"],
-        jobs_dir=r.get("jobs_dir") or ".divtui/jobs",
-    )
-    return target, str(r.get("job_dir") or "")
+@dataclass(frozen=True)
+class AppStore:
+    """The lifecycle's way into the app's file: reads on a cursor in a thread worker, writes
+    on the short-lived write connection, retried while another process holds the file."""
+
+    app: Any
+
+    async def read(self, fn: Callable[[Any], T]) -> T:
+        """``fn(cursor)`` in a thread worker."""
+        result: T = await in_thread(self.app, fn)
+        return result
+
+    async def write(self, fn: Callable[[Any], T], job_id: str | None = None) -> T:
+        """``fn(con)`` on the write connection; the job's note says when it has to wait."""
+        result: T = await write_db(self.app, fn, note_job=job_id)
+        return result
 
 
-def landing(db_file: str | None, job_id: str) -> Path:
-    """Where a job's result files land: ``<db>.jobs/<job_id>`` beside the database (as the CLI)."""
-    if db_file is None:
-        return Path(tempfile.gettempdir()) / "divtui-jobs" / job_id
-    db = Path(db_file)
-    return db.with_name(db.name + ".jobs") / job_id
+def shown(app: Any) -> lifecycle.OnUpdate:
+    """An ``on_update`` that puts the lifecycle's news into the app's live view of the job."""
+
+    def on_update(update: lifecycle.JobUpdate) -> None:
+        """The changed fields; of the progress lines, the last."""
+        changes: dict[str, Any] = {
+            name: value
+            for name, value in (("state", update.state), ("log", update.log), ("note", update.note))
+            if value is not None
+        }
+        if update.progress:
+            changes["progress"] = update.progress[-1]
+        set_live(app, update.job_id, **changes)
+
+    return on_update
 
 
 def build_spec(
@@ -163,147 +179,49 @@ def build_spec(
 
 async def submit(app: Any, req: dict[str, Any]) -> str | None:
     """Build the spec, start the job on the host, record it; returns the job id (None: failed)."""
-    from divtui.engine.remote import client
-
     host = req["host"]
     try:
         target = resolve_target(host, config_path())
         with tempfile.TemporaryDirectory() as tmp:
             spec, inputs = await in_thread(app, build_spec, req, Path(tmp))
             app.notify(f"starting {spec['kind']} job on {host}…", markup=False)
-            conn = await client.connect(target)
-            async with conn:
-                await client.guarded(client.check_divtui(conn, target), host)
-                launched = await client.guarded(client.submit(conn, target, spec, inputs), host)
+            launched = await lifecycle.submit(
+                AppStore(app), target, spec, inputs, on_update=shown(app)
+            )
     except (RemoteError, js.SpecError, ValueError, OSError) as e:
         app.notify(f"remote rerun: {clean_text(str(e))}", severity="error", markup=False)
         return None
-    remote = {
-        "host": host,
-        "job_dir": launched["job_dir"],
-        "divtui": target.divtui,
-        "jobs_dir": target.jobs_dir,
-        "ssh_config": target.ssh_config,
-    }
-    job_id = spec["job_id"]
-    await write_db(
-        app,
-        jq.record_job,
-        job_id=job_id,
-        kind=spec["kind"],
-        host=host,
-        status="running",
-        spec=spec,
-        remote=remote,
-    )
-    set_live(app, job_id, state="running", note=f"started (pid {launched['pid']})")
-    return job_id
+    return launched.job_id
 
 
-async def _poll(
-    app: Any, conn: Any, job_id: str, job_dir: str, offset: int
-) -> tuple[dict[str, Any], int]:
-    """Poll the job folder until a terminal state, streaming progress and log into the view."""
-    from divtui.engine.remote import client
-
-    while True:
-        lines, offset = await client.read_progress(conn, job_dir, offset)
-        state = await client.job_state(conn, job_dir)
-        changes: dict[str, Any] = {"state": state["state"], "log": state["log_tail"], "note": ""}
-        if lines:
-            changes["progress"] = lines[-1]
-        set_live(app, job_id, **changes)
-        if state["state"] in REMOTE_TERMINAL:
-            return state, offset
-        await asyncio.sleep(POLL_S)
-
-
-def _finish(con: Any, job_id: str, state: dict[str, Any], folder: Path | None) -> dict[str, int]:
-    """Record the final status; ingest the fetched results (one transaction) when done."""
-    log = state["log_tail"][-4000:]
-    if folder is None:
-        jq.set_job_status(con, job_id, state["state"], log)
-        return {}
-    jq.set_job_status(con, job_id, "done", log)
-    return jq.ingest_job_results(con, folder, job_id)
-
-
-async def follow(app: Any, job_id: str, *, poll_offset: int = 0) -> None:
+async def follow(app: Any, job_id: str) -> None:
     """Follow a job to its end, reconnecting after drops; fetch and ingest its results."""
-    from divtui.engine.remote import client
-
     view = live(app, job_id)
     if view["following"]:
         return
     view["following"] = True
     try:
-        job = await in_thread(app, jq.get_job, job_id)
-        if job is None:
-            set_live(app, job_id, note="not in the database")
-            return
-        if job["status"] in LOCAL_TERMINAL:
-            set_live(app, job_id, state=job["status"], log=job["log"] or "")
-            return
-        target, job_dir = job_target(job)
-        db_file = await in_thread(app, ujq.database_file)
-        offset, tries, connected = poll_offset, 0, False
-        while True:
-            try:
-                conn = await client.connect(target)
-                async with conn:
-                    tries, connected = 0, True
-                    state, offset = await _poll(app, conn, job_id, job_dir, offset)
-                    folder = None
-                    if state["state"] == "done":
-                        set_live(app, job_id, note="fetching results…")
-                        folder = landing(db_file, job_id)
-                        await client.fetch_results(conn, job_dir, folder)
-                break
-            except Exception as e:
-                dropped = isinstance(e, ConnectionDropped) or is_dropped(e)
-                offline = connected and isinstance(e, RemoteError) and "no job folder" not in str(e)
-                if not (dropped or offline) or tries >= RETRIES:
-                    set_live(app, job_id, note=f"error: {clean_text(str(e))}; press f to retry")
-                    return
-                tries += 1
-                wait = min(30.0, 0.5 * 2**tries)
-                set_live(
-                    app,
-                    job_id,
-                    note=f"connection lost; the job keeps running; reconnecting in {wait:g} s "
-                    f"(try {tries}/{RETRIES})",
-                )
-                await asyncio.sleep(wait)
-        set_live(app, job_id, note="ingesting…" if folder else "")
-        added = await write_db(app, _finish, job_id, state, folder, note_job=job_id)
-        final = "ingested" if folder else state["state"]
-        set_live(app, job_id, state=final, note="")
-        if folder:
-            app.post_message(JobIngested(job_id, added))
+        outcome = await lifecycle.follow(
+            AppStore(app), job_id, on_update=shown(app), retries=RETRIES
+        )
+    except UnknownJob:
+        set_live(app, job_id, note="not in the database")
+        return
+    except Exception as e:
+        set_live(app, job_id, note=f"error: {clean_text(str(e))}; press f to retry")
+        return
     finally:
         view["following"] = False
+    if outcome.added is not None:
+        app.post_message(JobIngested(job_id, outcome.added))
 
 
 async def cancel(app: Any, job_id: str) -> None:
     """Stop the job's process group on its host and record it as cancelled."""
-    from divtui.engine.remote import client
-
-    job = await in_thread(app, jq.get_job, job_id)
-    if job is None or job["status"] in LOCAL_TERMINAL:
-        return
-    target, job_dir = job_target(job)
-    set_live(app, job_id, note="cancelling…")
     try:
-        conn = await client.connect(target)
-        async with conn:
-            state = await client.guarded(client.cancel_job(conn, job_dir), target.host, job_id)
+        await lifecycle.cancel(AppStore(app), job_id, on_update=shown(app))
     except RemoteError as e:
         set_live(app, job_id, note=f"cancel failed: {clean_text(str(e))}")
-        return
-    await write_db(
-        app, jq.set_job_status, job_id, state["state"], state["log_tail"][-4000:], note_job=job_id
-    )
-    set_live(app, job_id, state=state["state"], log=state["log_tail"], note="")
 
 
 def progress_text(p: dict[str, Any] | None) -> str:
@@ -440,8 +358,8 @@ class JobsScreen(Screen[None]):
         status = v["state"] or job["status"]
         if p and isinstance(p.get("total"), int) and p["total"] > 0:
             bar.update(total=p["total"], progress=p.get("done") or 0)
-        elif status in (*LOCAL_TERMINAL, "done"):
-            bar.update(total=1, progress=1 if status in ("done", "ingested") else 0)
+        elif status in (*LOCAL_TERMINAL, DONE):
+            bar.update(total=1, progress=1 if status in (DONE, INGESTED) else 0)
         log = clean_text(v["log"] or job.get("log") or "")
         if log != self.shown_log:
             widget = self.query_one(Log)
