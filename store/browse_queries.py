@@ -7,7 +7,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+from .vocabulary import OUTCOMES
+
+AGGREGATORS = OUTCOMES
 
 
 def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:

@@ -10,13 +10,15 @@ from typing import Any
 
 import click
 
+from divtui.store.vocabulary import OUTCOMES
+
 from . import db_option, resolve_db
 from .compare_report import comparison_md, problems_md
 from .prune import neighbours_table
 
 Row = dict[str, Any]
 PLOT_TABLES = ("accuracy_by_k", "buckets", "pruning")
-PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+PRUNE_AGGREGATORS = OUTCOMES
 
 
 def _num(v: Any) -> str:

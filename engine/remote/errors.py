@@ -8,6 +8,7 @@ import subprocess
 from typing import Any
 
 from divtui.store import terminal
+from divtui.store.vocabulary import CANCELLED, CRASHED
 
 
 class RemoteError(Exception):
@@ -159,9 +160,9 @@ def job_failed(host: str, job_id: str, state: dict) -> JobFailed:
     status = state.get("state")
     why = one_line(state.get("error") or "", 200)
     tail = one_line(" | ".join((state.get("log_tail") or "").strip().splitlines()[-3:]), 240)
-    if status == "cancelled":
+    if status == CANCELLED:
         return JobFailed(f"{host}: job {job_id} was cancelled")
-    if status == "crashed":
+    if status == CRASHED:
         why = "the worker died without a word (killed, out of memory, or divtui failed to start)"
     text = f"{host}: job {job_id} {status}: {why or 'no error recorded'}"
     if tail:

@@ -14,6 +14,7 @@ from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from divtui.engine import browse as eb
+from divtui.store.vocabulary import OUTCOMES
 
 from .. import keys, state
 from ..messages import Exported, RowsReady, WorkFailed
@@ -24,7 +25,7 @@ from .modals import PromptScreen
 
 SYNTAX = r"T=0.7 k=8 maj=wrong bst=correct run=R coverage=0 bucket=dpp:5:2 \frac /regex/"
 QUESTION_WIDTH = 30
-AGG_COLS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+AGG_COLS = OUTCOMES
 FROZEN = ("problem", "T")
 
 

@@ -14,10 +14,12 @@ from typing import Any
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from divtui.store.vocabulary import OUTCOMES
+
 from .safe_text import safe_text
 
 MARKERS = "ox+*#@%&"
-AGG_ORDER = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+AGG_ORDER = OUTCOMES
 
 
 def _agg_key(name: str) -> tuple[int, str]:
