@@ -192,3 +192,14 @@ def test_needs_match_what_evaluate_computes(seed: int) -> None:
         ev = evaluate(pool, mats, idx, quality=quality, weighted=weighted)
         rows = row_keys(pool, quality, weighted=weighted, distinct_n=3)
         assert set(ev.metrics) | set(ev.picks) == rows == _expected(pool, quality, weighted)
+
+
+@pytest.mark.parametrize("n", range(5))
+def test_listed_reads_as_prose(n: int) -> None:
+    names = tuple(f"n{i}" for i in range(n))
+    if n < 3:
+        want = ("", "n0", "n0 and n1")[n]
+    else:
+        want = ", ".join(names[:-1]) + f" or {names[-1]}"
+    assert vocab.listed(names, "and" if n < 3 else "or") == want
+    assert vocab.listed(vocab.needing(vocab.AGGREGATORS, "scorer")) == "wmaj and bst"
