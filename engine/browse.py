@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from divtui.engine.browse_filters import (
-    AGGREGATORS,
     FilterError,
     Filters,
     allowed_pools,
@@ -31,7 +30,6 @@ from divtui.engine.passk import pass_at_k_many
 from divtui.store.vocabulary import OUTCOMES
 
 __all__ = [
-    "AGGREGATORS",
     "FilterError",
     "Filters",
     "allowed_pools",

@@ -496,7 +496,7 @@ def run_draws(
     scorers: Sequence[str] | None = None,
     embedders: Sequence[str] | None = None,
     distinct_n: int = mt.DISTINCT_N,
-    quality: str = LOGPROB,
+    quality: str = "logprob",
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 100,

@@ -49,7 +49,6 @@ OPT_IN = ("neighbours", "run_comparison", "run_problems")
 """Tables computed only when asked for by name: neighbours rebuilds every pool's matrices (17 s
 for 2,000 pools of 64 on the 2-core dev box); run_comparison and run_problems need ``runs``."""
 DRAWLESS = frozenset({"pass_at_k", "scorers", "neighbours", "run_comparison", "run_problems"})
-PRUNE_AGGREGATORS = vocab.OUTCOMES
 PRUNE_KEYS = ["run_id", "k", "metric", "m", "selector", "weighted", "embedder", "scorer"]
 CONTROL = "mean_logprob"
 COUNT = "n_correct"
@@ -411,7 +410,7 @@ def _pruning(
         row["n_pools"] = int(sub.groupby("aggregator").size().max())
         per_problem = sub.groupby(["aggregator", "problem_id"])[["hits", "n"]].sum().reset_index()
         w = stats.resample_weights(len(problems), n_boot, seed) if n_boot else None
-        for a in PRUNE_AGGREGATORS:
+        for a in vocab.OUTCOMES:
             s = (
                 per_problem[per_problem["aggregator"] == a]
                 .set_index("problem_id")
@@ -424,7 +423,7 @@ def _pruning(
             _ci_fields(row, a, value, iv)
         pair = by_pair.get(tuple(prefix[k] for k in pair_keys))
         if prefix["selector"] == "medoids" and pair is not None:
-            for a in PRUNE_AGGREGATORS:
+            for a in vocab.OUTCOMES:
                 s = pair[pair["aggregator"] == a].set_index("problem_id").reindex(problems)
                 if s["n"].isna().all():
                     continue

@@ -9,8 +9,6 @@ import numpy as np
 
 from .vocabulary import OUTCOMES
 
-AGGREGATORS = OUTCOMES
-
 
 def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """Choices the UI offers: scorers, embedders, temperatures, draw sizes, metric names."""
@@ -107,7 +105,7 @@ def draw_frame(
         "rep": np.asarray(d["rep"], dtype=np.int64),
         "temperature": np.asarray(d["temperature"], dtype=np.float64),
     }
-    for a in AGGREGATORS:
+    for a in OUTCOMES:
         got = con.execute(
             "SELECT draw_id, coalesce(correct::TINYINT, -1) AS c FROM draw_outcomes "
             "WHERE aggregator = ? AND embedder IN ('', ?) AND scorer IN ('', ?)",

@@ -197,9 +197,6 @@ def test_needs_match_what_evaluate_computes(seed: int) -> None:
 @pytest.mark.parametrize("n", range(5))
 def test_listed_reads_as_prose(n: int) -> None:
     names = tuple(f"n{i}" for i in range(n))
-    if n < 3:
-        want = ("", "n0", "n0 and n1")[n]
-    else:
-        want = ", ".join(names[:-1]) + f" or {names[-1]}"
+    want = ("", "n0", "n0 and n1")[n] if n < 3 else ", ".join(names[:-1]) + f" or {names[-1]}"
     assert vocab.listed(names, "and" if n < 3 else "or") == want
     assert vocab.listed(vocab.needing(vocab.AGGREGATORS, "scorer")) == "wmaj and bst"

@@ -18,7 +18,6 @@ from .prune import neighbours_table
 
 Row = dict[str, Any]
 PLOT_TABLES = ("accuracy_by_k", "buckets", "pruning")
-PRUNE_AGGREGATORS = OUTCOMES
 
 
 def _num(v: Any) -> str:
@@ -237,7 +236,7 @@ def _pruning_md(rows: list[Row]) -> str:
     for r in rows:
         groups.setdefault((r["run_id"], r["k"]), []).append(r)
     for (run, k), rs in groups.items():
-        aggs = [a for a in PRUNE_AGGREGATORS if any(a in r for r in rs)]
+        aggs = [a for a in OUTCOMES if any(a in r for r in rs)]
         emb = sorted({r["embedder"] for r in rs if r["embedder"]})
         sc = sorted({r["scorer"] for r in rs if r["scorer"]})
         parts.append(

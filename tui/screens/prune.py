@@ -31,7 +31,6 @@ from .. import keys
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import one_line, safe_text
 
-AGGREGATORS = OUTCOMES
 STORED = "stored"
 COMPUTED = "computed"
 COMPUTED_NO_WEIGHTED = "computed: stored rows lack this weighting"
@@ -115,7 +114,7 @@ def picks_table(result: dict[str, Any]) -> Text:
     t = Text()
     t.append(f"{'':<9}{'medoids':<16}random\n", style="bold")
     med, rnd = result["picks"]["medoids"], result["picks"]["random"]
-    for agg in [a for a in AGGREGATORS if a in med or a in rnd]:
+    for agg in [a for a in OUTCOMES if a in med or a in rnd]:
         t.append(f"{agg:<9}", style="bold")
         for side in (med, rnd):
             p = side.get(agg)
@@ -500,7 +499,7 @@ class PruneScreen(Screen[None]):
 
     def action_next_aggregator(self) -> None:
         """Plot the next aggregator's curve."""
-        self.aggregator = AGGREGATORS[(AGGREGATORS.index(self.aggregator) + 1) % len(AGGREGATORS)]
+        self.aggregator = OUTCOMES[(OUTCOMES.index(self.aggregator) + 1) % len(OUTCOMES)]
         self.draw_curve()
 
     def action_back(self) -> None:

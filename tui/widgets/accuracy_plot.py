@@ -19,12 +19,11 @@ from divtui.store.vocabulary import OUTCOMES
 from .safe_text import safe_text
 
 MARKERS = "ox+*#@%&"
-AGG_ORDER = OUTCOMES
 
 
 def _agg_key(name: str) -> tuple[int, str]:
     """Aggregators in the DESIGN order, others after."""
-    return (AGG_ORDER.index(name) if name in AGG_ORDER else len(AGG_ORDER), name)
+    return (OUTCOMES.index(name) if name in OUTCOMES else len(OUTCOMES), name)
 
 
 class AccuracyPlot(PlotextPlot):
