@@ -34,8 +34,6 @@ QUALITIES = vocab.QUALITIES
 LOG_Q_FLOOR = 1e-12
 """Rewards used as DPP quality are floored here before the log (a reward of 0 has no log)."""
 
-METRICS = vocab.METRICS
-
 
 def n_subsets(n: int, k: int) -> int:
     """How many distinct k-subsets a pool of n samples has: C(n, k)."""
