@@ -32,6 +32,7 @@ import numpy as np
 from bench.synthetic import build_study
 from divtui.engine.draws import run_draws
 from divtui.store import open_db
+from divtui.store import vocabulary as vocab
 
 POOL_SIZES = "4,8,16,32,64,128,256"
 
@@ -68,11 +69,11 @@ def naive_draw(
         "cosine_sim": float(np.mean([cos[i, j] for i, j in itertools.combinations(range(k), 2)])),
         "dpp": dpp,
         "qual_dpp": dpp + 2 * sum(logprobs),
-        "mbr_lex": int(np.argmax(mbr)),
-        "mbr_sem": int(np.argmax(cos.sum(axis=1))),
-        "wmaj": max(counts, key=counts.get),
-        "bst": int(np.argmax(rewards)),
-        "coverage": any(correct),
+        vocab.MBR_LEX: int(np.argmax(mbr)),
+        vocab.MBR_SEM: int(np.argmax(cos.sum(axis=1))),
+        vocab.WMAJ: max(counts, key=counts.get),
+        vocab.BST: int(np.argmax(rewards)),
+        vocab.COVERAGE: any(correct),
     }
 
 
@@ -143,8 +144,8 @@ def check_against_naive(db: Path, sizes: list[int], per_k: int) -> tuple[int, in
                     "SELECT aggregator, sample_id FROM draw_outcomes WHERE draw_id = ?", [did]
                 ).fetchall()
             )
-            ok = picks["mbr_lex"] == sids[want["mbr_lex"]]
-            ok &= picks["mbr_sem"] == sids[want["mbr_sem"]]
+            ok = picks[vocab.MBR_LEX] == sids[want[vocab.MBR_LEX]]
+            ok &= picks[vocab.MBR_SEM] == sids[want[vocab.MBR_SEM]]
             ok &= abs(got["distinct_n"] - want["distinct_n"]) < 1e-12
             ok &= abs(got["cosine_sim"] - want["cosine_sim"]) < 1e-6
             checked += 1

@@ -63,18 +63,19 @@ def _same_spearman(db: Path, k: int, n_boot: int) -> float:
     from divtui.engine.report import _labels, _select
     from divtui.store import open_db
     from divtui.store import report_queries as rq
+    from divtui.store.vocabulary import MAJ
 
     con = open_db(db, read_only=True)
     try:
         where, params = rq.draw_filter(k=k)
         metrics = _labels(_select(rq.variants(con, "draw_metrics", where, params), None, None))
         outcomes = [c for c in _labels(rq.variants(con, "draw_outcomes", where, params))]
-        outcomes = [c for c in outcomes if c[1] == "maj"]
+        outcomes = [c for c in outcomes if c[1] == MAJ]
         df = rq.draw_frame(con, where, params, metrics, outcomes)
     finally:
         con.close()
     names = [c[0] for c in metrics if c[1] != "n_correct"]
-    cols = np.stack([df[n].to_numpy(float) for n in names] + [df["maj"].to_numpy(float)])
+    cols = np.stack([df[n].to_numpy(float) for n in names] + [df[MAJ].to_numpy(float)])
     ok = np.isfinite(cols).all(axis=0)
     cols = cols[:, ok]
     g, n_groups = stats.dense_codes(df["problem_id"].astype("category").cat.codes.to_numpy()[ok])

@@ -30,20 +30,13 @@ import numpy as np
 import pyarrow as pa
 
 from divtui.store import insert, open_db, transaction
+from divtui.store import vocabulary as vocab
 
 TEMPS = (0.3, 0.5, 0.7, 1.0)
 SIZES = (4, 8, 16, 32)
 N = 64
-METRICS = (
-    "cosine_sim",
-    "distinct_n",
-    "dpp",
-    "qual_dpp",
-    "near_dup_pairs",
-    "mean_logprob",
-    "n_correct",
-)
-AGGS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+METRICS = vocab.METRIC_ORDER
+AGGS = vocab.OUTCOMES
 SCORER = "orm:bench"
 EMBEDDER = "bench-embedder@256"
 
@@ -172,7 +165,7 @@ def build(path: Path, problems: int, reps: int, seed: int = 0) -> int:
                 )
             for a in AGGS:
                 j = rng.integers(0, k, size=n_draws)
-                ok = mc.any(axis=1) if a == "coverage" else mc[np.arange(n_draws), j]
+                ok = mc.any(axis=1) if a == vocab.COVERAGE else mc[np.arange(n_draws), j]
                 _append(
                     con,
                     "draw_outcomes",
@@ -180,8 +173,8 @@ def build(path: Path, problems: int, reps: int, seed: int = 0) -> int:
                         {
                             "draw_id": ids,
                             "aggregator": [a] * n_draws,
-                            "embedder": [EMBEDDER if a == "mbr_sem" else ""] * n_draws,
-                            "scorer": [SCORER if a in ("wmaj", "bst") else ""] * n_draws,
+                            "embedder": [EMBEDDER if vocab.needs(a).embedder else ""] * n_draws,
+                            "scorer": [SCORER if vocab.needs(a).scorer else ""] * n_draws,
                             "sample_id": members[np.arange(n_draws), j],
                             "answer": ok.astype(int).astype(str),
                             "correct": ok,
@@ -193,11 +186,11 @@ def build(path: Path, problems: int, reps: int, seed: int = 0) -> int:
     return total
 
 
-NAIVE_FILTER = """
+NAIVE_FILTER = f"""
     WITH sel AS (
         SELECT d.draw_id, d.run_id, d.problem_id, d.temperature FROM draws d
         JOIN draw_outcomes o USING (draw_id)
-        WHERE d.k = 8 AND o.aggregator = 'maj' AND NOT o.correct
+        WHERE d.k = 8 AND o.aggregator = '{vocab.MAJ}' AND NOT o.correct
     ),
     agg AS (
         SELECT s.run_id, s.problem_id, s.temperature, o.aggregator, avg(o.correct::INT) AS acc

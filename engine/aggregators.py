@@ -8,8 +8,6 @@ import numpy as np
 
 from .metrics import TIE_DECIMALS, row_mean_others
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
-
 
 def vote(classes: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """``maj`` (weights None) or ``wmaj``: the class with the largest (weighted) count wins.

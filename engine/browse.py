@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from divtui.engine.browse_filters import (
-    AGGREGATORS,
     FilterError,
     Filters,
     allowed_pools,
@@ -28,9 +27,9 @@ from divtui.engine.browse_filters import (
     terms,
 )
 from divtui.engine.passk import pass_at_k_many
+from divtui.store.vocabulary import OUTCOMES
 
 __all__ = [
-    "AGGREGATORS",
     "FilterError",
     "Filters",
     "allowed_pools",
@@ -84,7 +83,7 @@ def problem_table(
     out["draws"] = np.bincount(pool, minlength=n_pools)
     k = metric_k(frame, f)
     out["pass@k"] = pass_at_k_many(pools["n"], pools["c"], k)
-    for a in (*AGGREGATORS, "coverage"):
+    for a in OUTCOMES:
         v = frame[a][mask].astype(np.float64)
         v[v < 0] = np.nan
         out[a] = _group_mean(pool, v, n_pools)
@@ -318,9 +317,8 @@ def pool_draw_ids(
 
 def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:
     """Aggregators in the DESIGN order, unknown ones after."""
-    order = (*AGGREGATORS, "coverage")
     name = str(pick["aggregator"])
-    return (order.index(name) if name in order else len(order), name)
+    return (OUTCOMES.index(name) if name in OUTCOMES else len(OUTCOMES), name)
 
 
 def _member(m: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from divtui.engine.stats import equal_width_buckets
+from divtui.store.vocabulary import AGGREGATORS, COVERAGE
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem")
 OUTCOME_WORDS = {"correct": True, "right": True, "wrong": False, "incorrect": False}
-_KEYS = {"t": "T", "temp": "T", "temperature": "T", "cov": "coverage", "re": "regex"}
+_KEYS = {"t": "T", "temp": "T", "temperature": "T", "cov": COVERAGE, "re": "regex"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_@]*")
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 
@@ -130,7 +130,7 @@ def _apply(
             return replace(f, k=int(value))
         if key in AGGREGATORS:
             return replace(f, outcomes=(*f.outcomes, (key, _bool_word(value, key))))
-        if key == "coverage":
+        if key == COVERAGE:
             return replace(f, coverage=_bool_word(value, key))
         if key == "regex":
             return replace(f, regex=value)
@@ -265,7 +265,7 @@ def draw_mask(
     for agg, ok in f.outcomes:
         mask &= frame[agg] == int(ok)
     if f.coverage is not None:
-        mask &= frame["coverage"] == int(f.coverage)
+        mask &= frame[COVERAGE] == int(f.coverage)
     if f.metric is not None and f.bucket is not None:
         values = frame.get(f"metric:{f.metric}")
         if values is None:
@@ -302,7 +302,7 @@ def term_matches(
         got = correct.get(agg)
         out.append((f"{agg}={'correct' if ok else 'wrong'}", None if got is None else got == ok))
     if f.coverage is not None:
-        got = correct.get("coverage")
+        got = correct.get(COVERAGE)
         out.append((f"coverage={int(f.coverage)}", None if got is None else got == f.coverage))
     if f.metric is not None and f.bucket is not None:
         hit = None if bucket is None else bucket == f.bucket

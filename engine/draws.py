@@ -21,6 +21,8 @@ import pyarrow as pa
 
 from divtui.store import draw_queries as dq
 from divtui.store import stable_id
+from divtui.store import vocabulary as vocab
+from divtui.store.vocabulary import BOTH, LOGPROB, REWARD
 
 from . import aggregators as ag
 from . import metrics as mt
@@ -28,19 +30,9 @@ from .pool import Pool, PoolMatrices, embedding_lookup, load_pools, precompute, 
 from .workers import Ordered, ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
-QUALITIES = ("logprob", "reward", "both")
+QUALITIES = vocab.QUALITIES
 LOG_Q_FLOOR = 1e-12
 """Rewards used as DPP quality are floored here before the log (a reward of 0 has no log)."""
-
-METRICS = (
-    "distinct_n",
-    "mean_logprob",
-    "n_correct",
-    "cosine_sim",
-    "dpp",
-    "near_dup_pairs",
-    "qual_dpp",
-)
 
 
 def n_subsets(n: int, k: int) -> int:
@@ -133,7 +125,7 @@ def evaluate(
     mats: PoolMatrices,
     idx: np.ndarray,
     *,
-    quality: str = "logprob",
+    quality: str = LOGPROB,
     weighted: bool = True,
 ) -> Evaluation:
     """All metrics and picks for draws ``idx`` (reps, k); keys are (name, embedder, scorer).
@@ -159,54 +151,56 @@ def evaluate(
     correct = pool.correct[idx]
     if pool.graded:
         ev.metrics[("n_correct", "", "")] = correct.sum(axis=1).astype(np.float64)
-        ev.picks[("coverage", "", "")] = ag.coverage(correct)[1]
+        ev.picks[(vocab.COVERAGE, "", "")] = ag.coverage(correct)[1]
     classes = pool.answer_class[idx]
-    ev.picks[("maj", "", "")] = ag.vote(classes)
-    ev.picks[("mbr_lex", "", "")] = ag.mbr(mats.pairs.bleu_of(idx))
+    ev.picks[(vocab.MAJ, "", "")] = ag.vote(classes)
+    ev.picks[(vocab.MBR_LEX, "", "")] = ag.mbr(mats.pairs.bleu_of(idx))
     for emb in mats.pairs.embedders:
         sub = mats.pairs.cosine_of(emb, idx)
         d = mt.dpp(sub)
         ev.metrics[("cosine_sim", emb, "")] = mt.cosine_sim(sub)
         ev.metrics[("dpp", emb, "")] = d
         ev.metrics[("near_dup_pairs", emb, "")] = mt.near_dup_pairs(sub).astype(np.float64)
-        if lp is not None and quality in ("logprob", "both"):
+        if lp is not None and quality in (LOGPROB, BOTH):
             ev.metrics[("qual_dpp", emb, "")] = mt.qual_dpp(d, lp[idx])
-        if quality in ("reward", "both"):
+        if quality in (REWARD, BOTH):
             for sc, rew in pool.rewards.items():
                 logq = np.log(np.maximum(rew[idx], LOG_Q_FLOOR))
                 ev.metrics[("qual_dpp", emb, sc)] = mt.qual_dpp(d, logq)
-        ev.picks[("mbr_sem", emb, "")] = ag.mbr(sub)
+        ev.picks[(vocab.MBR_SEM, emb, "")] = ag.mbr(sub)
     for sc, rew in pool.rewards.items():
         r = rew[idx]
         if weighted:
-            ev.picks[("wmaj", "", sc)] = ag.vote(classes, r)
-        ev.picks[("bst", "", sc)] = ag.bst(r)
+            ev.picks[(vocab.WMAJ, "", sc)] = ag.vote(classes, r)
+        ev.picks[(vocab.BST, "", sc)] = ag.bst(r)
     return ev
 
 
 def row_keys(
     pool: Pool,
-    quality: str = "logprob",
+    quality: str = LOGPROB,
     weighted: bool = True,
     distinct_n: int = mt.DISTINCT_N,
 ) -> set[tuple[str, str, str]]:
     """The (name, embedder, scorer) rows :func:`evaluate` gives for draws of ``pool`` (with
-    matrices precomputed for ``distinct_n``)."""
-    keys = {(mt.distinct_name(distinct_n), "", ""), ("maj", "", ""), ("mbr_lex", "", "")}
-    if pool.mean_logprob is not None:
-        keys.add(("mean_logprob", "", ""))
-    if pool.graded:
-        keys |= {("n_correct", "", ""), ("coverage", "", "")}
-    for emb in pool.embeddings:
-        keys |= {(m, emb, "") for m in ("cosine_sim", "dpp", "near_dup_pairs", "mbr_sem")}
-        if pool.mean_logprob is not None and quality in ("logprob", "both"):
-            keys.add(("qual_dpp", emb, ""))
-        if quality in ("reward", "both"):
-            keys |= {("qual_dpp", emb, sc) for sc in pool.rewards}
-    for sc in pool.rewards:
-        keys.add(("bst", "", sc))
-        if weighted:
-            keys.add(("wmaj", "", sc))
+    matrices precomputed for ``distinct_n``), from what store.vocabulary says each name needs."""
+    has_lp = pool.mean_logprob is not None
+    keys: set[tuple[str, str, str]] = set()
+    for name in (*vocab.METRICS, *vocab.OUTCOMES):
+        need = vocab.needs(name)
+        if (need.logprobs and not has_lp) or (need.graded and not pool.graded):
+            continue
+        if name == vocab.WMAJ and not weighted:
+            continue
+        scorers = list(pool.rewards) if need.scorer else [""]
+        if need.quality:
+            lp_row = [""] if has_lp and vocab.quality_reads(quality, "logprobs") else []
+            scorers = lp_row + (
+                list(pool.rewards) if vocab.quality_reads(quality, "scorer") else []
+            )
+        stored = mt.distinct_name(distinct_n) if name == "distinct_n" else name
+        embedders = list(pool.embeddings) if need.embedder else [""]
+        keys |= {(stored, e, s) for e in embedders for s in scorers}
     return keys
 
 
@@ -709,7 +703,7 @@ def _note_lacking(
 ) -> None:
     """Count what a pool lacks, for one notice per missing input at the end."""
     if pool.mean_logprob is None:
-        lacking["logprob"] += 1
+        lacking["logprobs"] += 1
     for s in scorers:
         if s not in pool.rewards:
             lacking[f"scorer\x00{s}"] += 1
@@ -731,18 +725,20 @@ def _emit_notices(stats: dict, lacking: Counter[str], notice: Callable[[str], No
             f"{stats['skipped_ungraded']} pools have ungraded samples and were skipped "
             "(run `divtui grade`)"
         )
-    if lacking["logprob"]:
+    if lacking["logprobs"]:
         notice(
-            f"{lacking['logprob']} pools lack log-probs: mean_logprob and qual_dpp "
+            f"{lacking['logprobs']} pools lack log-probs: mean_logprob and qual_dpp "
             "(log-prob quality) left out there"
         )
     for key, cnt in sorted(lacking.items()):
         if key.startswith("scorer\x00"):
             notice(
-                f"scorer {key.split(chr(0))[1]}: {cnt} pools lack scores, wmaj/bst left out there"
+                f"scorer {key.split(chr(0))[1]}: {cnt} pools lack scores, "
+                f"{'/'.join(vocab.needing(vocab.OUTCOMES, 'scorer'))} left out there"
             )
         elif key.startswith("embedder\x00"):
             notice(
                 f"embedder {key.split(chr(0))[1]}: {cnt} pools lack embeddings, "
-                "embedding metrics and mbr_sem left out there"
+                f"embedding metrics and {' and '.join(vocab.needing(vocab.OUTCOMES, 'embedder'))} "
+                "left out there"
             )

@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 
 from divtui.store import draw_queries as dq
+from divtui.store.vocabulary import COVERAGE
 
 from . import metrics as mt
 from .draws import draw_indices, evaluate
@@ -59,7 +60,7 @@ def _picks(pool: Pool, mats: PoolMatrices, weighted: bool) -> dict[str, dict[str
                 answer=pool.answers[p],
                 correct=bool(pool.correct[p]) if pool.graded else None,
             )
-        if name == "coverage" and pool.graded:
+        if name == COVERAGE and pool.graded:
             pick["correct"] = bool(pool.correct.any())
         out[name] = pick
     return out

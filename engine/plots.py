@@ -12,6 +12,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from divtui.store.vocabulary import OUTCOMES
+
 Row = dict[str, Any]
 
 
@@ -82,8 +84,7 @@ def _metric_plot(
 
 def _pruning_plot(plt: Any, rows: list[Row], path: Path) -> None:
     """Per aggregator a panel of accuracy against m: one line per space's medoids, random dashed."""
-    names = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
-    aggs = [a for a in names if any(r.get(a) is not None for r in rows)]
+    aggs = [a for a in OUTCOMES if any(r.get(a) is not None for r in rows)]
     fig, axes = plt.subplots(
         1, len(aggs), figsize=(3.4 * len(aggs) + 1, 3.8), squeeze=False, sharey=True
     )

@@ -32,6 +32,7 @@ import pyarrow as pa
 from divtui.store import draw_queries as dq
 from divtui.store import prune_queries as pq
 from divtui.store import stable_id
+from divtui.store import vocabulary as vocab
 
 from . import aggregators as ag
 from .kmedoids import pam_many
@@ -228,16 +229,18 @@ def aggregate_kept(
     classes = batch.classes[rows, kept]
     picks: dict[str, np.ndarray] = {}
     w = None if weights is None else weights.astype(np.float64)
-    picks["maj"] = ag.vote(classes, w)
+    picks[vocab.MAJ] = ag.vote(classes, w)
     if batch.reward is not None:
         r = batch.reward[rows, kept]
-        picks["wmaj"] = ag.vote(classes, r if w is None else r * w)
-        picks["bst"] = ag.bst(r)
+        picks[vocab.WMAJ] = ag.vote(classes, r if w is None else r * w)
+        picks[vocab.BST] = ag.bst(r)
     sub_rows = rows[:, :, None]
-    picks["mbr_lex"] = weighted_mbr(batch.bleu[sub_rows, kept[:, :, None], kept[:, None, :]], w)
+    picks[vocab.MBR_LEX] = weighted_mbr(batch.bleu[sub_rows, kept[:, :, None], kept[:, None, :]], w)
     if batch.cos is not None:
-        picks["mbr_sem"] = weighted_mbr(batch.cos[sub_rows, kept[:, :, None], kept[:, None, :]], w)
-    picks["coverage"] = ag.coverage(batch.correct[rows, kept])[1]
+        picks[vocab.MBR_SEM] = weighted_mbr(
+            batch.cos[sub_rows, kept[:, :, None], kept[:, None, :]], w
+        )
+    picks[vocab.COVERAGE] = ag.coverage(batch.correct[rows, kept])[1]
     return {
         name: np.where(p >= 0, kept[np.arange(len(p)), np.maximum(p, 0)], -1)
         for name, p in picks.items()
@@ -523,9 +526,11 @@ def run_prune(
         notice(f"m={big[0]} exceeds every draw size; such m are left out")
     emb_name, sc_name = spaces.embedder or "", spaces.scorer or ""
     if spaces.scorer is None:
-        notice("no scorer in the database: wmaj and bst left out")
+        needed = vocab.needing(vocab.AGGREGATORS, "scorer")
+        notice(f"no scorer in the database: {vocab.listed(needed)} left out")
     if spaces.embedder is None:
-        notice("no SBERT embedder in the database: mbr_sem left out")
+        needed = vocab.needing(vocab.AGGREGATORS, "embedder")
+        notice(f"no SBERT embedder in the database: {vocab.listed(needed)} left out")
     stats: dict[str, Any] = {
         "draws": 0,
         "draws_skipped": 0,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from divtui.store import report_queries as rq
+from divtui.store import vocabulary as vocab
 
 from . import run_compare, stats
 from .decompose import decompose
@@ -48,28 +49,13 @@ OPT_IN = ("neighbours", "run_comparison", "run_problems")
 """Tables computed only when asked for by name: neighbours rebuilds every pool's matrices (17 s
 for 2,000 pools of 64 on the 2-core dev box); run_comparison and run_problems need ``runs``."""
 DRAWLESS = frozenset({"pass_at_k", "scorers", "neighbours", "run_comparison", "run_problems"})
-PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 PRUNE_KEYS = ["run_id", "k", "metric", "m", "selector", "weighted", "embedder", "scorer"]
 CONTROL = "mean_logprob"
 COUNT = "n_correct"
-COVERAGE = "coverage"
+COVERAGE = vocab.COVERAGE
 BUCKET_SCHEMES = ("width", "quantile")
 POOL = "_pool"
-ORDER = (
-    "cosine_sim",
-    "distinct_n",
-    "dpp",
-    "qual_dpp",
-    "near_dup_pairs",
-    "mean_logprob",
-    "n_correct",
-    "maj",
-    "wmaj",
-    "bst",
-    "mbr_lex",
-    "mbr_sem",
-    "coverage",
-)
+ORDER = (*vocab.METRIC_ORDER, *vocab.OUTCOMES)
 Row = dict[str, Any]
 
 
@@ -424,7 +410,7 @@ def _pruning(
         row["n_pools"] = int(sub.groupby("aggregator").size().max())
         per_problem = sub.groupby(["aggregator", "problem_id"])[["hits", "n"]].sum().reset_index()
         w = stats.resample_weights(len(problems), n_boot, seed) if n_boot else None
-        for a in PRUNE_AGGREGATORS:
+        for a in vocab.OUTCOMES:
             s = (
                 per_problem[per_problem["aggregator"] == a]
                 .set_index("problem_id")
@@ -437,7 +423,7 @@ def _pruning(
             _ci_fields(row, a, value, iv)
         pair = by_pair.get(tuple(prefix[k] for k in pair_keys))
         if prefix["selector"] == "medoids" and pair is not None:
-            for a in PRUNE_AGGREGATORS:
+            for a in vocab.OUTCOMES:
                 s = pair[pair["aggregator"] == a].set_index("problem_id").reindex(problems)
                 if s["n"].isna().all():
                     continue
@@ -472,7 +458,7 @@ def _scorers(
     if scorer is not None:
         df = df[df["scorer"] == scorer]
     names = sorted(df["scorer"].unique())
-    bst = _accuracy(con, where, params, [(s, "bst", "", s) for s in names], ["k"], n_boot, seed)
+    bst = _accuracy(con, where, params, [(s, vocab.BST, "", s) for s in names], ["k"], n_boot, seed)
     rows = []
     for prefix, sub in _groups(df, ["run_id", "scorer"]):
         correct = sub["correct"].to_numpy(bool)

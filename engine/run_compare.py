@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from divtui.store import compare_queries as cq
+from divtui.store.vocabulary import METRIC_NEEDS
 
 from . import stats
 from .passk import pass_at_k_curve, pass_at_k_many
@@ -32,6 +33,7 @@ Row = dict[str, Any]
 SOLVED_AT = 0.5
 """A problem counts as solved by a run's pass@K when pass@K >= SOLVED_AT."""
 METRICS = ("cosine_sim", "distinct_n")
+"""The diversity metrics the comparison reports per k: one of embeddings, one of n-grams."""
 _ZERO = 1e-12
 _TOL = 1e-9
 
@@ -279,7 +281,7 @@ def compare_pair(
     emb = pick_embedder(con, [paired.run_a, paired.run_b], embedder)
     means: dict[tuple[str, int], dict[int, tuple[float, int]]] = {}
     for metric in METRICS:
-        name = emb if metric == "cosine_sim" else ""
+        name = emb if METRIC_NEEDS[metric].embedder else ""
         for i, (run, t) in enumerate(sides):
             means[(metric, i)] = (
                 {} if name is None else _metric_means(con, run, t, paired.problems, metric, name)

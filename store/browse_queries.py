@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
+from .vocabulary import OUTCOMES
 
 
 def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
@@ -105,7 +105,7 @@ def draw_frame(
         "rep": np.asarray(d["rep"], dtype=np.int64),
         "temperature": np.asarray(d["temperature"], dtype=np.float64),
     }
-    for a in AGGREGATORS:
+    for a in OUTCOMES:
         got = con.execute(
             "SELECT draw_id, coalesce(correct::TINYINT, -1) AS c FROM draw_outcomes "
             "WHERE aggregator = ? AND embedder IN ('', ?) AND scorer IN ('', ?)",

@@ -9,6 +9,7 @@ import numpy as np
 
 from divtui.engine import browse as eb
 from divtui.store import browse_queries as bq
+from divtui.store.vocabulary import METRIC_NEEDS, Needs
 
 
 @dataclass
@@ -104,7 +105,7 @@ def batch_context(
     metrics = eb.metric_context(frame, reference, detail.get("metrics") or {})
     if not same_embedder:
         for m in metrics:
-            if m["metric"] in ("cosine_sim", "dpp", "qual_dpp"):
+            if METRIC_NEEDS.get(m["metric"], Needs()).embedder:
                 m["pct"] = float("nan")
     matches: list[tuple[str, bool | None]] = []
     if filters is not None and not filters.is_empty():

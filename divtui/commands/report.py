@@ -10,13 +10,14 @@ from typing import Any
 
 import click
 
+from divtui.store.vocabulary import OUTCOMES
+
 from . import db_option, resolve_db
 from .compare_report import comparison_md, problems_md
 from .prune import neighbours_table
 
 Row = dict[str, Any]
 PLOT_TABLES = ("accuracy_by_k", "buckets", "pruning")
-PRUNE_AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
 def _num(v: Any) -> str:
@@ -235,7 +236,7 @@ def _pruning_md(rows: list[Row]) -> str:
     for r in rows:
         groups.setdefault((r["run_id"], r["k"]), []).append(r)
     for (run, k), rs in groups.items():
-        aggs = [a for a in PRUNE_AGGREGATORS if any(a in r for r in rs)]
+        aggs = [a for a in OUTCOMES if any(a in r for r in rs)]
         emb = sorted({r["embedder"] for r in rs if r["embedder"]})
         sc = sorted({r["scorer"] for r in rs if r["scorer"]})
         parts.append(

@@ -8,7 +8,7 @@ import subprocess
 from typing import Any
 
 from divtui.store import terminal
-from divtui.store.job_status import CANCELLED, CRASHED
+from divtui.store.vocabulary import CANCELLED, CRASHED
 
 
 class RemoteError(Exception):

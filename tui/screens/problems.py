@@ -14,6 +14,7 @@ from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from divtui.engine import browse as eb
+from divtui.store.vocabulary import OUTCOMES
 
 from .. import keys, state
 from ..messages import Exported, RowsReady, WorkFailed
@@ -24,7 +25,6 @@ from .modals import PromptScreen
 
 SYNTAX = r"T=0.7 k=8 maj=wrong bst=correct run=R coverage=0 bucket=dpp:5:2 \frac /regex/"
 QUESTION_WIDTH = 30
-AGG_COLS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 FROZEN = ("problem", "T")
 
 
@@ -166,7 +166,7 @@ class ProblemsScreen(Screen[None]):
         idx = tab["pool"]
         metrics = data.metrics
         self.columns = [
-            "problem", "T", "question", "run", "n", "c", "pass@k", "draws", *AGG_COLS, *metrics
+            "problem", "T", "question", "run", "n", "c", "pass@k", "draws", *OUTCOMES, *metrics
         ]  # fmt: skip
         col_values: dict[str, np.ndarray] = {
             "problem": pools["problem_id"][idx],
@@ -177,7 +177,7 @@ class ProblemsScreen(Screen[None]):
             "c": pools["c"][idx],
             "pass@k": tab["pass@k"],
             "draws": tab["draws"],
-            **{a: tab[a] for a in AGG_COLS},
+            **{a: tab[a] for a in OUTCOMES},
             **{m: tab[m] for m in metrics},
         }
         self.col_values = col_values

@@ -25,12 +25,12 @@ from textual_plotext import PlotextPlot
 from divtui.engine import inspect as ei
 from divtui.engine import prune as ep
 from divtui.store import ui_prune_queries as upq
+from divtui.store.vocabulary import COVERAGE, MAJ, OUTCOMES
 
 from .. import keys
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import one_line, safe_text
 
-AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 STORED = "stored"
 COMPUTED = "computed"
 COMPUTED_NO_WEIGHTED = "computed: stored rows lack this weighting"
@@ -80,7 +80,7 @@ def clusters_text(members: list[dict[str, Any]], result: dict[str, Any], width: 
     random = set(result["random"])
     picked: dict[int, list[str]] = {}
     for agg, p in result["picks"]["medoids"].items():
-        if p["position"] >= 0 and agg != "coverage":
+        if p["position"] >= 0 and agg != COVERAGE:
             picked.setdefault(p["position"], []).append(agg)
     t = Text()
     for med, size in zip(result["medoids"], result["sizes"], strict=True):
@@ -114,7 +114,7 @@ def picks_table(result: dict[str, Any]) -> Text:
     t = Text()
     t.append(f"{'':<9}{'medoids':<16}random\n", style="bold")
     med, rnd = result["picks"]["medoids"], result["picks"]["random"]
-    for agg in [a for a in AGGREGATORS if a in med or a in rnd]:
+    for agg in [a for a in OUTCOMES if a in med or a in rnd]:
         t.append(f"{agg:<9}", style="bold")
         for side in (med, rnd):
             p = side.get(agg)
@@ -123,7 +123,7 @@ def picks_table(result: dict[str, Any]) -> Text:
                 cell.append("-")
             else:
                 cell.append(*mark(p["correct"]))
-                if agg != "coverage" and p["position"] >= 0:
+                if agg != COVERAGE and p["position"] >= 0:
                     cell.append(f" #{p['position']} ")
                     cell.append_text(one_line(p["answer"] if p["answer"] is not None else "∅", 8))
             cell.truncate(15, pad=True)
@@ -161,7 +161,7 @@ class CurvePlot(PlotextPlot):
         """Empty until rows arrive."""
         super().__init__(**kwargs)
         self.rows: list[dict[str, Any]] = []
-        self.aggregator = "maj"
+        self.aggregator = MAJ
         self.label = ""
 
     def on_mount(self) -> None:
@@ -239,7 +239,7 @@ class PruneScreen(Screen[None]):
         self.metric = ""
         self.m = 0
         self.weighted = False
-        self.aggregator = "maj"
+        self.aggregator = MAJ
         self.result: dict[str, Any] | None = None
         self.curves: dict[tuple[str, bool], tuple[list[dict[str, Any]], str, int]] = {}
         self.plotted: tuple[str, bool] | None = None
@@ -499,7 +499,7 @@ class PruneScreen(Screen[None]):
 
     def action_next_aggregator(self) -> None:
         """Plot the next aggregator's curve."""
-        self.aggregator = AGGREGATORS[(AGGREGATORS.index(self.aggregator) + 1) % len(AGGREGATORS)]
+        self.aggregator = OUTCOMES[(OUTCOMES.index(self.aggregator) + 1) % len(OUTCOMES)]
         self.draw_curve()
 
     def action_back(self) -> None:

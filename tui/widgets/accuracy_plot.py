@@ -14,15 +14,16 @@ from typing import Any
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from divtui.store.vocabulary import OUTCOMES
+
 from .safe_text import safe_text
 
 MARKERS = "ox+*#@%&"
-AGG_ORDER = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
 def _agg_key(name: str) -> tuple[int, str]:
     """Aggregators in the DESIGN order, others after."""
-    return (AGG_ORDER.index(name) if name in AGG_ORDER else len(AGG_ORDER), name)
+    return (OUTCOMES.index(name) if name in OUTCOMES else len(OUTCOMES), name)
 
 
 class AccuracyPlot(PlotextPlot):
