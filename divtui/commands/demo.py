@@ -47,13 +47,13 @@ def command(db: str | None, no_browse: bool, force: bool) -> None:
     from divtui.engine.demo import DemoError, build_demo, remove_demo
     from divtui.errors import UserError
 
-    from .embed import progress_bars
+    from .progress import progress_bar
 
     path = resolve_db(db)
     try:
         if force and remove_demo(path):
             _note(f"removed {path}")
-        with progress_bars() as progress:
+        with progress_bar("demo") as progress:
             result = build_demo(path, progress=progress, notice=_note)
     except DemoError as e:
         raise UserError(str(e)) from None

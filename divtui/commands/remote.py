@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from . import db_option, resolve_db, wrote
+from .progress import job_progress
 
 ssh_config_option = click.option(
     "--ssh-config", default=None, help="ssh config file (default ~/.ssh/config)"
@@ -52,20 +53,6 @@ def _safe(value: Any) -> str:
     return one_line(value)
 
 
-def _progress_printer() -> Any:
-    """A callback printing progress lines to stderr (every field made safe first)."""
-
-    def show(line: dict[str, Any]) -> None:
-        """One progress line."""
-        click.echo(
-            f"  {_safe(line.get('stage', '?'))}: {_safe(line.get('done'))}/"
-            f"{_safe(line.get('total'))} {_safe(line.get('label', ''))}",
-            err=True,
-        )
-
-    return show
-
-
 async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wait: bool) -> dict:
     """Connect, wait (optionally) for the job, fetch and ingest its results into ``db``."""
     from divtui.engine.remote import client
@@ -77,7 +64,7 @@ async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wai
     async with conn:
         if wait:
             state = await client.guarded(
-                client.wait_job(conn, job_dir, on_progress=_progress_printer()), target.host, job_id
+                client.wait_job(conn, job_dir, on_progress=job_progress), target.host, job_id
             )
         else:
             state = await client.guarded(client.job_state(conn, job_dir), target.host, job_id)
