@@ -21,9 +21,9 @@ def _print_report(path: str) -> None:
     if importlib.util.find_spec("divtui.engine.report") is None:
         _note("the report engine is not available in this build; try `divtui info`")
         return
-    from divtui.commands.report import to_markdown
     from divtui.engine.report import build_report
     from divtui.engine.report_cache import cached_overview
+    from divtui.engine.report_markdown import to_markdown
     from divtui.store import open_db
 
     con = open_db(path, read_only=True)
