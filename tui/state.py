@@ -86,7 +86,7 @@ def batch_context(
     gold answer, the batch's metrics with their percentiles among the run's draws of the same
     size k, and each filter term with whether this batch meets it.
 
-    ``detail`` is engine.browse.batch_detail's result; ``where`` the (run, problem, T) pool.
+    ``detail`` is engine.browse.batch_view's result; ``where`` the (run, problem, T) pool.
     """
     run_id, problem_id, temperature = where
     pool = data.pool_of(run_id, problem_id, temperature)

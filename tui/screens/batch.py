@@ -192,7 +192,7 @@ class BatchScreen(Screen[None]):
                     sample_ids = eb.fresh_sample_ids(
                         cur, self.run_id, self.problem_id, self.temperature, fresh, seed
                     )
-                detail = eb.batch_detail(
+                detail = eb.batch_view(
                     cur,
                     draw_id=draw_id,
                     sample_ids=sample_ids,

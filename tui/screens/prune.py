@@ -22,7 +22,7 @@ from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from divtui.engine import inspect as ei
+from divtui.engine import batch_detail as ei
 from divtui.engine import prune as ep
 from divtui.store import ui_prune_queries as upq
 
@@ -295,7 +295,7 @@ class PruneScreen(Screen[None]):
                     )
                 else:
                     row = self.draw_row()
-                    detail = ei.batch_detail(
+                    detail = ei.samples_detail(
                         cur, row["sample_ids"], scorer=self.scorer, embedder=self.embedder
                     )
                     detail["draw"] = row

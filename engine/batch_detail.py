@@ -68,7 +68,7 @@ def _picks(pool: Pool, mats: PoolMatrices, weighted: bool) -> dict[str, dict[str
 def _members(
     pool: Pool, mats: PoolMatrices, scorer: str | None, embedder: str | None
 ) -> list[dict[str, Any]]:
-    """Per-member figures of a whole batch (see :func:`batch_detail`)."""
+    """Per-member figures of a whole batch (see :func:`samples_detail`)."""
     k = pool.n
     whole = np.arange(k)[None, :]
     bleu_mean = mt.row_mean_others(mt.gather(mats.bleu, whole))[0]
@@ -121,7 +121,7 @@ def _computed_metrics(
     return metrics, sorted(outcomes, key=lambda o: o["aggregator"])
 
 
-def batch_detail(
+def samples_detail(
     con: duckdb.DuckDBPyConnection,
     sample_ids: Sequence[int],
     *,
@@ -161,12 +161,12 @@ def draw_detail(
     Per member: sample_id, idx, answer, correct, answer_class, reward (scorer, in [0, 1]),
     mean_logprob, dpp_contribution (-log [L^-1]_ii, L = S + eps I), mean_bleu and mean_cosine to
     the other members, near_duplicate. ``scorer``/``embedder`` default to the first present.
-    Members come from :func:`batch_detail`; metrics and outcomes are the stored rows.
+    Members come from :func:`samples_detail`; metrics and outcomes are the stored rows.
     """
     row = dq.draw_row(con, draw_id)
     if row is None:
         raise ValueError(f"draw {draw_id} is not in the database")
-    detail = batch_detail(con, row["sample_ids"], scorer=scorer, embedder=embedder)
+    detail = samples_detail(con, row["sample_ids"], scorer=scorer, embedder=embedder)
     detail["draw"] = {key: row[key] for key in row if key != "sample_ids"}
     detail["metrics"] = [
         {"metric": m, "embedder": e, "scorer": s, "value": v}
