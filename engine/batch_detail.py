@@ -5,7 +5,7 @@ reruns of the aggregators on an edited batch, and fresh draws for "redraw".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import duckdb
 import numpy as np
@@ -15,6 +15,28 @@ from divtui.store import draw_queries as dq
 from . import metrics as mt
 from .draws import draw_indices, evaluate
 from .pool import Pool, PoolMatrices, load_samples, precompute
+
+
+class BatchView(TypedDict):
+    """A batch as the batch view shows it (engine.browse.batch_view): ``info`` the stored
+    draw's fields and its problem (empty for a fresh batch), ``members`` one row of
+    engine.browse.MEMBER_FIELDS each, ``picks`` each aggregator's pick, ``metrics`` the
+    batch's metric values, ``scorer``/``embedder`` the names used ("" for none)."""
+
+    info: dict[str, Any]
+    members: list[dict[str, Any]]
+    picks: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    scorer: str
+    embedder: str
+
+
+class ShownBatch(BatchView):
+    """A BatchView as the UI holds it: with the seed of a fresh draw and the metric context
+    (tui.state.batch_context) once loaded."""
+
+    fresh_seed: NotRequired[int | None]
+    context: NotRequired[dict[str, Any]]
 
 
 def _pick_name(requested: str | None, present: list[str], what: str) -> str | None:

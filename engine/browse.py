@@ -8,7 +8,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from divtui.engine.browse_filters import (
     terms,
 )
 from divtui.engine.passk import pass_at_k_many
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import BatchView
 
 __all__ = [
     "AGGREGATORS",
@@ -222,7 +225,7 @@ def batch_view(
     scorer: str | None = None,
     embedder: str | None = None,
     weighted: bool = True,
-) -> dict[str, Any]:
+) -> BatchView:
     """A batch for the batch view: its members (MEMBER_FIELDS) and each aggregator's pick.
 
     A stored draw (``draw_id``) is read with engine.batch_detail.draw_detail, its picks being the

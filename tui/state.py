@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from divtui.engine import browse as eb
 from divtui.store import browse_queries as bq
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import BatchView
+
+
+class CurrentPool(TypedDict):
+    """The pool a screen shows or has highlighted (what the rerun dialog and commands need)."""
+
+    run_id: str
+    problem_id: str
+    temperature: float
+
+
+class CurrentBatch(CurrentPool):
+    """The batch on the batch view, for screens opened from it (pruning, remote reruns).
+
+    ``draw_id`` is None for a fresh or edited batch; ``seed`` that of the stored draw or the
+    fresh one; ``sample_ids`` in batch order; ``scorer``/``embedder`` the names used (None
+    when none)."""
+
+    k: int
+    draw_id: int | None
+    seed: int | None
+    sample_ids: list[int]
+    scorer: str | None
+    embedder: str | None
 
 
 @dataclass
@@ -78,7 +104,7 @@ def search_pools(data: BrowseData, con: Any, f: eb.Filters) -> np.ndarray | None
 
 def batch_context(
     data: BrowseData,
-    detail: dict[str, Any],
+    detail: BatchView,
     where: tuple[str, str, float],
     filters: eb.Filters | None,
 ) -> dict[str, Any]:
