@@ -188,3 +188,25 @@ def test_batch_detail_of_a_fresh_batch_against_brute_force(con, seed: int) -> No
         assert picks[name]["correct"] == bool(rows[j][3])
     with pytest.raises(ValueError, match="empty batch"):
         samples_detail(con, [])
+
+
+def test_batch_view_and_run_rows_have_exactly_their_typed_keys(con) -> None:
+    """The TypedDicts the UI is typed against name every key the real rows carry, no more."""
+    from divtui.engine.batch_detail import BatchView, ShownBatch
+    from divtui.engine.browse import batch_view
+    from divtui.store.queries import runs
+    from divtui.store.row_types import RunRow
+
+    draw_id, sids = con.execute("SELECT draw_id, sample_ids FROM draws LIMIT 1").fetchall()[0]
+    for view in (batch_view(con, draw_id=draw_id), batch_view(con, sample_ids=list(sids))):
+        assert set(view) == BatchView.__required_keys__
+        assert {m["sample_id"] for m in view["members"]} == set(sids)
+    assert ShownBatch.__optional_keys__ == {"fresh_seed", "context"}
+    rows = runs(con)
+    by_hand = con.execute(
+        "SELECT run_id, count(*), count(DISTINCT problem_id), count(correct) FROM samples "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert sorted((r["run_id"], r["samples"], r["problems"], r["graded"]) for r in rows) == by_hand
+    for r in rows:
+        assert set(r) == RunRow.__required_keys__
