@@ -228,10 +228,10 @@ def batch_view(
 ) -> BatchView:
     """A batch for the batch view: its members (MEMBER_FIELDS) and each aggregator's pick.
 
-    A stored draw (``draw_id``) is read with engine.batch_detail.draw_detail, its picks being the
-    stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) goes
-    through engine.batch_detail.samples_detail, which computes its members' figures (DPP contribution,
-    near-duplicates) and picks the same way. ``scorer``/``embedder`` in the result are the ones
+    A stored draw (``draw_id``) is read with engine.batch_detail.draw_detail, its picks being
+    the stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) goes
+    through engine.batch_detail.samples_detail, which computes its members' figures (DPP
+    contribution, near-duplicates) and picks the same way. ``scorer``/``embedder`` in the result are the ones
     used (the first present when not given).
     """
     from divtui.engine import batch_detail as ins
@@ -327,7 +327,8 @@ def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:
 
 
 def _member(m: dict[str, Any]) -> dict[str, Any]:
-    """A member row restricted to MEMBER_FIELDS (engine.batch_detail calls near_dup near_duplicate)."""
+    """A member row restricted to MEMBER_FIELDS (engine.batch_detail names near_dup
+    near_duplicate)."""
     out = {key: m.get(key) for key in MEMBER_FIELDS}
     if out["near_dup"] is None:
         out["near_dup"] = m.get("near_duplicate")
@@ -337,7 +338,7 @@ def _member(m: dict[str, Any]) -> dict[str, Any]:
 def fresh_sample_ids(
     con: Any, run_id: str, problem_id: str, temperature: float, size: int, seed: int
 ) -> list[int]:
-    """A fresh random batch of ``size`` from one pool (engine.batch_detail.redraw under ``seed``)."""
+    """A fresh random batch of ``size`` from one pool (engine.batch_detail.redraw, ``seed``)."""
     from divtui.engine import batch_detail as ins
 
     return ins.redraw(con, run_id, problem_id, float(temperature), int(size), int(seed))

@@ -40,7 +40,17 @@ def runs(con: duckdb.DuckDBPyConnection) -> list[RunRow]:
             graded=graded,
             accuracy=accuracy,
         )
-        for run_id, source, model, created_at, samples, problems, temperatures, graded, accuracy in rows
+        for (
+            run_id,
+            source,
+            model,
+            created_at,
+            samples,
+            problems,
+            temperatures,
+            graded,
+            accuracy,
+        ) in rows
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from rich.text import Text
@@ -317,7 +317,7 @@ class ProblemsScreen(Screen[None]):
         where = (str(p["run_id"][pool]), str(p["problem_id"][pool]), float(p["temperature"][pool]))
         name = f"divtui-batch-{id(self)}"
         if app.is_screen_installed(name) and app.get_screen(name).is_mounted:
-            app.get_screen(name).set_pool(
+            cast(BatchScreen, app.get_screen(name)).set_pool(
                 *where, draw_ids, filters=self.filters, push_when_ready=bool(draw_ids)
             )
             if not draw_ids:
@@ -326,7 +326,9 @@ class ProblemsScreen(Screen[None]):
             if not app.is_screen_installed(name):
                 app.install_screen(BatchScreen(*where, draw_ids, self.filters), name)
             else:
-                app.get_screen(name).set_pool(*where, draw_ids, filters=self.filters)
+                cast(BatchScreen, app.get_screen(name)).set_pool(
+                    *where, draw_ids, filters=self.filters
+                )
             app.push_screen(name)
 
     def rows_for_export(self) -> list[dict[str, Any]]:
