@@ -5,7 +5,7 @@ reruns of the aggregators on an edited batch, and fresh draws for "redraw".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 import duckdb
 import numpy as np
@@ -31,12 +31,12 @@ class BatchView(TypedDict):
     embedder: str
 
 
-class ShownBatch(BatchView):
+class ShownBatch(BatchView, total=False):
     """A BatchView as the UI holds it: with the seed of a fresh draw and the metric context
     (tui.state.batch_context) once loaded."""
 
-    fresh_seed: NotRequired[int | None]
-    context: NotRequired[dict[str, Any]]
+    fresh_seed: int | None
+    context: dict[str, Any]
 
 
 def _pick_name(requested: str | None, present: list[str], what: str) -> str | None:

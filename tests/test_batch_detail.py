@@ -202,11 +202,23 @@ def test_batch_view_and_run_rows_have_exactly_their_typed_keys(con) -> None:
         assert set(view) == BatchView.__required_keys__
         assert {m["sample_id"] for m in view["members"]} == set(sids)
     assert ShownBatch.__optional_keys__ == {"fresh_seed", "context"}
+    import pandas as pd
+
+    from divtui.store.write import insert
+
+    runs_of_samples = [r for (r,) in con.execute("SELECT DISTINCT run_id FROM samples").fetchall()]
+    names = [*runs_of_samples, "no-samples"]
+    insert(con, "runs", pd.DataFrame({"run_id": names, "source": ["test"] * len(names)}))
     rows = runs(con)
-    by_hand = con.execute(
-        "SELECT run_id, count(*), count(DISTINCT problem_id), count(correct) FROM samples "
-        "GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    assert sorted((r["run_id"], r["samples"], r["problems"], r["graded"]) for r in rows) == by_hand
+    by_hand = [
+        (run_id, len(s), len(set(s.problem_id)), int(s.correct.notna().sum()))
+        for run_id, s in (
+            (n, con.execute("SELECT * FROM samples WHERE run_id = ?", [n]).df()) for n in names
+        )
+    ]
+    assert sorted((r["run_id"], r["samples"], r["problems"], r["graded"]) for r in rows) == sorted(
+        by_hand
+    )
+    assert {r["run_id"] for r in rows} == set(names)
     for r in rows:
         assert set(r) == RunRow.__required_keys__
