@@ -176,7 +176,7 @@ def timed_import(
     src: Path, db: Path, threads: int | None = None
 ) -> tuple[float, str, dict[str, float]]:
     """Seconds of one import into a new database (open to close), its parser, stage times."""
-    from divtui.commands.import_ import import_file
+    from divtui.engine.file_import import import_file
     from divtui.store import open_db
 
     start = time.perf_counter()

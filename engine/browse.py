@@ -8,7 +8,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from divtui.engine.browse_filters import (
 )
 from divtui.engine.passk import pass_at_k_many
 from divtui.store.vocabulary import OUTCOMES
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import BatchView
 
 __all__ = [
     "FilterError",
@@ -213,7 +216,7 @@ MEMBER_FIELDS = (
 CONTEXT_METRICS = ("cosine_sim", "distinct_n", "dpp", "qual_dpp", "mean_logprob")
 
 
-def batch_detail(
+def batch_view(
     con: Any,
     *,
     draw_id: int | None = None,
@@ -221,16 +224,16 @@ def batch_detail(
     scorer: str | None = None,
     embedder: str | None = None,
     weighted: bool = True,
-) -> dict[str, Any]:
+) -> BatchView:
     """A batch for the batch view: its members (MEMBER_FIELDS) and each aggregator's pick.
 
-    A stored draw (``draw_id``) is read with engine.inspect.draw_detail, its picks being the
-    stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) goes
-    through engine.inspect.batch_detail, which computes its members' figures (DPP contribution,
-    near-duplicates) and picks the same way. ``scorer``/``embedder`` in the result are the ones
+    A stored draw (``draw_id``) is read with engine.batch_detail.draw_detail, its picks being
+    the stored outcomes under the scorer/embedder; a fresh or rerun batch (``sample_ids``) goes
+    through engine.batch_detail.samples_detail, which computes its members' figures (DPP
+    contribution, near-duplicates) and picks the same way. ``scorer``/``embedder`` in the result are the ones
     used (the first present when not given).
     """
-    from divtui.engine import inspect as ins
+    from divtui.engine import batch_detail as ins
     from divtui.store import browse_queries as bq
 
     info: dict[str, Any] = {}
@@ -241,7 +244,7 @@ def batch_detail(
         ids = [int(s) for s in sample_ids or []]
         if not ids:
             raise ValueError("an empty batch has no members")
-        detail = ins.batch_detail(con, ids, scorer=scorer, embedder=embedder, weighted=weighted)
+        detail = ins.samples_detail(con, ids, scorer=scorer, embedder=embedder, weighted=weighted)
     sc, em = detail.get("scorer") or "", detail.get("embedder") or ""
     picks = [o for o in detail["outcomes"] if o["scorer"] in ("", sc) and o["embedder"] in ("", em)]
     extra = {
@@ -266,7 +269,7 @@ def batch_detail(
 
 
 def _extra(row: dict[str, Any]) -> dict[str, Any]:
-    """The member fields engine.inspect does not give: sum of log-probs, tokens, finish."""
+    """The member fields engine.batch_detail does not give: sum of log-probs, tokens, finish."""
     return {key: row.get(key) for key in ("sum_logprob", "n_tokens", "finish_reason")}
 
 
@@ -322,7 +325,8 @@ def _agg_order(pick: dict[str, Any]) -> tuple[int, str]:
 
 
 def _member(m: dict[str, Any]) -> dict[str, Any]:
-    """A member row restricted to MEMBER_FIELDS (engine.inspect calls near_dup near_duplicate)."""
+    """A member row restricted to MEMBER_FIELDS (engine.batch_detail names near_dup
+    near_duplicate)."""
     out = {key: m.get(key) for key in MEMBER_FIELDS}
     if out["near_dup"] is None:
         out["near_dup"] = m.get("near_duplicate")
@@ -332,7 +336,7 @@ def _member(m: dict[str, Any]) -> dict[str, Any]:
 def fresh_sample_ids(
     con: Any, run_id: str, problem_id: str, temperature: float, size: int, seed: int
 ) -> list[int]:
-    """A fresh random batch of ``size`` from one pool (engine.inspect.redraw under ``seed``)."""
-    from divtui.engine import inspect as ins
+    """A fresh random batch of ``size`` from one pool (engine.batch_detail.redraw, ``seed``)."""
+    from divtui.engine import batch_detail as ins
 
     return ins.redraw(con, run_id, problem_id, float(temperature), int(size), int(seed))

@@ -474,8 +474,8 @@ def pool_batch(
     index: int = 0,
 ) -> Row:
     """A batch of the pool of ``detail``: its ``index``-th stored draw of size k (cycling), else
-    a fresh random draw of size min(k, n) (engine.inspect.redraw with seed ``index``)."""
-    from .inspect import redraw
+    a fresh random draw of size min(k, n) (engine.batch_detail.redraw with seed ``index``)."""
+    from .batch_detail import redraw
 
     k = int(detail["k"])
     same = [d for d in detail["draws"] if d["k"] == k]

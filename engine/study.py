@@ -287,12 +287,10 @@ def run_study(
     stages: list[str] | None = None,
     progress: ProgressFactory = _no_progress,
     echo: Callable[[str], None] = print,
-    render_md: Callable[[dict[str, Any], str], str] | None = None,
 ) -> dict[str, Any]:
     """Run the file's stages in order on its database; each skips work already stored.
 
-    ``render_md`` turns a report into Markdown (the CLI passes its renderer; without it a
-    Markdown report is written as JSON). Returns each stage's counts, and the report.
+    Returns each stage's counts, and the report.
     """
     from divtui.store import open_db
 
@@ -325,7 +323,7 @@ def run_study(
                 results.setdefault(stage, []).append(out)
                 if stage == "report":
                     results["report"] = out
-                    _write_report(study, db_path, out, echo, render_md)
+                    _write_report(study, db_path, out, echo)
                 else:
                     echo(f"{label}: {_summary(out)}")
     finally:
@@ -365,12 +363,13 @@ def _write_report(
     db_path: str,
     report: dict[str, Any],
     echo: Callable[[str], None],
-    render_md: Callable[[dict[str, Any], str], str] | None,
 ) -> None:
-    """Write the report where [report] output says, as JSON or (with a renderer) Markdown."""
+    """Write the report where [report] output says, as Markdown (engine.report_markdown) or JSON."""
     cfg = study.sections["report"]
-    if cfg.get("format", "md") == "md" and render_md is not None:
-        text = render_md(report, db_path)
+    if cfg.get("format", "md") == "md":
+        from .report_markdown import to_markdown
+
+        text = to_markdown(report, db_path)
     else:
         text = json.dumps(report, default=str, indent=2)
     if "output" in cfg:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
+
+from .row_types import RunRow
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -14,7 +14,7 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in TABLES}
 
 
-def runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def runs(con: duckdb.DuckDBPyConnection) -> list[RunRow]:
     """Every run with its sample, problem and graded counts and accuracy."""
     rows = con.execute(
         """
@@ -28,18 +28,30 @@ def runs(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         GROUP BY ALL ORDER BY r.created_at, r.run_id
         """
     ).fetchall()
-    cols = [
-        "run_id",
-        "source",
-        "model",
-        "created_at",
-        "samples",
-        "problems",
-        "temperatures",
-        "graded",
-        "accuracy",
+    return [
+        RunRow(
+            run_id=run_id,
+            source=source,
+            model=model,
+            created_at=created_at,
+            samples=samples,
+            problems=problems,
+            temperatures=temperatures,
+            graded=graded,
+            accuracy=accuracy,
+        )
+        for (
+            run_id,
+            source,
+            model,
+            created_at,
+            samples,
+            problems,
+            temperatures,
+            graded,
+            accuracy,
+        ) in rows
     ]
-    return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
 def scorers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from divtui.commands.import_ import import_file
+from divtui.engine.file_import import import_file
 from divtui.store import open_db
 from divtui.store.export import export_samples
 from tests.conftest import run_divtui

@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from divtui.cli import cli
-from divtui.commands import import_ as import_cmd
-from divtui.commands.import_ import import_file
-from divtui.errors import UserError, run_cli
+from divtui.engine import file_import as import_cmd
+from divtui.engine.file_import import ImportFileError, import_file
+from divtui.errors import run_cli
 from divtui.store import TABLES, open_db
 from divtui.store.terminal import is_safe
 from tests.conftest import run_divtui
@@ -263,8 +263,8 @@ def _outcome(db: Path, path: Path, fast: bool) -> tuple[str, Any]:
         if not fast:
             import_cmd._bulk_jsonl = lambda *a, **k: None  # type: ignore[assignment]
         import_file(con, path, "jsonl", run_id="run")
-    except UserError as e:
-        return "error", e.format_message()
+    except ImportFileError as e:
+        return "error", str(e)
     finally:
         import_cmd._bulk_jsonl = bulk  # type: ignore[assignment]
         con.close()
@@ -304,7 +304,9 @@ def test_a_line_is_judged_alone(tmp_path: Path) -> None:
         path = tmp_path / "f.jsonl"
         path.write_bytes(b"\n".join([*clean, bad, *extra]) + b"\n")
         con = open_db(tmp_path / f"{len(extra)}.duckdb")
-        with pytest.raises(UserError, match=r"f\.jsonl:4: field <record>: invalid or truncated"):
+        with pytest.raises(
+            ImportFileError, match=r"f\.jsonl:4: field <record>: invalid or truncated"
+        ):
             import_file(con, path, "jsonl", run_id="r")
         con.close()
 
@@ -413,7 +415,7 @@ def test_null_inside_scores_or_embeddings(tmp_path: Path, fmt_line: str) -> None
     path = tmp_path / "n.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     con = open_db(tmp_path / "d.duckdb")
-    with pytest.raises(UserError, match=rf"n\.jsonl:3: field {fmt_line}\.name: "):
+    with pytest.raises(ImportFileError, match=rf"n\.jsonl:3: field {fmt_line}\.name: "):
         import_file(con, path, "jsonl", run_id="r")
     con.close()
 
@@ -430,9 +432,9 @@ def test_messages_do_not_mislead(tmp_path: Path, seeded: tuple[Path, Path]) -> N
     for raw, wanted in cases.items():
         path = tmp_path / "m.jsonl"
         path.write_bytes(raw + b"\n")
-        with pytest.raises(UserError) as e:
+        with pytest.raises(ImportFileError) as e:
             import_file(con, path, "jsonl", run_id="r")
-        msg = e.value.format_message()
+        msg = str(e.value)
         assert wanted in msg and "at at" not in msg and "set_int_max_str_digits" not in msg, msg
     con.close()
     # --skip-bad meeting a problem stored with another question names the line

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from divtui.commands.import_ import import_file
-from divtui.errors import UserError
+from divtui.engine.file_import import ImportFileError, import_file
 from divtui.store import open_db, sample_id
 from divtui.store.queries import table_counts
 from tests.conftest import run_divtui
@@ -446,9 +445,9 @@ def test_values_the_bulk_path_must_not_accept(
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
     con = open_db(tmp_path / "a.duckdb")
-    with pytest.raises(UserError) as err:
+    with pytest.raises(ImportFileError) as err:
         import_file(con, path, "jsonl", run_id="b")
-    assert err.value.format_message().startswith(f"{path}:{at + 1}: field {field}: ")
+    assert str(err.value).startswith(f"{path}:{at + 1}: field {field}: ")
     assert table_counts(con)["samples"] == 0
     temps = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()
     assert temps == [(0,)]

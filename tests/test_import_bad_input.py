@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from divtui.commands.import_ import import_file
-from divtui.errors import UserError
+from divtui.engine.file_import import ImportFileError, import_file
 from divtui.store import open_db
 from divtui.store.queries import table_counts
 from tests.conftest import run_divtui
@@ -200,9 +199,9 @@ def test_every_bad_record_gives_one_clear_error_and_stores_nothing(
     con = _prepopulated(db) if not db.exists() else open_db(db)
     try:
         before = table_counts(con)
-        with pytest.raises(UserError) as err:
+        with pytest.raises(ImportFileError) as err:
             import_file(con, path, fmt, run_id="bad")
-        msg = err.value.format_message()
+        msg = str(err.value)
         m = ERROR.match(msg)
         assert m, msg
         assert "\n" not in msg
@@ -227,7 +226,7 @@ def test_empty_file_is_an_error(tmp_path: Path, fmt: str) -> None:
     path.write_text("\n\n")
     con = open_db(tmp_path / "a.duckdb")
     with pytest.raises(
-        UserError, match=re.escape(f"{path}:1: field <record>: the file holds no records")
+        ImportFileError, match=re.escape(f"{path}:1: field <record>: the file holds no records")
     ):
         import_file(con, path, fmt, run_id="e")
     assert table_counts(con)["runs"] == 0
@@ -238,7 +237,9 @@ def test_conflicting_problem_within_file(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     con = open_db(tmp_path / "a.duckdb")
-    with pytest.raises(UserError, match=re.escape(f"{path}:2: field gold_answer: problem 'p0'")):
+    with pytest.raises(
+        ImportFileError, match=re.escape(f"{path}:2: field gold_answer: problem 'p0'")
+    ):
         import_file(con, path, "jsonl", run_id="c")
 
 

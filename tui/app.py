@@ -6,6 +6,7 @@ from typing import Any
 
 from textual import work
 from textual.app import App
+from textual.screen import Screen
 
 from divtui.settings import config_path
 from divtui.store.terminal import one_line
@@ -15,9 +16,12 @@ from .access import DbAccess
 from .commands import DivCommands
 from .messages import DataLoaded, Exported, WorkFailed
 from .screens import jobs
+from .screens.batch import BatchScreen
 from .screens.modals import HelpScreen
 from .screens.overview import OverviewScreen
 from .screens.problems import ProblemsScreen
+from .state import CurrentBatch, CurrentPool
+from .widgets.problem_table import ProblemTable
 
 
 class DivApp(App[None]):
@@ -50,6 +54,13 @@ class DivApp(App[None]):
         """Apply the remapped keys and start loading the draw frame."""
         self.set_keymap(self.keymap)
         self.load_data()
+
+    def loaded(self) -> state.BrowseData:
+        """The browse data loaded by :meth:`load_data`; raises when it is not loaded yet
+        (screens read it once told it is ready)."""
+        if self.data is None:
+            raise RuntimeError("the database is still loading")
+        return self.data
 
     @property
     def con(self) -> Any:
@@ -127,43 +138,28 @@ class DivApp(App[None]):
                 table.loading = False
         self.notify(f"cancelled {n} running task(s)", markup=False)
 
-    def current_batch(self, screen: Any = None) -> dict[str, Any] | None:
-        """The batch on ``screen`` (default: the one on top): run, problem, temperature, k,
-        draw_id, sample_ids, scorer, embedder; None when it shows no batch."""
+    def current_batch(self, screen: Screen[Any] | None = None) -> CurrentBatch | None:
+        """The batch on ``screen`` (default: the one on top), as BatchScreen.current_batch
+        gives it; None when it shows no batch (only the batch view does)."""
         screen = self.screen if screen is None else screen
-        if hasattr(screen, "current_batch"):
-            return screen.current_batch()
-        if not hasattr(screen, "draw_ids") or not hasattr(screen, "settings"):
-            return None
-        sids = list(screen.sample_ids or [])
-        return {
-            "run_id": screen.run_id,
-            "problem_id": screen.problem_id,
-            "temperature": screen.temperature,
-            "k": len(sids),
-            "draw_id": (screen.detail.get("info") or {}).get("draw_id"),
-            "sample_ids": sids,
-            "scorer": screen.settings.get("scorer"),
-            "embedder": screen.settings.get("embedder"),
-        }
+        return screen.current_batch() if isinstance(screen, BatchScreen) else None
 
-    def current_pool(self, screen: Any = None) -> dict[str, Any] | None:
+    def current_pool(self, screen: Screen[Any] | None = None) -> CurrentPool | None:
         """The pool (run, problem, temperature) of the batch or highlighted problem on ``screen``."""
         screen = self.screen if screen is None else screen
         batch = self.current_batch(screen)
         if batch is not None:
-            return batch
+            return {
+                "run_id": batch["run_id"],
+                "problem_id": batch["problem_id"],
+                "temperature": batch["temperature"],
+            }
         if not isinstance(screen, ProblemsScreen) or self.data is None:
             return None
-        if callable(getattr(screen, "current_pool", None)):
-            return screen.current_pool()
-        table: Any = screen.query_one("#problems")
+        table = screen.query_one("#problems", ProblemTable)
         if not table.row_count:
             return None
-        if hasattr(table, "row_key"):
-            pool = int(table.row_key(table.cursor_row))
-        else:
-            pool = int(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+        pool = int(table.row_key(table.cursor_row))
         p = self.data.pools
         return {
             "run_id": str(p["run_id"][pool]),

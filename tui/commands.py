@@ -9,6 +9,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from . import keys
+from .app_of import app_of
 
 
 class DivCommands(Provider):
@@ -16,7 +17,7 @@ class DivCommands(Provider):
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         """(title, help, callback) for everything offered now."""
-        app: Any = self.app
+        app = app_of(self)
         out: list[tuple[str, str, Callable[[], Any]]] = [
             (
                 "Go to overview",

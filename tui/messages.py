@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import ShownBatch
+    from divtui.store.row_types import RunRow
 
 
 @dataclass
@@ -19,7 +23,7 @@ class DataLoaded(Message):
 class OverviewReady(Message):
     """Runs, counts, accuracy-by-k rows and the report tables for the overview."""
 
-    runs: list[dict[str, Any]]
+    runs: list[RunRow]
     counts: dict[str, int]
     accuracy: list[dict[str, Any]]
     tables: dict[str, list[dict[str, Any]]]
@@ -47,7 +51,7 @@ class RowsReady(Message):
 class BatchReady(Message):
     """A batch's members and aggregator picks, with a label saying where it came from."""
 
-    detail: dict[str, Any]
+    detail: ShownBatch
     label: str
 
 

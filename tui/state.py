@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
 from divtui.engine import browse as eb
 from divtui.store import browse_queries as bq
 from divtui.store.vocabulary import METRIC_NEEDS, Needs
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import BatchView
+
+
+class CurrentPool(TypedDict):
+    """The pool a screen shows or has highlighted (what the rerun dialog and commands need)."""
+
+    run_id: str
+    problem_id: str
+    temperature: float
+
+
+class CurrentBatch(CurrentPool):
+    """The batch on the batch view, for screens opened from it (pruning, remote reruns).
+
+    ``draw_id`` is None for a fresh or edited batch; ``seed`` that of the stored draw or the
+    fresh one; ``sample_ids`` in batch order; ``scorer``/``embedder`` the names used (None
+    when none)."""
+
+    k: int
+    draw_id: int | None
+    seed: int | None
+    sample_ids: list[int]
+    scorer: str | None
+    embedder: str | None
 
 
 @dataclass
@@ -79,7 +105,7 @@ def search_pools(data: BrowseData, con: Any, f: eb.Filters) -> np.ndarray | None
 
 def batch_context(
     data: BrowseData,
-    detail: dict[str, Any],
+    detail: BatchView,
     where: tuple[str, str, float],
     filters: eb.Filters | None,
 ) -> dict[str, Any]:
@@ -87,7 +113,7 @@ def batch_context(
     gold answer, the batch's metrics with their percentiles among the run's draws of the same
     size k, and each filter term with whether this batch meets it.
 
-    ``detail`` is engine.browse.batch_detail's result; ``where`` the (run, problem, T) pool.
+    ``detail`` is engine.browse.batch_view's result; ``where`` the (run, problem, T) pool.
     """
     run_id, problem_id, temperature = where
     pool = data.pool_of(run_id, problem_id, temperature)

@@ -21,9 +21,9 @@ def _print_report(path: str) -> None:
     if importlib.util.find_spec("divtui.engine.report") is None:
         _note("the report engine is not available in this build; try `divtui info`")
         return
-    from divtui.commands.report import to_markdown
     from divtui.engine.report import build_report
     from divtui.engine.report_cache import cached_overview
+    from divtui.engine.report_markdown import to_markdown
     from divtui.store import open_db
 
     con = open_db(path, read_only=True)
@@ -47,13 +47,13 @@ def command(db: str | None, no_browse: bool, force: bool) -> None:
     from divtui.engine.demo import DemoError, build_demo, remove_demo
     from divtui.errors import UserError
 
-    from .embed import progress_bars
+    from .progress import progress_bar
 
     path = resolve_db(db)
     try:
         if force and remove_demo(path):
             _note(f"removed {path}")
-        with progress_bars() as progress:
+        with progress_bar("demo") as progress:
             result = build_demo(path, progress=progress, notice=_note)
     except DemoError as e:
         raise UserError(str(e)) from None

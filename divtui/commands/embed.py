@@ -2,42 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import click
 
 from . import db_option, resolve_db, wrote
-
-
-@contextmanager
-def progress_bars() -> Iterator[Callable[[int, int, str], None]]:
-    """A ``progress(done, total, label)`` callable drawing one click bar per label on stderr."""
-    state: dict[str, Any] = {"label": None, "bar": None, "done": 0}
-
-    def close() -> None:
-        """Finish the current bar, if any."""
-        if state["bar"] is not None:
-            state["bar"].render_finish()
-            state["bar"] = None
-
-    def progress(done: int, total: int, label: str) -> None:
-        """Advance (or start) the bar for ``label``."""
-        if label != state["label"] or state["bar"] is None or state["bar"].length != total:
-            close()
-            state.update(label=label, done=0)
-            state["bar"] = click.progressbar(
-                length=max(total, 1), label=label, file=click.get_text_stream("stderr")
-            )
-            state["bar"].__enter__()
-        state["bar"].update(max(done - state["done"], 0))
-        state["done"] = done
-
-    try:
-        yield progress
-    finally:
-        close()
+from .progress import progress_bar
 
 
 @click.command("embed")
@@ -83,7 +51,7 @@ def command(
     path = resolve_db(db)
     con = open_db(path, create=False)
     try:
-        with progress_bars() as progress:
+        with progress_bar("embed") as progress:
             result = embed_db(
                 con,
                 embedder=embedder,

@@ -1,10 +1,11 @@
-"""What the long-running commands share on stderr: a progress bar, one-line notices, errors."""
+"""What the long-running commands share on stderr: the progress bar, one-line notices, errors."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import click
 
@@ -70,3 +71,22 @@ def progress_bar(stage: str) -> Iterator[Progress]:
     finally:
         if started:
             bar.stop()
+
+
+def terminal_progress_bar(stage: str) -> AbstractContextManager[Progress | None]:
+    """:func:`progress_bar` on a terminal's stderr; None (no output at all) when redirected."""
+    return progress_bar(stage) if sys.stderr.isatty() else nullcontext(None)
+
+
+def job_progress(line: Mapping[str, object]) -> None:
+    """Print one progress line of a remote job on stderr (``  stage: done/total label``).
+
+    A remote host's lines are untrusted (any field may be text or missing), so each is
+    shown as escaped text rather than fed to a bar."""
+    from divtui.store.terminal import one_line
+
+    click.echo(
+        f"  {one_line(line.get('stage', '?'))}: {one_line(line.get('done'))}/"
+        f"{one_line(line.get('total'))} {one_line(line.get('label', ''))}",
+        err=True,
+    )

@@ -3,8 +3,6 @@ space's neighbourhood quality."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from divtui.errors import UserError
@@ -23,39 +21,6 @@ def _metrics(value: str) -> list[str]:
             f"--metric: unknown metric {bad[0] if bad else value!r}; choose from {', '.join(SPACES)}"
         )
     return out
-
-
-def neighbours_table(rows: list[dict[str, Any]]) -> str:
-    """Neighbourhood quality as a Markdown table (rate, chance rate, lift per space)."""
-    multi = len({r["run_id"] for r in rows}) > 1
-    head = (["run"] if multi else []) + [
-        "metric",
-        "samples",
-        "same class",
-        "chance",
-        "lift",
-        "same correctness",
-        "chance",
-        "lift",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
-    for r in rows:
-
-        def f(v: Any) -> str:
-            return "–" if v is None else f"{v:.3f}"
-
-        cells = ([r["run_id"]] if multi else []) + [
-            r["metric"],
-            str(r["samples"]),
-            f(r["same_class"]),
-            f(r["same_class_chance"]),
-            f(r["same_class_lift"]),
-            f(r["same_correct"]),
-            f(r["same_correct_chance"]),
-            f(r["same_correct_lift"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 @click.command("prune")
@@ -111,6 +76,7 @@ def command(
     the same answer class and the same correctness, against chance.
     """
     from divtui.engine.prune import PruneError, run_prune
+    from divtui.engine.report_markdown import neighbours_table
     from divtui.store import open_db
     from divtui.store.terminal import visible
 

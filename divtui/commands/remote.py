@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from divtui.engine.remote.lifecycle import JobUpdate
 
 from . import db_option, resolve_db, wrote
+from .progress import job_progress
 
 ssh_config_option = click.option(
     "--ssh-config", default=None, help="ssh config file (default ~/.ssh/config)"
@@ -51,20 +52,6 @@ def _safe(value: Any) -> str:
     return one_line(value)
 
 
-def _progress_printer() -> Any:
-    """A callback printing progress lines to stderr (every field made safe first)."""
-
-    def show(line: dict[str, Any]) -> None:
-        """One progress line."""
-        click.echo(
-            f"  {_safe(line.get('stage', '?'))}: {_safe(line.get('done'))}/"
-            f"{_safe(line.get('total'))} {_safe(line.get('label', ''))}",
-            err=True,
-        )
-
-    return show
-
-
 def _printing(line: Callable[[dict[str, Any]], None]) -> Callable[[JobUpdate], None]:
     """An ``on_update`` printing each progress line of a job update with ``line``."""
 
@@ -87,7 +74,7 @@ def _follow(path: str, job_id: str, wait: bool, ssh_config: str | None) -> None:
         lifecycle.follow(
             lifecycle.FileStore(path),
             job_id,
-            on_update=_printing(_progress_printer()),
+            on_update=_printing(job_progress),
             wait=wait,
             recheck=True,
             ssh_config=ssh_config,

@@ -26,15 +26,12 @@ def command(study: str, db: str | None, only: str | None) -> None:
         raise UserError(str(e)) from None
     stages = [s.strip() for s in only.split(",")] if only else None
     try:
-        from .report import to_markdown
-
         run_study(
             spec,
             db=db,
             stages=stages,
             progress=progress_bar,
             echo=click.echo,
-            render_md=to_markdown,
         )
     except StudyError as e:
         raise UserError(str(e)) from None

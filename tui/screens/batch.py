@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -18,11 +18,15 @@ from textual.worker import get_current_worker
 from divtui.engine import browse as eb
 
 from .. import keys, state
+from ..app_of import app_of
 from ..messages import BatchReady, Exported, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 from ..widgets.solution_column import SolutionColumn, fmt_num
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
+
+if TYPE_CHECKING:
+    from divtui.engine.batch_detail import ShownBatch
 
 _fresh_seed = itertools.count(1)
 COLUMN_WIDTH = 42
@@ -116,7 +120,14 @@ class BatchScreen(Screen[None]):
         self.draw_ids = draw_ids
         self.filters = filters
         self.pos = 0
-        self.detail: dict[str, Any] = {"info": {}, "members": [], "picks": []}
+        self.detail: ShownBatch = {
+            "info": {},
+            "members": [],
+            "picks": [],
+            "metrics": {},
+            "scorer": "",
+            "embedder": "",
+        }
         self.sample_ids: list[int] | None = None
         self.draw_id: int | None = None
         self.seed: int | None = None
@@ -150,7 +161,7 @@ class BatchScreen(Screen[None]):
 
     def start(self) -> None:
         """Load the pool's first draw with the app's scorer and embedder."""
-        app: Any = self.app
+        app = app_of(self)
         self.settings["scorer"] = app.data.scorer or None if app.data else None
         self.settings["embedder"] = app.data.embedder or None if app.data else None
         if self.draw_ids:
@@ -183,7 +194,7 @@ class BatchScreen(Screen[None]):
         label: str = "",
     ) -> None:
         """Fetch a batch's members and picks, drawing ``fresh`` new samples first (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         try:
             with app.db.reading() as cur:
                 seed = None
@@ -192,7 +203,7 @@ class BatchScreen(Screen[None]):
                     sample_ids = eb.fresh_sample_ids(
                         cur, self.run_id, self.problem_id, self.temperature, fresh, seed
                     )
-                detail = eb.batch_detail(
+                view = eb.batch_view(
                     cur,
                     draw_id=draw_id,
                     sample_ids=sample_ids,
@@ -200,9 +211,9 @@ class BatchScreen(Screen[None]):
                     embedder=self.settings["embedder"],
                     weighted=self.settings["weighted"],
                 )
-            detail["fresh_seed"] = seed
             where = (self.run_id, self.problem_id, self.temperature)
-            detail["context"] = state.batch_context(app.data, detail, where, self.filters)
+            context = state.batch_context(app.loaded(), view, where, self.filters)
+            detail: ShownBatch = {**view, "fresh_seed": seed, "context": context}
             if not get_current_worker().is_cancelled:
                 self.post_message(BatchReady(detail, label))
         except ValueError as e:
@@ -289,13 +300,8 @@ class BatchScreen(Screen[None]):
         if members or self.draw_ids:
             self.query_one("#batch-title", Static).update(self.title_text())
 
-    def current_batch(self) -> dict[str, Any]:
-        """The batch on screen, for screens opened from it (pruning, remote reruns).
-
-        Keys: run_id, problem_id, temperature, k, draw_id (None for a fresh or edited batch),
-        seed (of the stored draw or the fresh one), sample_ids (in batch order), scorer and
-        embedder (names used, None when none).
-        """
+    def current_batch(self) -> state.CurrentBatch:
+        """The batch on screen, for screens opened from it (pruning, remote reruns)."""
         ids = list(self.sample_ids or [])
         return {
             "run_id": self.run_id,
@@ -311,8 +317,8 @@ class BatchScreen(Screen[None]):
 
     def _question(self) -> str:
         """The problem's question from the app's cached pools."""
-        app: Any = self.app
-        pools = app.data.pools
+        app = app_of(self)
+        pools = app.loaded().pools
         for i, pid in enumerate(pools["problem_id"]):
             if pid == self.problem_id:
                 return str(pools["question"][i])
@@ -405,8 +411,8 @@ class BatchScreen(Screen[None]):
 
     def action_rerun(self) -> None:
         """Ask for scorer, embedder and weighting, then rerun the aggregators on this batch."""
-        app: Any = self.app
-        opts = app.data.options
+        app = app_of(self)
+        opts = app.loaded().options
 
         def done(settings: dict[str, Any] | None) -> None:
             if settings is None or not self.sample_ids:

@@ -8,7 +8,7 @@ Everything is computed by ``engine.run_compare`` in thread workers; the screens 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -21,9 +21,13 @@ from textual.widgets import Button, DataTable, Header, Label, Select, Static
 from divtui.engine import run_compare as rc
 
 from .. import keys
+from ..app_of import app_of
 from ..widgets.key_bar import KeyBar
 from ..widgets.passk_plot import PassKPlot, curves_from_rows
 from ..widgets.safe_text import one_line, plain_cell, safe_text
+
+if TYPE_CHECKING:
+    from ..app import DivApp
 
 N_BOOT = 1000
 
@@ -171,7 +175,7 @@ class RunCompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def load(self, k: int | None) -> None:
         """Compare the two sides and list the problems at pass@k (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         with app.db.reading() as cur:
             try:
                 paired = rc.pair_pools(
@@ -364,7 +368,7 @@ class PoolsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="pools", exit_on_error=False)
     def load(self, index: int) -> None:
         """Both pools' classes and their ``index``-th batches (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         with app.db.reading() as cur:
             try:
                 sides = self.sides or [
@@ -404,7 +408,7 @@ class PoolsScreen(Screen[None]):
         self.app.pop_screen()
 
 
-def open_compare(app: Any) -> None:
+def open_compare(app: DivApp) -> None:
     """Ask for two pool sets, then push the comparison screen (the app's action calls this)."""
     with app.db.reading() as cur:
         options = rc.sides_available(cur)

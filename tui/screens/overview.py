@@ -16,6 +16,7 @@ from divtui.store import queries as q
 
 from .. import keys
 from .. import report_view as rv
+from ..app_of import app_of
 from ..messages import OverviewReady, OverviewTables, WorkFailed
 from ..widgets.accuracy_plot import AccuracyPlot
 from ..widgets.key_bar import KeyBar
@@ -94,7 +95,7 @@ class OverviewScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def load(self) -> None:
         """Read runs, counts, accuracy by k and the report (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         try:
             with app.db.reading() as cur:
                 opts = bq.options(cur)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from rich.text import Text
@@ -17,6 +17,7 @@ from divtui.engine import browse as eb
 from divtui.store.vocabulary import OUTCOMES
 
 from .. import keys, state
+from ..app_of import app_of
 from ..messages import Exported, RowsReady, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.problem_table import Column, ProblemTable
@@ -72,7 +73,7 @@ class ProblemsScreen(Screen[None]):
         self.order = np.arange(0)
         self.sort: tuple[str, int] = ("", 0)
         self.columns: list[str] = []
-        app: Any = self.app
+        app = app_of(self)
         app.data_listeners.append(self)
         self.query_one(ProblemTable).loading = True
         self.query_one(ProblemTable).focus()
@@ -92,8 +93,8 @@ class ProblemsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def compute(self, filters: eb.Filters) -> None:
         """Mask the draws, aggregate per pool (thread); search matches are cached per search."""
-        app: Any = self.app
-        data = app.data
+        app = app_of(self)
+        data = app.loaded()
         try:
             with app.db.reading() as cur:
                 found = state.search_pools(data, cur, filters)
@@ -131,21 +132,21 @@ class ProblemsScreen(Screen[None]):
     def show_state(self) -> None:
         """The filter line: the active filters, the pool count, the size K of the pass@K and
         metric columns, the scorer and embedder, the bucket's range when known."""
-        app: Any = self.app
+        app = app_of(self)
         n = len(self.table.get("pool", []))
         desc = eb.describe(self.filters)
         t = Text()
         t.append("filters: ", style="bold")
         t.append_text(safe_text(desc or "none"))
         t.append(f"  ·  {n} pools  ·  pass@k, metrics at k={self.pass_k}  ·  scorer ")
-        t.append_text(safe_text(app.data.scorer or "-"))
+        t.append_text(safe_text(app.loaded().scorer or "-"))
         t.append("  embedder ")
-        t.append_text(safe_text(app.data.embedder or "-"))
+        t.append_text(safe_text(app.loaded().embedder or "-"))
         f = self.filters
         if f.metric and f.bucket is not None and f.k is not None:
             rng = eb.bucket_range(
-                app.data.frame[f"metric:{f.metric}"],
-                app.data.frame["k"],
+                app.loaded().frame[f"metric:{f.metric}"],
+                app.loaded().frame["k"],
                 f.k,
                 f.n_buckets,
                 f.bucket,
@@ -159,8 +160,8 @@ class ProblemsScreen(Screen[None]):
     def fill(self) -> None:
         """Point the table at the current rows in the current sort order (nothing is formatted
         until a row is on screen); the default order is natural (run, problem id, T)."""
-        app: Any = self.app
-        data = app.data
+        app = app_of(self)
+        data = app.loaded()
         tab = self.table
         pools = data.pools
         idx = tab["pool"]
@@ -259,7 +260,7 @@ class ProblemsScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter(self, event: Input.Submitted) -> None:
         """Parse the typed filters and apply them; a bad one is shown on the state line."""
-        app: Any = self.app
+        app = app_of(self)
         data = app.data
         try:
             f = eb.parse_filters(
@@ -307,8 +308,8 @@ class ProblemsScreen(Screen[None]):
         installed once and reused: composing a fresh screen costs far more than updating it)."""
         from .batch import BatchScreen
 
-        app: Any = self.app
-        data = app.data
+        app = app_of(self)
+        data = app.loaded()
         found = data.search_cache.get((self.filters.text, self.filters.regex))
         kept = eb.allowed_pools(data.pools, self.filters, found)
         draw_ids = eb.pool_draw_ids(data.frame, self.filters, pool, kept)
@@ -316,7 +317,7 @@ class ProblemsScreen(Screen[None]):
         where = (str(p["run_id"][pool]), str(p["problem_id"][pool]), float(p["temperature"][pool]))
         name = f"divtui-batch-{id(self)}"
         if app.is_screen_installed(name) and app.get_screen(name).is_mounted:
-            app.get_screen(name).set_pool(
+            cast(BatchScreen, app.get_screen(name)).set_pool(
                 *where, draw_ids, filters=self.filters, push_when_ready=bool(draw_ids)
             )
             if not draw_ids:
@@ -325,13 +326,15 @@ class ProblemsScreen(Screen[None]):
             if not app.is_screen_installed(name):
                 app.install_screen(BatchScreen(*where, draw_ids, self.filters), name)
             else:
-                app.get_screen(name).set_pool(*where, draw_ids, filters=self.filters)
+                cast(BatchScreen, app.get_screen(name)).set_pool(
+                    *where, draw_ids, filters=self.filters
+                )
             app.push_screen(name)
 
     def rows_for_export(self) -> list[dict[str, Any]]:
         """Every filtered row (loaded or not), in the shown order, with the question text."""
-        app: Any = self.app
-        pools = app.data.pools
+        app = app_of(self)
+        pools = app.loaded().pools
         idx = self.table["pool"][self.order]
         ordered = {c: self.col_values[c][self.order] for c in self.columns}
         rows = []

@@ -22,12 +22,14 @@ from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
 
-from divtui.engine import inspect as ei
+from divtui.engine import batch_detail as ei
 from divtui.engine import prune as ep
 from divtui.store import ui_prune_queries as upq
 from divtui.store.vocabulary import COVERAGE, MAJ, OUTCOMES
 
 from .. import keys
+from ..app_of import app_of
+from ..state import CurrentBatch
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import one_line, safe_text
 
@@ -222,7 +224,7 @@ class PruneScreen(Screen[None]):
         draw_id: int | None,
         scorer: str | None = None,
         embedder: str | None = None,
-        batch: dict[str, Any] | None = None,
+        batch: CurrentBatch | None = None,
     ):
         """Prune stored draw ``draw_id``, or (``draw_id`` None) the fresh ``batch`` of the batch
         view (sample_ids, run_id, problem_id, temperature, seed), with the app's scorer and
@@ -286,7 +288,7 @@ class PruneScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="prune-members", exit_on_error=False)
     def load_members(self) -> None:
         """The draw's members and which spaces its file holds (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         try:
             with app.db.reading() as cur:
                 if self.draw_id is not None:
@@ -295,7 +297,7 @@ class PruneScreen(Screen[None]):
                     )
                 else:
                     row = self.draw_row()
-                    detail = ei.batch_detail(
+                    detail = ei.samples_detail(
                         cur, row["sample_ids"], scorer=self.scorer, embedder=self.embedder
                     )
                     detail["draw"] = row
@@ -357,7 +359,7 @@ class PruneScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="prune", exit_on_error=False)
     def compute(self, metric: str, m: int, weighted: bool) -> None:
         """Prune the draw (thread); a result superseded by a newer request is dropped."""
-        app: Any = self.app
+        app = app_of(self)
         req = (metric, m, weighted)
         try:
             with app.db.reading() as cur:
@@ -397,7 +399,7 @@ class PruneScreen(Screen[None]):
     def compute_curve(self, metric: str, weighted: bool) -> None:
         """The curve from stored rows (when they hold medoid rows of this space and weighting),
         else computed for this batch across m (thread)."""
-        app: Any = self.app
+        app = app_of(self)
         worker = get_current_worker()
         d = self.draw
         try:

@@ -1,4 +1,4 @@
-"""Markdown of the run comparison tables (run_comparison, run_problems) for `divtui report`."""
+"""Markdown of the run comparison tables (run_comparison, run_problems) for the report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""engine.inspect: per-member figures against brute force, picks against the stored ones."""
+"""engine.batch_detail: per-member figures against brute force, picks against the stored ones."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import sacrebleu
 
+from divtui.engine.batch_detail import draw_detail, redraw, rerun_aggregators, samples_detail
 from divtui.engine.draws import run_draws
-from divtui.engine.inspect import batch_detail, draw_detail, redraw, rerun_aggregators
 from divtui.store import open_db
 from tests.test_aggregators import ref_argmax, ref_mbr, ref_vote
 from tests.test_draws import EMB, make_study
@@ -125,7 +125,7 @@ def test_redraw_reproduces_stored_draws_and_errors_are_clear(con) -> None:
 def test_batch_detail_equals_draw_detail_on_stored_draws(con) -> None:
     for did, sids in con.execute("SELECT draw_id, sample_ids FROM draws").fetchall():
         stored = draw_detail(con, did, scorer="orm:a", embedder=EMB)
-        fresh = batch_detail(con, sids, scorer="orm:a", embedder=EMB)
+        fresh = samples_detail(con, sids, scorer="orm:a", embedder=EMB)
         assert fresh["members"] == stored["members"]
         assert fresh["draw"] is None and stored["draw"]["draw_id"] == did
         assert (fresh["scorer"], fresh["embedder"]) == ("orm:a", EMB)
@@ -162,7 +162,7 @@ def test_batch_detail_of_a_fresh_batch_against_brute_force(con, seed: int) -> No
     k = int(rng.integers(2, len(rows) + 1))
     rows = [rows[j] for j in rng.permutation(len(rows))[:k]]
     sids = [r[0] for r in rows]
-    det = batch_detail(con, sids, scorer="orm:a", embedder=EMB)
+    det = samples_detail(con, sids, scorer="orm:a", embedder=EMB)
     check_members(con, det, sids)
     cos = cosine_by_hand(con, sids)
     metrics = {(m["metric"], m["embedder"]): m["value"] for m in det["metrics"]}
@@ -187,4 +187,38 @@ def test_batch_detail_of_a_fresh_batch_against_brute_force(con, seed: int) -> No
         j = sids.index(picks[name]["sample_id"])
         assert picks[name]["correct"] == bool(rows[j][3])
     with pytest.raises(ValueError, match="empty batch"):
-        batch_detail(con, [])
+        samples_detail(con, [])
+
+
+def test_batch_view_and_run_rows_have_exactly_their_typed_keys(con) -> None:
+    """The TypedDicts the UI is typed against name every key the real rows carry, no more."""
+    from divtui.engine.batch_detail import BatchView, ShownBatch
+    from divtui.engine.browse import batch_view
+    from divtui.store.queries import runs
+    from divtui.store.row_types import RunRow
+
+    draw_id, sids = con.execute("SELECT draw_id, sample_ids FROM draws LIMIT 1").fetchall()[0]
+    for view in (batch_view(con, draw_id=draw_id), batch_view(con, sample_ids=list(sids))):
+        assert set(view) == BatchView.__required_keys__
+        assert {m["sample_id"] for m in view["members"]} == set(sids)
+    assert ShownBatch.__optional_keys__ == {"fresh_seed", "context"}
+    import pandas as pd
+
+    from divtui.store.write import insert
+
+    runs_of_samples = [r for (r,) in con.execute("SELECT DISTINCT run_id FROM samples").fetchall()]
+    names = [*runs_of_samples, "no-samples"]
+    insert(con, "runs", pd.DataFrame({"run_id": names, "source": ["test"] * len(names)}))
+    rows = runs(con)
+    by_hand = [
+        (run_id, len(s), len(set(s.problem_id)), int(s.correct.notna().sum()))
+        for run_id, s in (
+            (n, con.execute("SELECT * FROM samples WHERE run_id = ?", [n]).df()) for n in names
+        )
+    ]
+    assert sorted((r["run_id"], r["samples"], r["problems"], r["graded"]) for r in rows) == sorted(
+        by_hand
+    )
+    assert {r["run_id"] for r in rows} == set(names)
+    for r in rows:
+        assert set(r) == RunRow.__required_keys__

@@ -5,7 +5,7 @@ reruns of the aggregators on an edited batch, and fresh draws for "redraw".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import numpy as np
@@ -16,6 +16,28 @@ from divtui.store.vocabulary import COVERAGE
 from . import metrics as mt
 from .draws import draw_indices, evaluate
 from .pool import Pool, PoolMatrices, load_samples, precompute
+
+
+class BatchView(TypedDict):
+    """A batch as the batch view shows it (engine.browse.batch_view): ``info`` the stored
+    draw's fields and its problem (empty for a fresh batch), ``members`` one row of
+    engine.browse.MEMBER_FIELDS each, ``picks`` each aggregator's pick, ``metrics`` the
+    batch's metric values, ``scorer``/``embedder`` the names used ("" for none)."""
+
+    info: dict[str, Any]
+    members: list[dict[str, Any]]
+    picks: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    scorer: str
+    embedder: str
+
+
+class ShownBatch(BatchView, total=False):
+    """A BatchView as the UI holds it: with the seed of a fresh draw and the metric context
+    (tui.state.batch_context) once loaded."""
+
+    fresh_seed: int | None
+    context: dict[str, Any]
 
 
 def _pick_name(requested: str | None, present: list[str], what: str) -> str | None:
@@ -69,7 +91,7 @@ def _picks(pool: Pool, mats: PoolMatrices, weighted: bool) -> dict[str, dict[str
 def _members(
     pool: Pool, mats: PoolMatrices, scorer: str | None, embedder: str | None
 ) -> list[dict[str, Any]]:
-    """Per-member figures of a whole batch (see :func:`batch_detail`)."""
+    """Per-member figures of a whole batch (see :func:`samples_detail`)."""
     k = pool.n
     whole = np.arange(k)[None, :]
     bleu_mean = mt.row_mean_others(mt.gather(mats.bleu, whole))[0]
@@ -122,7 +144,7 @@ def _computed_metrics(
     return metrics, sorted(outcomes, key=lambda o: o["aggregator"])
 
 
-def batch_detail(
+def samples_detail(
     con: duckdb.DuckDBPyConnection,
     sample_ids: Sequence[int],
     *,
@@ -162,12 +184,12 @@ def draw_detail(
     Per member: sample_id, idx, answer, correct, answer_class, reward (scorer, in [0, 1]),
     mean_logprob, dpp_contribution (-log [L^-1]_ii, L = S + eps I), mean_bleu and mean_cosine to
     the other members, near_duplicate. ``scorer``/``embedder`` default to the first present.
-    Members come from :func:`batch_detail`; metrics and outcomes are the stored rows.
+    Members come from :func:`samples_detail`; metrics and outcomes are the stored rows.
     """
     row = dq.draw_row(con, draw_id)
     if row is None:
         raise ValueError(f"draw {draw_id} is not in the database")
-    detail = batch_detail(con, row["sample_ids"], scorer=scorer, embedder=embedder)
+    detail = samples_detail(con, row["sample_ids"], scorer=scorer, embedder=embedder)
     detail["draw"] = {key: row[key] for key in row if key != "sample_ids"}
     detail["metrics"] = [
         {"metric": m, "embedder": e, "scorer": s, "value": v}
