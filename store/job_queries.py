@@ -10,7 +10,7 @@ import duckdb
 
 from .db import transaction
 from .draw_queries import delete_draws
-from .job_status import INGESTED
+from .vocabulary import INGESTED
 from .write import _register, insert, unregister
 
 RESULT_TABLES = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from .job_status import LOCAL_TERMINAL
+from .vocabulary import LOCAL_TERMINAL
 
 
 def database_file(con: duckdb.DuckDBPyConnection) -> str | None:

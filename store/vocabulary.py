@@ -65,6 +65,12 @@ JOB_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED, CRASHED, INGESTED)
 REMOTE_STATUSES = (QUEUED, RUNNING, DONE, FAILED, CANCELLED)
 """The states a remote worker writes in its status file."""
 
+LIVE_STATUSES = (QUEUED, RUNNING)
+"""A job whose worker is still supposed to be working (without its process it has crashed)."""
+
+FAILED_STATUSES = (FAILED, CRASHED, CANCELLED)
+"""A job that ended without results."""
+
 REMOTE_TERMINAL = (DONE, FAILED, CANCELLED, CRASHED)
 """Remote states after which the worker does nothing more (``crashed``: it died unreported)."""
 

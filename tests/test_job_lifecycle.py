@@ -13,8 +13,8 @@ from divtui.engine.remote import lifecycle
 from divtui.engine.remote.errors import RemoteError, UnknownJob
 from divtui.engine.remote.hosts import DEFAULT_JOBS_DIR, Target
 from divtui.store import job_queries as jq
-from divtui.store import job_status as st
 from divtui.store import open_db
+from divtui.store import vocabulary as st
 from divtui.store.ui_job_queries import open_jobs
 from divtui.store.vocabulary import JOB_STATUSES
 from tests.conftest import run_divtui
@@ -28,7 +28,7 @@ def test_status_names_are_the_vocabulary_words() -> None:
     assert named == ("queued", "running", "done", "failed", "cancelled", "crashed", "ingested")
     assert set(named) == set(JOB_STATUSES)
     roles = (
-        st.WORKER_STATUSES,
+        st.REMOTE_STATUSES,
         st.LIVE_STATUSES,
         st.REMOTE_TERMINAL,
         st.FAILED_STATUSES,
@@ -37,7 +37,7 @@ def test_status_names_are_the_vocabulary_words() -> None:
     assert all(set(r) <= set(JOB_STATUSES) for r in roles)
     # a live job is never finished, on its host or here; ingested is the local word only
     assert not set(st.LIVE_STATUSES) & (set(st.REMOTE_TERMINAL) | set(st.LOCAL_TERMINAL))
-    assert st.INGESTED not in st.WORKER_STATUSES and st.CRASHED not in st.WORKER_STATUSES
+    assert st.INGESTED not in st.REMOTE_STATUSES and st.CRASHED not in st.REMOTE_STATUSES
     assert set(st.LOCAL_TERMINAL) == {st.INGESTED} | set(st.FAILED_STATUSES)
     assert set(st.REMOTE_TERMINAL) == {st.DONE} | set(st.FAILED_STATUSES)
 
@@ -158,7 +158,7 @@ def test_recorded_state_never_undoes_an_ingest(tmp_path: Path) -> None:
     _record(con, "j-1", "running")
     status = "running"
     for _ in range(60):
-        state = {"state": rng.choice(st.WORKER_STATUSES + (st.CRASHED,)), "log_tail": "x" * 5000}
+        state = {"state": rng.choice(st.REMOTE_STATUSES + (st.CRASHED,)), "log_tail": "x" * 5000}
         if rng.random() < 0.1:
             jq.set_job_status(con, "j-1", "ingested")
             status = "ingested"

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from divtui.store import terminal
-from divtui.store.job_status import (
+from divtui.store.vocabulary import (
     CANCELLED,
     CRASHED,
     DONE,
     LIVE_STATUSES,
     QUEUED,
+    REMOTE_STATUSES,
     REMOTE_TERMINAL,
     RUNNING,
-    WORKER_STATUSES,
 )
 
 from .errors import (
@@ -265,7 +265,7 @@ async def job_state(conn: Any, job_dir: str) -> dict[str, Any]:
     # the host writes these files: a status outside the known words is shown escaped, never
     # acted on, and the error and log are made terminal-safe before they are printed or stored
     status = raw_status.decode("utf-8", "replace").strip()
-    known = status in WORKER_STATUSES
+    known = status in REMOTE_STATUSES
     status = status if known else terminal.one_line(status, 60)
     error = terminal.one_line(error.strip(), 2000)
     log_tail = terminal.visible(log_tail)

@@ -21,8 +21,8 @@ import duckdb
 
 from divtui.store import job_queries as jq
 from divtui.store import open_db
-from divtui.store.job_status import DONE, FAILED_STATUSES, INGESTED, LOCAL_TERMINAL, RUNNING
 from divtui.store.ui_job_queries import database_file
+from divtui.store.vocabulary import DONE, FAILED_STATUSES, INGESTED, LOCAL_TERMINAL, RUNNING
 
 from . import client
 from .errors import (

@@ -16,7 +16,7 @@ from divtui.engine.remote import lifecycle
 from divtui.engine.remote.client import safe_progress
 from divtui.store import job_queries as jq
 from divtui.store import open_db
-from divtui.store.job_status import INGESTED, REMOTE_TERMINAL, RUNNING
+from divtui.store.vocabulary import INGESTED, REMOTE_TERMINAL, RUNNING
 from tests.remote.conftest import children
 from tests.remote.test_remote_sshd import _cli, _db, _job_id, _user_args
 

@@ -33,7 +33,7 @@ from divtui.engine.remote.errors import RemoteError, UnknownJob, clean_text
 from divtui.engine.remote.hosts import resolve_target
 from divtui.settings import config_path
 from divtui.store import job_queries as jq
-from divtui.store.job_status import DONE, INGESTED, LOCAL_TERMINAL
+from divtui.store.vocabulary import DONE, INGESTED, LOCAL_TERMINAL
 
 from .. import keys
 from ..access import WriteBlocked
