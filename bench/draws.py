@@ -31,6 +31,7 @@ import numpy as np
 
 from bench.synthetic import build_study
 from divtui.engine.draws import run_draws
+from divtui.engine.specs import DrawSpec
 from divtui.store import open_db
 
 POOL_SIZES = "4,8,16,32,64,128,256"
@@ -221,7 +222,9 @@ def _draw_child(
     tree = TreePeak()
     t0 = time.perf_counter()
     stats = run_draws(
-        con, sizes=sizes, reps=reps, seed=0, workers=workers, notice=lambda s: print("note:", s)
+        con,
+        DrawSpec(sizes=sizes, reps=reps, seed=0, workers=workers),
+        notice=lambda s: print("note:", s),
     )
     spent = time.perf_counter() - t0
     con.close()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from divtui.settings import default_db
+
+S = TypeVar("S")
 
 db_option = click.option(
     "--db",
@@ -56,3 +60,18 @@ def positive_ints(value: str, flag: str, example: str = "4,8,16") -> list[int]:
     if not out or min(out) < 1:
         raise UserError(f"{flag}: values must be positive integers, got {value!r}")
     return out
+
+
+def spec_or_fail(
+    spec_class: Callable[..., S], flags: dict[str, str] | None = None, **options: Any
+) -> S:
+    """The engine spec built from a command's options, or a one-line error naming the option
+    (``--FIELD``, or ``flags[FIELD]`` where the option is named otherwise)."""
+    from divtui.engine.specs import SpecError
+    from divtui.errors import UserError
+
+    try:
+        return spec_class(**options)
+    except SpecError as e:
+        flag = (flags or {}).get(e.field or "", f"--{(e.field or '').replace('_', '-')}")
+        raise UserError(f"{flag}: {e.what}" if e.field else str(e)) from None

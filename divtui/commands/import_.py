@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from divtui.engine.specs import GradeSpec
 from divtui.errors import UserError
 
 from . import db_option, import_db, wrote
@@ -212,7 +213,7 @@ def command(
         if not no_grade:
             from divtui.engine.grading import grade_db
 
-            graded = grade_db(con, run_id=run, progress=_progress)
+            graded = grade_db(con, GradeSpec(run_id=run), progress=_progress)
             click.echo("graded: " + ", ".join(f"{k} {v}" for k, v in graded.items()))
     finally:
         con.close()
