@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypeVar
 
 from divtui.store.vocabulary import QUALITIES
@@ -136,18 +136,16 @@ def _from_mapping(cls: type[S], mapping: Any, where: str) -> S:
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     for key in mapping:
         if key not in names:
-            raise SpecError(
-                f"{where}: field {key}: unknown (known: {', '.join(names)})", str(key), "unknown"
-            )
+            what = f"unknown (known: {', '.join(names)})"
+            raise SpecError(f"{where}: field {key}: {what}", str(key), what)
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in mapping and f.default is MISSING:
+            what = "missing (required)"
+            raise SpecError(f"{where}: field {f.name}: {what}", f.name, what)
     try:
         return cls(**mapping)
     except SpecError as e:
         raise SpecError(f"{where}: field {e.field}: {e.what}", e.field, e.what) from None
-    except TypeError as e:
-        missing = str(e).rsplit("'", 2)[-2] if "'" in str(e) else "?"
-        raise SpecError(
-            f"{where}: field {missing}: missing (required)", missing, "missing"
-        ) from None
 
 
 def _to_mapping(spec: object) -> dict[str, Any]:

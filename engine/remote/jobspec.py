@@ -265,6 +265,8 @@ def _draw(v: dict[str, Any], where: str) -> dict[str, Any]:
     """The settings of a draw job (samples, scores and embeddings travel as inputs)."""
     for key in ("scorers", "embedders"):
         _names(v.get(key), f"draw.{key}", where)
+    if "seed" not in v:
+        raise _fail(where, "draw.seed", "missing (a job spec states every draw setting)")
     spec = _stage(DrawSpec, v, "draw", where, ("run_id",))
     out = spec.to_mapping()
     del out["run_id"]
@@ -456,7 +458,7 @@ def draw_spec(
     *,
     sizes: list[int],
     reps: int,
-    seed: int,
+    seed: int = 0,
     scorers: list[str] | None = None,
     embedders: list[str] | None = None,
     distinct_n: int = 3,
