@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from divtui.store.vocabulary import QUALITIES
 
@@ -32,7 +32,10 @@ MAX_TIMEOUT = 600.0
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 """Model dtypes a scorer may load in (``auto``, stored as None: the device's best)."""
 
-S = TypeVar("S")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+S = TypeVar("S", bound="DataclassInstance")
 
 
 class SpecError(ValueError):
@@ -133,12 +136,12 @@ def _from_mapping(cls: type[S], mapping: Any, where: str) -> S:
     """``cls`` built from ``mapping``; unknown, missing and bad fields are one-line SpecErrors."""
     if not isinstance(mapping, Mapping):
         raise SpecError(f"{where}: must be a table of settings, got {type(mapping).__name__}")
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    names = [f.name for f in fields(cls)]
     for key in mapping:
         if key not in names:
             what = f"unknown (known: {', '.join(names)})"
             raise SpecError(f"{where}: field {key}: {what}", str(key), what)
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if f.name not in mapping and f.default is MISSING:
             what = "missing (required)"
             raise SpecError(f"{where}: field {f.name}: {what}", f.name, what)
@@ -148,10 +151,10 @@ def _from_mapping(cls: type[S], mapping: Any, where: str) -> S:
         raise SpecError(f"{where}: field {e.field}: {e.what}", e.field, e.what) from None
 
 
-def _to_mapping(spec: object) -> dict[str, Any]:
+def _to_mapping(spec: DataclassInstance) -> dict[str, Any]:
     """A spec's fields as JSON-ready values (tuples become lists)."""
     out: dict[str, Any] = {}
-    for f in fields(spec):  # type: ignore[arg-type]
+    for f in fields(spec):
         v = getattr(spec, f.name)
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
@@ -159,14 +162,15 @@ def _to_mapping(spec: object) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DrawSpec:
-    """A draw stage: ``reps`` random k-subsets of every pool for each k in ``sizes``."""
+    """A draw stage: ``reps`` random k-subsets of every pool for each k in ``sizes``
+    (sequences are stored as tuples: sizes sorted without repeats, names in order)."""
 
-    sizes: tuple[int, ...]
+    sizes: Sequence[int]
     reps: int
     seed: int = 0
     run_id: str | None = None
-    scorers: tuple[str, ...] | None = None
-    embedders: tuple[str, ...] | None = None
+    scorers: Sequence[str] | None = None
+    embedders: Sequence[str] | None = None
     distinct_n: int = 3
     quality: str = "logprob"
     workers: int | None = None
@@ -211,9 +215,9 @@ def _spaces() -> tuple[str, ...]:
 class PruneSpec:
     """A prune stage: every stored draw of each size N cut to m medoids and m random members."""
 
-    sizes: tuple[int, ...]
-    keep: tuple[int, ...] = (1, 2, 4, 8, 16)
-    metrics: tuple[str, ...] = ("sbert", "bleu", "orm")
+    sizes: Sequence[int]
+    keep: Sequence[int] = (1, 2, 4, 8, 16)
+    metrics: Sequence[str] = ("sbert", "bleu", "orm")
     weighted: bool = False
     seed: int = 0
     run_id: str | None = None
@@ -423,7 +427,10 @@ class GenerateSpec:
     launcher: str = "local"
 
 
-SPECS: dict[str, Callable[..., Any]] = {
+AnySpec = DrawSpec | PruneSpec | ScoreSpec | EmbedSpec | GradeSpec
+"""A spec of one of the operations that take one."""
+SpecClass = type[DrawSpec] | type[PruneSpec] | type[ScoreSpec] | type[EmbedSpec] | type[GradeSpec]
+SPECS: dict[str, SpecClass] = {
     "draw": DrawSpec,
     "prune": PruneSpec,
     "score": ScoreSpec,

@@ -53,10 +53,6 @@ def _temps(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(_num(t) for t in v)
 
 
-def _sizes(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(_pos_int(k) for k in v)
-
-
 def _strs(v: Any) -> bool:
     return isinstance(v, list) and all(_str(s) for s in v)
 
@@ -268,7 +264,7 @@ def _stage_specs(stage: str, table: dict[str, Any], path: Path, text: str) -> li
     out = []
     for label, mapping in calls:
         try:
-            out.append((label, SPECS[stage].from_mapping(mapping, str(path))))  # type: ignore[attr-defined]
+            out.append((label, SPECS[stage].from_mapping(mapping, str(path))))
         except SpecError as e:
             key = LIST_KEYS.get(e.field or "", e.field or "")
             raise StudyError(

@@ -154,7 +154,7 @@ def test_bad_fields_are_one_line_errors_naming_where_and_the_field(
     stage: str, table: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(SpecError) as err:
-        SPECS[stage].from_mapping(table, "f.toml")  # type: ignore[attr-defined]
+        SPECS[stage].from_mapping(table, "f.toml")
     msg = str(err.value)
     assert msg.startswith(f"f.toml: field {field}: ") and "\n" not in msg, msg
     assert err.value.field == field and err.value.what and msg.endswith(err.value.what)

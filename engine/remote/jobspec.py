@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from divtui.engine.specs import DrawSpec, EmbedSpec, GradeSpec, ScoreSpec, SpecError
+from divtui.engine.specs import SPECS, AnySpec, DrawSpec, EmbedSpec, GradeSpec, ScoreSpec, SpecError
 
 __all__ = ["SpecError"]
 
@@ -305,14 +305,13 @@ def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
     return spec
 
 
-def engine_spec(spec: dict[str, Any]) -> DrawSpec | EmbedSpec | GradeSpec | ScoreSpec:
+def engine_spec(spec: dict[str, Any]) -> AnySpec:
     """The engine spec a validated grade/score/embed/draw job runs (engine.specs)."""
     kind = spec["kind"]
     settings = dict(spec[kind])
     if kind == "score" and settings.get("dtype") == "auto":
         settings["dtype"] = None
-    cls: Any = {"grade": GradeSpec, "score": ScoreSpec, "embed": EmbedSpec, "draw": DrawSpec}[kind]
-    return cls.from_mapping(settings, "spec.json")  # type: ignore[no-any-return]
+    return SPECS[kind].from_mapping(settings, "spec.json")
 
 
 def _inputs(v: Any, where: str) -> list[str]:
