@@ -186,7 +186,7 @@ def embed_db(
     those backends) unless ``spec.name`` is given. Raw model output is stored (not normalised).
     Identical texts are encoded once. Returns counts.
     """
-    embedder, name, batch_size = spec.embedder, spec.name, spec.batch_size
+    embedder, name, batch_size = str(spec.embedder), spec.name, spec.batch_size
     device, run_id, backend = spec.device, spec.run_id, spec.backend
     if run_id is not None and not run_exists(con, run_id):
         raise EmbedError(f"run {run_id!r}: no such run in this database")

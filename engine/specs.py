@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -172,7 +173,7 @@ class DrawSpec:
     scorers: Sequence[str] | None = None
     embedders: Sequence[str] | None = None
     distinct_n: int = 3
-    quality: str = "logprob"
+    quality: str = QUALITIES[0]
     workers: int | None = None
 
     def __post_init__(self) -> None:
@@ -309,7 +310,7 @@ class ScoreSpec:
 class EmbedSpec:
     """An embed stage: one sentence embedder over the samples lacking its vector."""
 
-    embedder: str = DEFAULT_EMBEDDER
+    embedder: str | os.PathLike[str] = DEFAULT_EMBEDDER
     name: str | None = None
     batch_size: int = 64
     device: str | None = None
@@ -320,7 +321,10 @@ class EmbedSpec:
         """Check every field (the backend against engine.embed.BACKENDS)."""
         from .embed import BACKENDS
 
-        if not isinstance(self.embedder, str) or not self.embedder:
+        embedder = os.fspath(self.embedder) if isinstance(self.embedder, os.PathLike) else None
+        if isinstance(self.embedder, str):
+            embedder = self.embedder
+        if not embedder:
             raise _bad(self, "embedder", f"must be a model id or folder, got {self.embedder!r}")
         if self.backend not in BACKENDS:
             from .embed import EmbedError
@@ -328,6 +332,7 @@ class EmbedSpec:
             raise EmbedError(f"backend {self.backend!r}: must be one of {', '.join(BACKENDS)}")
         _set(
             self,
+            embedder=str(embedder),
             name=_opt_str(self, "name"),
             batch_size=_int(self, "batch_size", 1, MAX_BATCH),
             device=_opt_str(self, "device"),

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from divtui.store.vocabulary import QUALITIES
+
 Progress = Callable[[int, int, str], None]
 ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
 
@@ -127,7 +129,7 @@ KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "reps": (_by_spec, "a positive integer"),
         "seed": (_by_spec, "an integer >= 0 (default 0)"),
         "distinct_n": (_by_spec, "a positive integer"),
-        "quality": (_by_spec, '"logprob", "reward" or "both"'),
+        "quality": (_by_spec, " | ".join(QUALITIES)),
         "workers": (_by_spec, "a positive integer"),
     },
     "report": {

@@ -66,7 +66,8 @@ def spec_or_fail(
     spec_class: Callable[..., S], flags: dict[str, str] | None = None, **options: Any
 ) -> S:
     """The engine spec built from a command's options, or a one-line error naming the option
-    (``--FIELD``, or ``flags[FIELD]`` where the option is named otherwise)."""
+    (``--FIELD``, or ``flags[FIELD]`` where the option is named otherwise; ``""``: the reason
+    names it already)."""
     from divtui.engine.specs import SpecError
     from divtui.errors import UserError
 
@@ -74,4 +75,6 @@ def spec_or_fail(
         return spec_class(**options)
     except SpecError as e:
         flag = (flags or {}).get(e.field or "", f"--{(e.field or '').replace('_', '-')}")
-        raise UserError(f"{flag}: {e.what}" if e.field else str(e)) from None
+        if not e.field:
+            raise UserError(str(e)) from None
+        raise UserError(f"{flag}: {e.what}" if flag else str(e.what)) from None

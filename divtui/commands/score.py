@@ -63,6 +63,7 @@ def command(
 
     spec = spec_or_fail(
         ScoreSpec,
+        {"scorer": "", "run_id": "--run-id"},
         scorer=scorer,
         run_id=run_id,
         batch_size=batch_size,

@@ -245,7 +245,7 @@ def _embed(v: dict[str, Any], where: str) -> dict[str, Any]:
         check_id(v["name"], "embed.name", where, MODEL)
     spec = _stage(EmbedSpec, v, "embed", where, ("run_id", "device"))
     return {
-        "embedder": spec.embedder,
+        "embedder": str(spec.embedder),
         "name": spec.name,
         "batch_size": spec.batch_size,
         "backend": spec.backend,
