@@ -223,6 +223,7 @@ def test_quality_both_and_the_default_seed_are_the_same_through_every_way_in(
 @pytest.mark.parametrize(
     ("field", "value", "what"),
     [
+        ("sizes", [0, 4], "0 is not a positive integer (at most 100000)"),
         ("distinct_n", 101, "must be an integer in [1, 100], got 101"),
         ("reps", 2_000_000, "must be an integer in [1, 1000000], got 2000000"),
         ("workers", 5000, "must be a positive integer (at most 1024) or absent, got 5000"),
@@ -235,7 +236,8 @@ def test_the_same_bad_value_fails_the_same_way_through_every_way_in(
     make_study(db, problems=1, n=3)
     draw = {"sizes": [2], "reps": 2, field: value}
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in draw.items() if k != "sizes"]
-    out = run_divtui("draw", "--db", str(db), "--sizes", "2", *flags)
+    sizes = ",".join(map(str, draw["sizes"]))
+    out = run_divtui("draw", "--db", str(db), "--sizes", sizes, *flags)
     assert out.returncode == 1 and out.stderr.strip().splitlines() == [
         f"error: --{field.replace('_', '-')}: {what}"
     ]

@@ -47,19 +47,17 @@ def wrote(path: str | Path) -> None:
     click.echo(f"database: {Path(path).resolve()}", err=True)
 
 
-def positive_ints(value: str, flag: str, example: str = "4,8,16") -> list[int]:
-    """Parse a comma-separated option like ``4,8,16`` into positive integers, or fail in one line."""
+def int_list(value: str, flag: str, example: str = "4,8,16") -> tuple[int, ...]:
+    """Parse a comma-separated option like ``4,8,16`` into integers, or fail in one line (their
+    range is the spec's to check)."""
     from divtui.errors import UserError
 
     try:
-        out = [int(v) for v in value.split(",") if v.strip()]
+        return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise UserError(
             f"{flag}: expected comma-separated integers like {example}, got {value!r}"
         ) from None
-    if not out or min(out) < 1:
-        raise UserError(f"{flag}: values must be positive integers, got {value!r}")
-    return out
 
 
 def spec_or_fail(

@@ -7,7 +7,7 @@ import click
 from divtui.errors import UserError
 from divtui.store.vocabulary import QUALITIES
 
-from . import db_option, positive_ints, resolve_db, spec_or_fail, wrote
+from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 
 
 @click.command("draw")
@@ -81,7 +81,7 @@ def command(
     spec = spec_or_fail(
         DrawSpec,
         {"run_id": "--run", "scorers": "--scorer", "embedders": "--embedder"},
-        sizes=tuple(positive_ints(sizes, "--sizes")),
+        sizes=int_list(sizes, "--sizes"),
         reps=reps,
         seed=seed,
         run_id=run_id,

@@ -9,7 +9,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, positive_ints, resolve_db, spec_or_fail, wrote
+from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 
 
 def neighbours_table(rows: list[dict[str, Any]]) -> str:
@@ -114,8 +114,8 @@ def command(
         PruneSpec,
         {"metrics": "--metric", "run_id": "--run"},
         metrics=tuple(v.strip() for v in metric.split(",") if v.strip()),
-        sizes=tuple(positive_ints(sizes, "--sizes")),
-        keep=tuple(positive_ints(keep, "--keep", "1,2,4")),
+        sizes=int_list(sizes, "--sizes"),
+        keep=int_list(keep, "--keep", "1,2,4"),
         weighted=weighted,
         seed=seed,
         run_id=run_id,
