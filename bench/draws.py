@@ -31,6 +31,7 @@ import numpy as np
 
 from bench.synthetic import build_study
 from divtui.engine.draws import run_draws
+from divtui.engine.specs import DrawSpec
 from divtui.store import open_db
 from divtui.store import vocabulary as vocab
 
@@ -222,7 +223,9 @@ def _draw_child(
     tree = TreePeak()
     t0 = time.perf_counter()
     stats = run_draws(
-        con, sizes=sizes, reps=reps, seed=0, workers=workers, notice=lambda s: print("note:", s)
+        con,
+        DrawSpec(sizes=sizes, reps=reps, seed=0, workers=workers),
+        notice=lambda s: print("note:", s),
     )
     spent = time.perf_counter() - t0
     con.close()

@@ -29,6 +29,7 @@ import pandas as pd
 
 from divtui.engine.embed import bundled_model_path, embed_db
 from divtui.engine.simulate import simulate_study
+from divtui.engine.specs import EmbedSpec
 from divtui.store import insert, open_db, transaction
 from divtui.store.ids import sample_ids
 
@@ -119,10 +120,12 @@ def ways(
                 timed(
                     lambda r=r: embed_db(
                         con,
-                        embedder=str(folder),
-                        name=f"bench-{r}",
-                        batch_size=args.batch_size,
-                        device="cpu",
+                        EmbedSpec(
+                            embedder=str(folder),
+                            name=f"bench-{r}",
+                            batch_size=args.batch_size,
+                            device="cpu",
+                        ),
                     )
                 )
             )

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from divtui.engine.grading import grade_db, verifier
+from divtui.engine.specs import GradeSpec
 from divtui.store import insert, open_db, sample_id, transaction
 
 from .hard_answers import hard_pool
@@ -56,7 +57,7 @@ def grade(path: Path, plain: bool, workers: int, timeout: float) -> tuple[float,
     """Wall seconds and counts of ``grade_db`` on the file."""
     con = open_db(path)
     t0 = time.perf_counter()
-    counts = grade_db(con, workers=workers, timeout=timeout, plain=plain)
+    counts = grade_db(con, GradeSpec(workers=workers, timeout=timeout), plain=plain)
     wall = time.perf_counter() - t0
     con.close()
     return wall, counts

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.synthetic import EMBEDDER, build_study
 from divtui.engine.draws import run_draws
+from divtui.engine.specs import DrawSpec, PruneSpec
 from divtui.store import open_db
 
 KEEP = [1, 2, 4, 8, 16]
@@ -36,7 +37,9 @@ def _prune_child(db: str, n: int, workers: int | None, out: multiprocessing.Queu
     con = open_db(db)
     t0 = time.perf_counter()
     stats = run_prune(
-        con, metrics=METRICS, sizes=[n], keep=KEEP, workers=workers, notice=lambda s: None
+        con,
+        PruneSpec(metrics=METRICS, sizes=[n], keep=KEEP, workers=workers),
+        notice=lambda s: None,
     )
     spent = time.perf_counter() - t0
     con.close()
@@ -150,7 +153,7 @@ def main() -> None:
     child.join()
     con = open_db(db)
     con.execute("SET enable_progress_bar = false")
-    run_draws(con, sizes=[args.size], reps=args.reps, seed=0, notice=lambda s: None)
+    run_draws(con, DrawSpec(sizes=[args.size], reps=args.reps, seed=0), notice=lambda s: None)
     con.execute(
         """INSERT INTO embeddings SELECT sample_id, 'orm-hidden:synthetic', vec FROM embeddings
            WHERE embedder = ?""",

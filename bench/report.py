@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from divtui.engine.specs import DrawSpec
+
 
 def _build(db: Path, problems: int) -> None:
     """The synthetic study with its draws (a child process, so its memory is given back)."""
@@ -31,7 +33,7 @@ def _build(db: Path, problems: int) -> None:
 
     build_study(db, problems=problems)
     con = open_db(db)
-    run_draws(con, sizes=[4, 8, 16, 32], reps=100, seed=0, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[4, 8, 16, 32], reps=100, seed=0), notice=lambda _: None)
     con.close()
 
 

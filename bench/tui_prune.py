@@ -25,6 +25,7 @@ import numpy as np
 
 from divtui.engine.draws import run_draws
 from divtui.engine.prune import prune_draw
+from divtui.engine.specs import DrawSpec
 from divtui.store import open_db
 from divtui.tui.app import DivApp
 from divtui.tui.screens.prune import PruneScreen
@@ -143,7 +144,7 @@ def run(problems: int, n: int, size: int, repeat: int, naive_repeat: int) -> Non
         build_study(path, problems=problems, temperatures=1, n=n)
         con = open_db(path)
         con.execute("SET enable_progress_bar = false")
-        run_draws(con, sizes=[size], reps=2, seed=0, notice=lambda _s: None)
+        run_draws(con, DrawSpec(sizes=[size], reps=2, seed=0), notice=lambda _s: None)
         con.close()
         got = asyncio.run(time_updates(path, repeat))
         naive = time_naive(path, size // 2, naive_repeat)

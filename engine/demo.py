@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from divtui.engine.specs import DrawSpec, EmbedSpec, GradeSpec, PruneSpec
 from divtui.store import insert, open_db, transaction
 from divtui.store.ids import sample_ids
 
@@ -222,7 +223,7 @@ def _grade(
     """Real grading with math-verify."""
     from .grading import grade_db
 
-    return grade_db(con, run_id=RUN_ID, progress=progress)
+    return grade_db(con, GradeSpec(run_id=RUN_ID), progress=progress)
 
 
 def _embed(
@@ -241,7 +242,10 @@ def _embed(
     from .embed import embed_db
 
     return embed_db(
-        con, embedder=_embedder(), run_id=RUN_ID, progress=progress, notice=notice, backend=backend
+        con,
+        EmbedSpec(embedder=_embedder(), run_id=RUN_ID, backend=backend),
+        progress=progress,
+        notice=notice,
     )
 
 
@@ -253,10 +257,7 @@ def _draws(
 
     return run_draws(
         con,
-        sizes=list(SIZES),
-        reps=REPS,
-        seed=SEED,
-        run_id=RUN_ID,
+        DrawSpec(sizes=list(SIZES), reps=REPS, seed=SEED, run_id=RUN_ID),
         progress=progress,
         notice=notice,
     )
@@ -283,11 +284,9 @@ def _prune(
     metrics = ["sbert", "bleu"] if importlib.util.find_spec("sentence_transformers") else ["bleu"]
     return run_prune(
         con,
-        metrics=metrics,
-        sizes=[PRUNE_SIZE],
-        keep=list(PRUNE_KEEP),
-        seed=SEED,
-        run_id=RUN_ID,
+        PruneSpec(
+            metrics=metrics, sizes=[PRUNE_SIZE], keep=list(PRUNE_KEEP), seed=SEED, run_id=RUN_ID
+        ),
         progress=progress,
         notice=notice,
     )

@@ -27,10 +27,10 @@ from divtui.store.vocabulary import BOTH, LOGPROB, REWARD
 from . import aggregators as ag
 from . import metrics as mt
 from .pool import Pool, PoolMatrices, embedding_lookup, load_pools, precompute, reward_lookup
+from .specs import DrawSpec
 from .workers import Ordered, ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
-QUALITIES = vocab.QUALITIES
 LOG_Q_FLOOR = 1e-12
 """Rewards used as DPP quality are floored here before the log (a reward of 0 has no log)."""
 
@@ -486,41 +486,26 @@ def _resolve(requested: Sequence[str] | None, present: list[str], what: str) -> 
 
 def run_draws(
     con: duckdb.DuckDBPyConnection,
+    spec: DrawSpec,
     *,
-    sizes: Sequence[int],
-    reps: int,
-    seed: int,
-    run_id: str | None = None,
-    scorers: Sequence[str] | None = None,
-    embedders: Sequence[str] | None = None,
-    distinct_n: int = mt.DISTINCT_N,
-    quality: str = "logprob",
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 100,
-    workers: int | None = None,
 ) -> dict:
-    """Draw ``reps`` distinct random k-subsets of every pool for each k in ``sizes`` (every
-    subset once when the pool has at most ``reps``) and store all metrics.
+    """Draw ``spec.reps`` distinct random k-subsets of every pool for each k in ``spec.sizes``
+    (every subset once when the pool has at most ``reps``) and store all metrics.
 
-    Batches of pools are evaluated in ``workers`` processes (default: the CPU count; 1 runs
-    in-process) and written here in order, one transaction per batch, so the stored rows are
-    the same whatever the number of workers. Returns counts: draws written and already present,
-    pools, pools skipped as too small per k, ungraded pools skipped, metric and outcome rows
-    written.
+    Batches of pools are evaluated in ``spec.workers`` processes (default: the CPU count; 1
+    runs in-process) and written here in order, one transaction per batch, so the stored rows
+    are the same whatever the number of workers. The spec was checked when it was made.
+    Returns counts: draws written and already present, pools, pools skipped as too small per
+    k, ungraded pools skipped, metric and outcome rows written.
     """
-    n_workers = resolve_workers(workers)
-    sizes = sorted({int(k) for k in sizes})
-    if not sizes or sizes[0] < 1:
-        raise ValueError(f"sizes must be positive integers, got {list(sizes)}")
-    if reps < 1:
-        raise ValueError(f"reps must be at least 1, got {reps}")
-    if distinct_n < 1:
-        raise ValueError(f"distinct-n must be at least 1, got {distinct_n}")
-    if quality not in QUALITIES:
-        raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-    scorers = _resolve(scorers, dq.scorer_names(con), "scorer")
-    embedders = _resolve(embedders, dq.embedder_names(con), "embedder")
+    n_workers = resolve_workers(spec.workers)
+    sizes, reps, seed, run_id = list(spec.sizes), spec.reps, spec.seed, spec.run_id
+    distinct_n, quality = spec.distinct_n, spec.quality
+    scorers = _resolve(spec.scorers, dq.scorer_names(con), "scorer")
+    embedders = _resolve(spec.embedders, dq.embedder_names(con), "embedder")
     runs = dq.run_ids(con) if run_id is None else [run_id]
     if run_id is not None and run_id not in dq.run_ids(con):
         raise ValueError(f"run {run_id!r} has no samples in the database")

@@ -26,7 +26,9 @@ from divtui.store.embed_queries import (
     write_embeddings,
 )
 
-DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+from .specs import DEFAULT_EMBEDDER as DEFAULT_EMBEDDER
+from .specs import EmbedSpec
+
 BATCHES_PER_COMMIT = 8
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -173,25 +175,19 @@ def length_batches(texts: list[str], chunk: int) -> list[np.ndarray]:
 
 def embed_db(
     con: Any,
+    spec: EmbedSpec,
     *,
-    embedder: str = DEFAULT_EMBEDDER,
-    name: str | None = None,
-    batch_size: int = 64,
-    device: str | None = None,
-    run_id: str | None = None,
     progress: Progress | None = None,
     notice: Callable[[str], None] | None = None,
-    backend: str = "torch",
 ) -> dict[str, Any]:
     """Embed every sample lacking a vector under the embedder's name; commits every few batches.
 
     The name is ``<model id or folder name>@<max_seq_length>`` (``+onnx`` or ``+onnx-int8`` for
-    those backends) unless ``name`` is given. Raw model output is stored (not normalised).
+    those backends) unless ``spec.name`` is given. Raw model output is stored (not normalised).
     Identical texts are encoded once. Returns counts.
     """
-    check_backend(backend)
-    if batch_size < 1:
-        raise EmbedError(f"batch size {batch_size}: must be at least 1")
+    embedder, name, batch_size = str(spec.embedder), spec.name, spec.batch_size
+    device, run_id, backend = spec.device, spec.run_id, spec.backend
     if run_id is not None and not run_exists(con, run_id):
         raise EmbedError(f"run {run_id!r}: no such run in this database")
     started = time.perf_counter()

@@ -14,7 +14,8 @@ from divtui.store import generate_queries as gq
 from divtui.store import insert, sample_id, stable_id, transaction
 from divtui.store import problem_queries as pq
 
-from .prompts import DEFAULT_SYSTEM_PROMPT, render_prompt
+from .prompts import render_prompt
+from .specs import GenerateSpec
 
 Progress = Callable[[int, int, str], None]
 
@@ -38,39 +39,6 @@ class Backend:
     sample: Callable[[list[str], list[int], float, int, int], list[list[Completion]]]
     info: dict[str, Any] = field(default_factory=dict)
     engine: Any = None
-
-
-@dataclass
-class GenerateSpec:
-    """Everything that defines a generation run (what `divtui generate` and study.toml set)."""
-
-    model: str
-    dataset: str
-    temperatures: list[float]
-    n: int
-    max_tokens: int = 1024
-    seed: int = 0
-    backend: str = "transformers"
-    limit: int | None = None
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    run_id: str | None = None
-    batch_size: int = 64
-    pools_per_call: int = 64
-    device: str | None = None
-    dtype: str | None = None
-    tensor_parallel_size: int = 1
-    split: str | None = None
-    dataset_config: str | None = None
-    dataset_name: str | None = None
-    fields: dict[str, str | None] | None = None
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None
-    enforce_eager: bool | None = None
-    max_num_seqs: int | None = None
-    engine_args: dict[str, Any] | None = None
-    data_parallel_size: int = 1
-    gpus: list[str] | None = None
-    launcher: str = "local"
 
 
 def vllm_named(spec: GenerateSpec) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from .answer_classes import answer_classes, answer_classes_pruned
 from .answer_keys import AnswerKeys, answer_keys, may_equal, unkeyed
 from .extract import extract_answer, wrap_latex
 from .process_start import worker_context
+from .specs import GradeSpec
 
 Progress = Callable[[int, int, str], None]
 
@@ -447,16 +448,13 @@ def _grade_batch(
 
 def grade_db(
     con: duckdb.DuckDBPyConnection,
+    spec: GradeSpec,
     *,
-    run_id: str | None = None,
-    regrade: bool = False,
-    workers: int | None = None,
-    timeout: float = 5.0,
     progress: Progress | None = None,
     batch_pools: int = 200,
     plain: bool = False,
 ) -> dict[str, int]:
-    """Extract and grade ungraded samples (all with ``regrade``) and recompute answer classes.
+    """Extract and grade ungraded samples (all with ``spec.regrade``) and recompute answer classes.
 
     Works pool by pool: every pool with an ungraded sample is processed whole (its classes depend
     on all members), and each batch of ``batch_pools`` pools is written in one transaction, so an
@@ -466,6 +464,7 @@ def grade_db(
     comparisons (math-verify calls run).
     ``plain`` grades with the plain path (every comparison, no keys), the reference.
     """
+    run_id, regrade, workers, timeout = spec.run_id, spec.regrade, spec.workers, spec.timeout
     pools = gq.pools_to_grade(con, run_id=run_id, regrade=regrade)
     counts = dict.fromkeys(
         ("graded", "correct", "no_answer", "no_gold", "timeouts", "errors", "pools", "comparisons"),

@@ -47,6 +47,7 @@ from .pool import (
     pair_matrices,
     reward_lookup,
 )
+from .specs import PruneSpec
 from .workers import ordered, problem_chunks, resolve_workers
 
 Progress = Callable[[int, int, str], None]
@@ -481,34 +482,23 @@ def _missing(done: dict, keys: list, draw_ids: np.ndarray) -> dict:
 
 def run_prune(
     con: duckdb.DuckDBPyConnection,
+    spec: PruneSpec,
     *,
-    metrics: Sequence[str],
-    sizes: Sequence[int],
-    keep: Sequence[int],
-    weighted: bool = False,
-    seed: int = 0,
-    run_id: str | None = None,
-    scorer: str | None = None,
-    embedder: str | None = None,
     progress: Progress | None = None,
     notice: Callable[[str], None] = print,
     batch_pools: int = 200,
-    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Prune every stored draw of the given sizes to m medoids and m random members, all m.
+    """Prune every stored draw of the spec's sizes to m medoids and m random members, all m.
 
     Also tallies each space's neighbourhood quality over every graded pool. Rows already stored
     are skipped, so an interrupted run resumes and a rerun adds nothing. Chunks of pools are
-    pruned in ``workers`` processes (default: the CPU count; 1 runs in-process) and written
-    here in order, so the rows and tallies are the same whatever the number of workers.
-    Returns counts and the neighbourhood rows.
+    pruned in ``spec.workers`` processes (default: the CPU count; 1 runs in-process) and
+    written here in order, so the rows and tallies are the same whatever the number of
+    workers. The spec was checked when it was made. Returns counts and the neighbourhood rows.
     """
-    sizes = sorted({int(k) for k in sizes})
-    keep = sorted({int(m) for m in keep})
-    if not sizes or sizes[0] < 1:
-        raise PruneError(f"sizes must be positive integers, got {list(sizes)}")
-    if not keep or keep[0] < 1:
-        raise PruneError(f"--keep values must be positive integers, got {list(keep)}")
+    sizes, keep, weighted, seed = list(spec.sizes), list(spec.keep), spec.weighted, spec.seed
+    run_id, workers = spec.run_id, spec.workers
+    metrics, scorer, embedder = list(spec.metrics), spec.scorer, spec.embedder
     spaces = resolve_spaces(con, metrics, scorer=scorer, embedder=embedder)
     for metric, why in spaces.unavailable.items():
         notice(f"metric {metric} unavailable: {why}")

@@ -13,6 +13,7 @@ from divtui.store import generate_queries as gq
 from divtui.store import insert, transaction
 
 from .prompts import classifier_messages, orm_messages
+from .specs import ScoreSpec
 
 Progress = Callable[[int, int, str], None]
 
@@ -193,22 +194,18 @@ def load_reward_model(
 
 def score_db(
     con: Any,
+    spec: ScoreSpec,
     *,
-    scorer: str,
-    run_id: str | None = None,
-    batch_size: int = 8,
-    store_hidden: bool = False,
-    device: str | None = None,
-    dtype: str | None = None,
     reward_model: RewardModel | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Score every sample ``scorer`` has not scored; each batch commits on its own.
+    """Score every sample ``spec.scorer`` has not scored; each batch commits on its own.
 
-    With ``store_hidden`` the final hidden state at the read position is stored as the embedder
-    ``orm-hidden:<model>`` (for pruning in the reward model's own space).
+    With ``spec.store_hidden`` the final hidden state at the read position is stored as the
+    embedder ``orm-hidden:<model>`` (for pruning in the reward model's own space).
     """
-    parse_scorer(scorer)
+    scorer, run_id, batch_size = spec.scorer, spec.run_id, spec.batch_size
+    store_hidden, device, dtype = spec.store_hidden, spec.device, spec.dtype
     todo = gq.unscored_samples(con, scorer, run_id=run_id)
     stats = {"scorer": scorer, "scored": 0, "skipped_no_problem": gq.samples_without_problem(con)}
     if not todo:

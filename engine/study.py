@@ -8,9 +8,11 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from divtui.store.vocabulary import QUALITIES
 
 Progress = Callable[[int, int, str], None]
 ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
@@ -53,12 +55,13 @@ def _temps(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(_num(t) for t in v)
 
 
-def _sizes(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(_pos_int(k) for k in v)
-
-
 def _strs(v: Any) -> bool:
     return isinstance(v, list) and all(_str(s) for s in v)
+
+
+def _by_spec(v: Any) -> bool:
+    """Accept here: the key is checked by its stage's spec (engine.specs)."""
+    return True
 
 
 def _fields(v: Any) -> bool:
@@ -104,33 +107,30 @@ KEYS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "launcher": (lambda v: v in ("local", "ray"), '"local" or "ray"'),
     },
     "grade": {
-        "workers": (_pos_int, "a positive integer"),
-        "timeout": (_num, "a number of seconds"),
-        "regrade": (_bool, "true or false"),
+        "workers": (_by_spec, "a positive integer"),
+        "timeout": (_by_spec, "a number of seconds in (0, 600]"),
+        "regrade": (_by_spec, "true or false"),
     },
     "score": {
         "scorers": (_strs, "a list of orm:MODEL / classifier:MODEL strings"),
-        "batch_size": (_pos_int, "a positive integer"),
-        "store_hidden": (_bool, "true or false"),
-        "device": (_str, "a string such as cuda or cpu"),
-        "dtype": (_str, "float32, bfloat16 or float16"),
+        "batch_size": (_by_spec, "a positive integer"),
+        "store_hidden": (_by_spec, "true or false"),
+        "device": (_by_spec, "a string such as cuda or cpu"),
+        "dtype": (_by_spec, "auto, float32, bfloat16 or float16"),
     },
     "embed": {
         "embedders": (_strs, "a list of model ids or folders"),
-        "batch_size": (_pos_int, "a positive integer"),
-        "device": (_str, "a string such as cuda or cpu"),
-        "backend": (
-            lambda v: v in ("torch", "onnx", "onnx-int8"),
-            '"torch", "onnx" or "onnx-int8"',
-        ),
+        "batch_size": (_by_spec, "a positive integer"),
+        "device": (_by_spec, "a string such as cuda or cpu"),
+        "backend": (_by_spec, '"torch", "onnx" or "onnx-int8"'),
     },
     "draw": {
-        "sizes": (_sizes, "a non-empty list of positive integers"),
-        "reps": (_pos_int, "a positive integer"),
-        "seed": (_int, "an integer"),
-        "distinct_n": (_pos_int, "a positive integer"),
-        "quality": (lambda v: v in ("logprob", "reward"), '"logprob" or "reward"'),
-        "workers": (_pos_int, "a positive integer"),
+        "sizes": (_by_spec, "a non-empty list of positive integers"),
+        "reps": (_by_spec, "a positive integer"),
+        "seed": (_by_spec, "an integer >= 0 (default 0)"),
+        "distinct_n": (_by_spec, "a positive integer"),
+        "quality": (_by_spec, " | ".join(QUALITIES)),
+        "workers": (_by_spec, "a positive integer"),
     },
     "report": {
         "format": (lambda v: v in ("md", "json"), '"md" or "json"'),
@@ -145,14 +145,20 @@ REQUIRED = {
     "draw": ("sizes", "reps"),
     "score": ("scorers",),
 }
+SPEC_STAGES = ("grade", "score", "embed", "draw")
+"""The stages whose table is translated into an engine spec (engine.specs) and run by it."""
+LIST_KEYS = {"scorer": "scorers", "embedder": "embedders"}
+"""A spec field that a study table gives as a list of values (one spec per value)."""
 
 
 @dataclass
 class Study:
-    """A parsed study file: its path, its folder (for relative paths) and its stage tables."""
+    """A parsed study file: its path, its folder (for relative paths), its stage tables, and
+    the (label, spec) of each call a spec stage makes."""
 
     path: Path
     sections: dict[str, dict[str, Any]]
+    specs: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
 
     def resolve(self, value: str) -> str:
         """A path from the file, relative to the file's folder."""
@@ -233,17 +239,40 @@ def load_study(path: str | Path) -> Study:
                 )
     if not any(s in data for s in STAGES):
         raise StudyError(f"{path}:1: no stage sections (use some of {', '.join(STAGES)})")
-    if "score" in data:
-        from .rewards import ScorerError, parse_scorer
+    specs = {
+        stage: _stage_specs(stage, data[stage], path, text)
+        for stage in SPEC_STAGES
+        if stage in data
+    }
+    return Study(path, data, specs)
 
-        for s in data["score"]["scorers"]:
-            try:
-                parse_scorer(s)
-            except ScorerError as e:
-                raise StudyError(
-                    f"{path}:{line_of(text, 'score', 'scorers')}: key score.scorers: {e}"
-                ) from None
-    return Study(path, data)
+
+def _stage_specs(stage: str, table: dict[str, Any], path: Path, text: str) -> list[tuple[str, Any]]:
+    """(label, spec) of each call of a spec stage: one per scorer (score), per embedder (embed),
+    else one; a bad field is a StudyError naming the file, the line and the key."""
+    from .specs import SPECS, SpecError
+
+    cfg = dict(table)
+    if stage == "score":
+        calls = [(f"score {s}", {**cfg, "scorer": s}) for s in cfg.pop("scorers")]
+    elif stage == "embed":
+        embedders = cfg.pop("embedders", None) or [None]
+        calls = [
+            (f"embed {e or 'default'}", {**cfg, **({"embedder": e} if e else {})})
+            for e in embedders
+        ]
+    else:
+        calls = [(stage, cfg)]
+    out = []
+    for label, mapping in calls:
+        try:
+            out.append((label, SPECS[stage].from_mapping(mapping, str(path))))
+        except SpecError as e:
+            key = LIST_KEYS.get(e.field or "", e.field or "")
+            raise StudyError(
+                f"{path}:{line_of(text, stage, key)}: key {stage}.{key}: {e.what}"
+            ) from None
+    return out
 
 
 def stage_function(stage: str) -> Callable[..., Any] | None:
@@ -260,21 +289,12 @@ def _no_progress(stage: str) -> AbstractContextManager[Progress | None]:
     return nullcontext(None)
 
 
-def _stage_calls(study: Study, stage: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(label, keyword arguments) of each call a stage makes, from its table in the file."""
-    cfg = dict(study.sections[stage])
-    if stage == "grade":
-        yield "grade", cfg
-    elif stage == "score":
-        for s in cfg.pop("scorers"):
-            yield f"score {s}", {**cfg, "scorer": s}
-    elif stage == "embed":
-        embedders = cfg.pop("embedders", None) or [None]
-        for e in embedders:
-            yield f"embed {e or 'default'}", {**cfg, **({"embedder": e} if e else {})}
-    elif stage == "draw":
-        yield "draw", {"seed": 0, **cfg}
+def _stage_calls(study: Study, stage: str) -> Iterator[tuple[str, Any]]:
+    """(label, spec) of each call a spec stage makes; (label, keyword arguments) for report."""
+    if stage in SPEC_STAGES:
+        yield from study.specs[stage]
     elif stage == "report":
+        cfg = dict(study.sections[stage])
         cfg.pop("format", None)
         cfg.pop("output", None)
         yield "report", cfg
@@ -316,10 +336,13 @@ def run_study(
             if fn is None:
                 echo(f"{stage}: skipped ({'.'.join(FUNCTIONS[stage])} is not available)")
                 continue
-            for label, kwargs in _stage_calls(study, stage):
+            for label, args in _stage_calls(study, stage):
                 with progress(label) as bar:
-                    extra = {"notice": echo} if stage == "draw" else {}
-                    out = fn(con, **kwargs, progress=bar, **extra)
+                    if stage == "report":
+                        out = fn(con, **args, progress=bar)
+                    else:
+                        extra = {"notice": echo} if stage == "draw" else {}
+                        out = fn(con, args, progress=bar, **extra)
                 results.setdefault(stage, []).append(out)
                 if stage == "report":
                     results["report"] = out

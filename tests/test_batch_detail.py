@@ -10,6 +10,7 @@ import sacrebleu
 
 from divtui.engine.batch_detail import draw_detail, redraw, rerun_aggregators, samples_detail
 from divtui.engine.draws import run_draws
+from divtui.engine.specs import DrawSpec
 from divtui.store import open_db
 from tests.test_aggregators import ref_argmax, ref_mbr, ref_vote
 from tests.test_draws import EMB, make_study
@@ -20,7 +21,7 @@ def con(db_path: Path):
     """A drawn study: 2 problems x 2 temperatures x 8-9 samples, k=5, 3 reps."""
     make_study(db_path, problems=2, n=8)
     c = open_db(db_path)
-    run_draws(c, sizes=[5], reps=3, seed=9, notice=lambda _: None)
+    run_draws(c, DrawSpec(sizes=[5], reps=3, seed=9), notice=lambda _: None)
     yield c
     c.close()
 

@@ -12,6 +12,7 @@ import pytest
 import sacrebleu
 
 from divtui.engine.draws import draw_indices, run_draws
+from divtui.engine.specs import DrawSpec, PruneSpec
 from divtui.store import draw_id, insert, open_db, sample_id
 from divtui.store.draw_queries import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
@@ -105,7 +106,7 @@ def test_every_stored_row_matches_a_per_draw_reference(db_path: Path) -> None:
     make_study(db_path)
     con = open_db(db_path)
     notes: list[str] = []
-    stats = run_draws(con, sizes=[1, 3, 8], reps=4, seed=11, notice=notes.append)
+    stats = run_draws(con, DrawSpec(sizes=[1, 3, 8], reps=4, seed=11), notice=notes.append)
     assert stats["skipped_small"] == {1: 0, 3: 0, 8: 4} and notes == []
     samples = {
         r[0]: r[1:]
@@ -200,7 +201,7 @@ def test_same_seed_same_draws_whatever_other_pools_exist(tmp_path: Path) -> None
     runs = []
     for path, seed in ((a, 5), (b, 5), (c, 6)):
         con = open_db(path)
-        run_draws(con, sizes=[3], reps=6, seed=seed, notice=lambda _: None)
+        run_draws(con, DrawSpec(sizes=[3], reps=6, seed=seed), notice=lambda _: None)
         runs.append(
             con.execute(
                 "SELECT problem_id, temperature, rep, sample_ids FROM draws ORDER BY ALL"
@@ -221,9 +222,9 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
     make_study(ref, problems=5)
     shutil.copy(ref, cut)
     con = open_db(ref)
-    run_draws(con, sizes=[2, 4], reps=3, seed=1, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[2, 4], reps=3, seed=1), notice=lambda _: None)
     want = stored(con)
-    again = run_draws(con, sizes=[2, 4], reps=3, seed=1, notice=lambda _: None)
+    again = run_draws(con, DrawSpec(sizes=[2, 4], reps=3, seed=1), notice=lambda _: None)
     assert again["draws_written"] == 0 and again["metric_rows"] == again["outcome_rows"] == 0
     assert stored(con) == want
     con.close()
@@ -239,11 +240,15 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(tmp_path: Path) -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run_draws(
-            con, sizes=[2, 4], reps=3, seed=1, progress=stop, batch_pools=2, notice=lambda _: None
+            con,
+            DrawSpec(sizes=[2, 4], reps=3, seed=1),
+            progress=stop,
+            batch_pools=2,
+            notice=lambda _: None,
         )
     partial = con.execute("SELECT count(*) FROM draws").fetchall()[0][0]
     assert 0 < partial < len(want[0])
-    run_draws(con, sizes=[2, 4], reps=3, seed=1, batch_pools=2, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[2, 4], reps=3, seed=1), batch_pools=2, notice=lambda _: None)
     assert stored(con) == want
     no_duplicates(con)
 
@@ -253,14 +258,16 @@ def test_new_scorer_or_more_reps_fill_only_what_is_missing(tmp_path: Path) -> No
     make_study(ref)
     shutil.copy(ref, step)
     con = open_db(ref)
-    run_draws(con, sizes=[3], reps=5, seed=2, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=5, seed=2), notice=lambda _: None)
     want = stored(con)
     con.close()
     con = open_db(step)
     run_draws(
-        con, sizes=[3], reps=2, seed=2, scorers=["orm:a"], embedders=[], notice=lambda _: None
+        con,
+        DrawSpec(sizes=[3], reps=2, seed=2, scorers=["orm:a"], embedders=[]),
+        notice=lambda _: None,
     )
-    run_draws(con, sizes=[3], reps=5, seed=2, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=5, seed=2), notice=lambda _: None)
     assert stored(con) == want
     no_duplicates(con)
 
@@ -269,7 +276,7 @@ def test_missing_inputs_give_one_notice_each_and_no_rows(db_path: Path) -> None:
     make_study(db_path, logprobs=False, scorers=False, embeddings=False)
     con = open_db(db_path)
     notes: list[str] = []
-    run_draws(con, sizes=[2], reps=2, seed=0, notice=notes.append)
+    run_draws(con, DrawSpec(sizes=[2], reps=2, seed=0), notice=notes.append)
     assert len(notes) == 3 and all("\n" not in n for n in notes)
     assert any("scorer" in n for n in notes) and any("embeddings" in n for n in notes)
     assert any("log-probs" in n for n in notes)
@@ -283,7 +290,7 @@ def test_ungraded_pools_are_skipped_with_a_notice(db_path: Path) -> None:
     make_study(db_path, graded=False)
     con = open_db(db_path)
     notes: list[str] = []
-    stats = run_draws(con, sizes=[2], reps=2, seed=0, notice=notes.append)
+    stats = run_draws(con, DrawSpec(sizes=[2], reps=2, seed=0), notice=notes.append)
     assert stats["skipped_ungraded"] == 6 and stats["draws_written"] == 0
     assert any("divtui grade" in n for n in notes)
 
@@ -298,7 +305,7 @@ def test_bad_arguments_are_one_line_errors(db_path: Path) -> None:
         ({"sizes": [2], "run_id": "zz"}, "run 'zz'"),
     ):
         with pytest.raises(ValueError, match=msg):
-            run_draws(con, **{"reps": 1, "seed": 0, **kwargs})
+            run_draws(con, DrawSpec(**{"reps": 1, "seed": 0, **kwargs}))
 
 
 def test_cli_draw_summary_and_errors(db_path: Path) -> None:
@@ -356,11 +363,11 @@ def test_switching_quality_adds_only_the_new_rows(tmp_path: Path) -> None:
     make_study(ref)
     shutil.copy(ref, step)
     con = open_db(ref)
-    run_draws(con, sizes=[3], reps=2, seed=2, quality="both", notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=2, seed=2, quality="both"), notice=lambda _: None)
     want = stored(con)
     con = open_db(step)
-    run_draws(con, sizes=[3], reps=2, seed=2, quality="reward", notice=lambda _: None)
-    run_draws(con, sizes=[3], reps=2, seed=2, quality="logprob", notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=2, seed=2, quality="reward"), notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=2, seed=2, quality="logprob"), notice=lambda _: None)
     assert stored(con) == want
     no_duplicates(con)
 
@@ -370,9 +377,11 @@ def test_another_distinct_n_adds_its_own_rows_and_keeps_the_default(db_path: Pat
     touches nothing else, and a rerun adds nothing."""
     make_study(db_path)
     con = open_db(db_path)
-    run_draws(con, sizes=[3, 5], reps=2, seed=2, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3, 5], reps=2, seed=2), notice=lambda _: None)
     before = stored(con)
-    stats = run_draws(con, sizes=[3, 5], reps=2, seed=2, distinct_n=2, notice=lambda _: None)
+    stats = run_draws(
+        con, DrawSpec(sizes=[3, 5], reps=2, seed=2, distinct_n=2), notice=lambda _: None
+    )
     n_draws = len(before[0])
     assert stats["draws_written"] == 0 and stats["outcome_rows"] == 0
     assert stats["metric_rows"] == n_draws
@@ -393,7 +402,9 @@ def test_another_distinct_n_adds_its_own_rows_and_keeps_the_default(db_path: Pat
             assert value == pytest.approx(len(set(grams)) / len(grams))
         else:
             assert value is None
-    again = run_draws(con, sizes=[3, 5], reps=2, seed=2, distinct_n=2, notice=lambda _: None)
+    again = run_draws(
+        con, DrawSpec(sizes=[3, 5], reps=2, seed=2, distinct_n=2), notice=lambda _: None
+    )
     assert again["metric_rows"] == 0 and stored(con) == after
     no_duplicates(con)
 
@@ -408,7 +419,7 @@ def test_a_pool_that_grew_is_redrawn_as_if_drawn_fresh(tmp_path: Path) -> None:
     make_study(fresh, n=10)
     shutil.copy(fresh, grown)
     con = open_db(fresh)
-    run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3, 5], reps=3, seed=1), notice=lambda _: None)
     want = stored(con)
     con.close()
 
@@ -418,8 +429,8 @@ def test_a_pool_that_grew_is_redrawn_as_if_drawn_fresh(tmp_path: Path) -> None:
     )
     for table in ("scores", "embeddings", "samples"):
         con.execute(f"DELETE FROM {table} WHERE sample_id IN ({late})")
-    run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
-    run_prune(con, metrics=["bleu"], sizes=[5], keep=[2], notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3, 5], reps=3, seed=1), notice=lambda _: None)
+    run_prune(con, PruneSpec(metrics=["bleu"], sizes=[5], keep=[2]), notice=lambda _: None)
     pruned = con.execute("SELECT count(DISTINCT draw_id) FROM prune_outcomes").fetchall()[0][0]
     con.execute(f"ATTACH '{fresh}' AS f (READ_ONLY)")
     for table in ("samples", "scores", "embeddings"):
@@ -429,7 +440,7 @@ def test_a_pool_that_grew_is_redrawn_as_if_drawn_fresh(tmp_path: Path) -> None:
         )
     con.execute("DETACH f")
     notes: list[str] = []
-    stats = run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=notes.append)
+    stats = run_draws(con, DrawSpec(sizes=[3, 5], reps=3, seed=1), notice=notes.append)
     assert stats["redrawn"] == 2 and stats["draws_written"] == 2 * 3
     assert sum("redrawn" in n for n in notes) == 1
     assert stored(con) == want
@@ -439,14 +450,14 @@ def test_a_pool_that_grew_is_redrawn_as_if_drawn_fresh(tmp_path: Path) -> None:
     ).fetchall()[0][0]
     left = con.execute("SELECT count(DISTINCT draw_id) FROM prune_outcomes").fetchall()[0][0]
     assert orphans == 0 and left == pruned - 3
-    again = run_draws(con, sizes=[3, 5], reps=3, seed=1, notice=lambda _: None)
+    again = run_draws(con, DrawSpec(sizes=[3, 5], reps=3, seed=1), notice=lambda _: None)
     assert again["redrawn"] == 0 and again["draws_written"] == 0
 
 
 def test_mixed_embedding_dimensions_are_a_clear_error_and_lose_nothing(db_path: Path) -> None:
     make_study(db_path, embeddings=False)
     con = open_db(db_path)
-    run_draws(con, sizes=[2], reps=1, seed=0, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[2], reps=1, seed=0), notice=lambda _: None)
     before = stored(con)
     ids = [r[0] for r in con.execute("SELECT sample_id FROM samples ORDER BY 1 LIMIT 2").fetchall()]
     vecs = [[1.0, 0.0], [1.0, 0.0, 0.0]]
@@ -520,7 +531,7 @@ def test_older_files_with_repeated_subsets_are_redrawn(db_path: Path) -> None:
     """A file drawn before (reps rows of one k = n subset) gets its extra draws removed."""
     make_study(db_path, problems=1, temps=(0.5,), n=4)
     con = open_db(db_path)
-    run_draws(con, sizes=[4], reps=3, seed=0, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[4], reps=3, seed=0), notice=lambda _: None)
     row = con.execute("SELECT * FROM draws").fetchall()[0]
     for rep in (1, 2):  # what an older divtui stored: the same whole pool again
         con.execute(
@@ -528,7 +539,7 @@ def test_older_files_with_repeated_subsets_are_redrawn(db_path: Path) -> None:
             [draw_id("r", "p0", 0.5, 4, rep, 0), *row[1:5], rep, 0, row[7]],
         )
     notes: list[str] = []
-    stats = run_draws(con, sizes=[4], reps=3, seed=0, notice=notes.append)
+    stats = run_draws(con, DrawSpec(sizes=[4], reps=3, seed=0), notice=notes.append)
     assert stats["redrawn"] == 1 and any("repeated subsets" in n for n in notes)
     assert con.execute("SELECT count(*), min(rep), max(rep) FROM draws").fetchall() == [(1, 0, 0)]
     assert con.execute("SELECT n_subsets, n_draws, exhaustive FROM draw_sets").fetchall() == [

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from divtui.engine.embed import DEFAULT_EMBEDDER, EmbedError, embed_db
+from divtui.engine.specs import EmbedSpec
 from divtui.store import insert, open_db, sample_id, transaction
 from tests.conftest import run_divtui
 
@@ -91,7 +92,7 @@ def test_vectors_equal_one_by_one_encoding(db_path: Path, model: Any, seed: int)
     rng = np.random.default_rng(seed)
     texts = random_texts(rng, 50)
     con = make_db(db_path, {"r": texts})
-    result = embed_db(con, embedder=BUNDLED, batch_size=int(rng.integers(2, 5)))
+    result = embed_db(con, EmbedSpec(embedder=BUNDLED, batch_size=int(rng.integers(2, 5))))
     assert result["embedder"] == NAME
     assert result["embedded"] == len(texts)
     assert result["unique_texts"] == len(set(texts))
@@ -111,10 +112,10 @@ def test_hub_id_offline_falls_back_to_bundled_with_notice(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     con = make_db(db_path, {"r": ["one two three", "four five"]})
     notes: list[str] = []
-    result = embed_db(con, embedder=DEFAULT_EMBEDDER, notice=notes.append)
+    result = embed_db(con, EmbedSpec(embedder=DEFAULT_EMBEDDER), notice=notes.append)
     assert result["embedder"] == NAME and result["embedded"] == 2
     assert notes and "bundled" in notes[0]
-    again = embed_db(con, embedder=BUNDLED)
+    again = embed_db(con, EmbedSpec(embedder=BUNDLED))
     assert again["embedded"] == 0, "the bundled folder and the hub id share one stored name"
 
 
@@ -125,8 +126,8 @@ def test_folder_name_and_explicit_name(db_path: Path, tmp_path: Path) -> None:
             (copy / f.relative_to(BUNDLED)).parent.mkdir(parents=True, exist_ok=True)
             (copy / f.relative_to(BUNDLED)).symlink_to(f)
     con = make_db(db_path, {"r": ["alpha beta", "gamma"]})
-    assert embed_db(con, embedder=str(copy))["embedder"] == "my-minilm@256"
-    assert embed_db(con, embedder=BUNDLED, name="mine")["embedder"] == "mine"
+    assert embed_db(con, EmbedSpec(embedder=str(copy)))["embedder"] == "my-minilm@256"
+    assert embed_db(con, EmbedSpec(embedder=BUNDLED, name="mine"))["embedder"] == "mine"
     names = con.execute("SELECT embedder, count(*) FROM embeddings GROUP BY 1 ORDER BY 1")
     assert names.fetchall() == [("mine", 2), ("my-minilm@256", 2)]
 
@@ -134,13 +135,13 @@ def test_folder_name_and_explicit_name(db_path: Path, tmp_path: Path) -> None:
 def test_run_filter_then_rest_without_duplicates(db_path: Path) -> None:
     rng = np.random.default_rng(7)
     con = make_db(db_path, {"a": random_texts(rng, 12), "b": random_texts(rng, 9)})
-    assert embed_db(con, embedder=BUNDLED, run_id="a")["embedded"] == 12
-    assert embed_db(con, embedder=BUNDLED)["embedded"] == 9
-    assert embed_db(con, embedder=BUNDLED)["embedded"] == 0
+    assert embed_db(con, EmbedSpec(embedder=BUNDLED, run_id="a"))["embedded"] == 12
+    assert embed_db(con, EmbedSpec(embedder=BUNDLED))["embedded"] == 9
+    assert embed_db(con, EmbedSpec(embedder=BUNDLED))["embedded"] == 0
     rows = con.execute("SELECT count(*), count(DISTINCT sample_id) FROM embeddings").fetchall()
     assert rows == [(21, 21)]
     with pytest.raises(EmbedError, match="no such run"):
-        embed_db(con, embedder=BUNDLED, run_id="zzz")
+        embed_db(con, EmbedSpec(embedder=BUNDLED, run_id="zzz"))
 
 
 def test_interrupted_run_keeps_committed_chunks_and_resumes(db_path: Path, model: Any) -> None:
@@ -155,10 +156,10 @@ def test_interrupted_run_keeps_committed_chunks_and_resumes(db_path: Path, model
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        embed_db(con, embedder=BUNDLED, batch_size=2, progress=interrupt)
+        embed_db(con, EmbedSpec(embedder=BUNDLED, batch_size=2), progress=interrupt)
     first = stored(con, NAME)
     assert 0 < len(first) < len(texts)
-    result = embed_db(con, embedder=BUNDLED, batch_size=2)
+    result = embed_db(con, EmbedSpec(embedder=BUNDLED, batch_size=2))
     assert result["embedded"] == len(texts) - len(first)
     final = stored(con, NAME)
     assert len(final) == len(texts)
@@ -239,7 +240,7 @@ def test_onnx_backends_stay_within_the_stated_cosine_of_torch(
     shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
     texts = _real_texts(shared if shared.is_dir() else None)
     con = make_db(db_path, {"r": texts})
-    result = embed_db(con, embedder=BUNDLED, backend=backend, batch_size=16)
+    result = embed_db(con, EmbedSpec(embedder=BUNDLED, backend=backend, batch_size=16))
     assert result["embedder"] == f"{NAME}+{backend}"
     got = stored(con, f"{NAME}+{backend}")
     ids = [sample_id("r", "p1", 0.7, i) for i in range(len(texts))]
@@ -250,9 +251,9 @@ def test_onnx_backends_stay_within_the_stated_cosine_of_torch(
     if backend == "onnx-int8":
         assert cos.min() < 0.99999, "int8 weights should not give the fp32 vectors exactly"
     assert con.execute("SELECT count(DISTINCT embedder) FROM embeddings").fetchall() == [(1,)]
-    again = embed_db(con, embedder=BUNDLED, backend=backend)
+    again = embed_db(con, EmbedSpec(embedder=BUNDLED, backend=backend))
     assert again["embedded"] == 0 and again["embedder"] == f"{NAME}+{backend}"
-    torch_run = embed_db(con, embedder=BUNDLED)
+    torch_run = embed_db(con, EmbedSpec(embedder=BUNDLED))
     assert torch_run["embedder"] == NAME and torch_run["embedded"] == len(texts)
     con.close()
 
@@ -260,9 +261,9 @@ def test_onnx_backends_stay_within_the_stated_cosine_of_torch(
 def test_backend_errors_are_one_line(db_path: Path) -> None:
     con = make_db(db_path, {"r": ["a text"]})
     with pytest.raises(EmbedError, match="backend 'tensorrt': must be one of torch, onnx"):
-        embed_db(con, embedder=BUNDLED, backend="tensorrt")
+        embed_db(con, EmbedSpec(embedder=BUNDLED, backend="tensorrt"))
     with pytest.raises(EmbedError, match="runs on the CPU only"):
-        embed_db(con, embedder=BUNDLED, backend="onnx", device="cuda")
+        embed_db(con, EmbedSpec(embedder=BUNDLED, backend="onnx", device="cuda"))
     con.close()
     bad = run_divtui("embed", "--db", str(db_path), "--backend", "tensorrt")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr

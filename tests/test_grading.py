@@ -24,6 +24,7 @@ from divtui.engine.grading import (
     grade_db,
     verifier,
 )
+from divtui.engine.specs import GradeSpec
 from divtui.store import insert, open_db, sample_id, transaction
 from tests.conftest import run_divtui
 
@@ -94,7 +95,7 @@ def test_grading_works_from_a_worker_thread(db_path: Path) -> None:
                 out["grades"] = v.grade(["\\frac{1}{2}", "3"], ["0.5", "4"])
                 out["classes"] = v.classes([["1/2", "0.5", "2"]])
             con = open_db(db_path)
-            out["counts"] = grade_db(con, workers=2, timeout=20)
+            out["counts"] = grade_db(con, GradeSpec(workers=2, timeout=20))
             con.close()
         except BaseException as e:
             out["error"] = e
@@ -206,7 +207,7 @@ def _check_against_truth(path: Path, truth: dict[int, dict]) -> None:
 def test_grade_db_matches_construction(db_path: Path, seed: int) -> None:
     truth = _build_db(db_path, seed)
     con = open_db(db_path)
-    counts = grade_db(con, workers=2, timeout=20)
+    counts = grade_db(con, GradeSpec(workers=2, timeout=20))
     con.close()
     _check_against_truth(db_path, truth)
     n_correct = sum(t["value"] == t["gold"] for t in truth.values())
@@ -216,7 +217,7 @@ def test_grade_db_matches_construction(db_path: Path, seed: int) -> None:
     assert counts["pools"] == 12
     assert counts["timeouts"] == 0
     con = open_db(db_path)
-    assert grade_db(con, workers=1)["pools"] == 0
+    assert grade_db(con, GradeSpec(workers=1))["pools"] == 0
     con.close()
 
 
@@ -231,14 +232,16 @@ def test_interrupted_grade_resumes_without_redoing_or_duplicating(db_path: Path)
 
     con = open_db(db_path)
     with pytest.raises(KeyboardInterrupt):
-        grade_db(con, workers=2, timeout=20, progress=stop_after_first_batch, batch_pools=5)
+        grade_db(
+            con, GradeSpec(workers=2, timeout=20), progress=stop_after_first_batch, batch_pools=5
+        )
     con.close()
     assert calls == [(0, 12), (5, 12)]
     stored = _stored(db_path)
     graded = [sid for sid, (_, correct, _) in stored.items() if correct is not None]
     assert len(graded) == 5 * 6
     con = open_db(db_path)
-    counts = grade_db(con, workers=2, timeout=20, batch_pools=5)
+    counts = grade_db(con, GradeSpec(workers=2, timeout=20), batch_pools=5)
     n_samples = con.execute("SELECT count(*), count(DISTINCT sample_id) FROM samples").fetchall()
     con.close()
     assert counts["pools"] == 7
@@ -251,9 +254,9 @@ def test_regrade_and_problems_without_gold(db_path: Path) -> None:
     truth = _build_db(db_path, seed=4, n_problems=2)
     con = open_db(db_path)
     con.execute("UPDATE problems SET gold_answer = NULL WHERE problem_id = 'p1'")
-    grade_db(con, workers=1, timeout=20)
+    grade_db(con, GradeSpec(workers=1, timeout=20))
     con.execute("UPDATE samples SET correct = NOT correct, answer_class = 99 WHERE idx = 0")
-    again = grade_db(con, workers=1, timeout=20, run_id="r1", regrade=True)
+    again = grade_db(con, GradeSpec(workers=1, timeout=20, run_id="r1", regrade=True))
     p1 = con.execute(
         "SELECT answer IS NULL, correct FROM samples WHERE problem_id = 'p1'"
     ).fetchall()
@@ -292,7 +295,7 @@ def test_timeout_in_grade_db_counts_and_marks_incorrect(db_path: Path) -> None:
                 ]
             ),
         )
-    counts = grade_db(con, workers=2, timeout=2.0)
+    counts = grade_db(con, GradeSpec(workers=2, timeout=2.0))
     rows = con.execute("SELECT correct, answer_class FROM samples ORDER BY idx").fetchall()
     con.close()
     assert rows == [(True, 0), (False, 1), (True, 0)]
@@ -365,7 +368,7 @@ def test_grade_db_keyed_equals_plain_on_a_real_file(tmp_path: Path) -> None:
         path = tmp_path / f"{plain}.duckdb"
         build_db(path, answers, gold)
         con = open_db(path)
-        counts = grade_db(con, workers=2, timeout=30, plain=plain)
+        counts = grade_db(con, GradeSpec(workers=2, timeout=30), plain=plain)
         rows[plain] = con.execute(
             "SELECT idx, answer, correct, answer_class FROM samples ORDER BY idx"
         ).fetchall()

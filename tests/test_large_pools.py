@@ -21,6 +21,7 @@ from divtui.engine.pool import (
     reward_lookup,
 )
 from divtui.engine.prune import neighbourhood_quality, run_prune
+from divtui.engine.specs import DrawSpec, PruneSpec
 from divtui.store import open_db
 from tests import test_prune
 from tests.test_draws import make_study
@@ -109,12 +110,12 @@ def test_run_draws_on_large_pools_stores_the_same_tables(
     for path in (ref, big):
         make_study(path, problems=3)
     con = open_db(ref)
-    run_draws(con, sizes=[2, 5, 7], reps=9, seed=4, quality="both", notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[2, 5, 7], reps=9, seed=4, quality="both"), notice=lambda _: None)
     want = _tables(con)
     con.close()
     _as_large(monkeypatch)
     con = open_db(big)
-    run_draws(con, sizes=[2, 5, 7], reps=9, seed=4, quality="both", notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[2, 5, 7], reps=9, seed=4, quality="both"), notice=lambda _: None)
     got = _tables(con)
     con.close()
     for name in want:
@@ -133,7 +134,7 @@ def test_run_prune_and_neighbours_on_large_pools_equal_full_matrices(
         if path == big:
             _as_large(monkeypatch, budget=600)
         con = open_db(path)
-        stats = run_prune(con, weighted=True, notice=lambda _: None, **args)
+        stats = run_prune(con, PruneSpec(weighted=True, **args), notice=lambda _: None)
         rows = con.execute("SELECT * FROM prune_outcomes ORDER BY ALL").fetchall()
         out[path] = (rows, stats["neighbours"], neighbourhood_quality(con))
         con.close()

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from divtui.engine.neighbours import NeighbourTally, nearest_other
 from divtui.engine.prune import neighbourhood_quality, run_prune
 from divtui.engine.report import build_report
+from divtui.engine.specs import PruneSpec
 from divtui.store import open_db
 from tests.conftest import run_divtui
 from tests.test_prune import EMB, build_study
@@ -112,7 +113,9 @@ def test_neighbourhood_of_a_study_matches_a_loop(db_path: Path) -> None:
     rows = neighbourhood_quality(con, metrics=["sbert", "bleu"])
     _assert_rows_match(rows, *_study_by_loop(con))
     # the prune pass tallies the same numbers
-    stats = run_prune(con, metrics=["sbert", "bleu"], sizes=[6], keep=[2], notice=lambda s: None)
+    stats = run_prune(
+        con, PruneSpec(metrics=["sbert", "bleu"], sizes=[6], keep=[2]), notice=lambda s: None
+    )
     assert {r["metric"]: r for r in stats["neighbours"]} == {r["metric"]: r for r in rows}
 
 

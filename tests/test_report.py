@@ -19,6 +19,7 @@ from hypothesis import strategies as st_
 
 from divtui.engine.passk import pass_at_k
 from divtui.engine.report import TABLES, build_report
+from divtui.engine.specs import DrawSpec
 from divtui.store import draw_id, insert, open_db, sample_id, transaction
 
 METRICS_PLAIN = ("distinct_n", "mean_logprob")
@@ -439,7 +440,7 @@ def test_reward_control_and_a_missing_log_prob_control(tmp_path: Path) -> None:
     path = tmp_path / "rw.duckdb"
     make_drawn(path, problems=6)
     con = open_db(path)
-    run_draws(con, sizes=[3], reps=6, seed=2, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=6, seed=2), notice=lambda _: None)
     members = con.execute(
         "SELECT d.draw_id, d.temperature, unnest(d.sample_ids) AS sample_id FROM draws d"
     ).df()
@@ -472,7 +473,7 @@ def test_reward_control_and_a_missing_log_prob_control(tmp_path: Path) -> None:
     bare = tmp_path / "bare.duckdb"
     make_drawn(bare, problems=4, logprobs=False)
     con = open_db(bare)
-    run_draws(con, sizes=[3], reps=3, seed=0, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[3], reps=3, seed=0), notice=lambda _: None)
     con.close()
     rep = _report(bare, tables=["partial_correlations", "fixed_effects"], n_boot=0)
     assert rep["tables"]["partial_correlations"] == [] and rep["meta"]["control"] is None

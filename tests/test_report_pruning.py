@@ -14,6 +14,7 @@ from scipy.stats import mannwhitneyu
 
 from divtui.engine.prune import run_prune
 from divtui.engine.report import build_report
+from divtui.engine.specs import PruneSpec
 from divtui.engine.stats import auc, boot_auc, bootstrap_indices, bootstrap_weights
 from divtui.store import open_db
 from tests.conftest import run_divtui
@@ -60,7 +61,11 @@ def test_boot_auc_equals_scipy_on_the_resampled_rows(seed: int, n: int, n_groups
 def test_pruning_table_equals_pooled_rows(db_path: Path) -> None:
     build_study(db_path, problems=5, seed=6)
     con = open_db(db_path)
-    run_prune(con, metrics=["sbert", "bleu"], sizes=[6, 8], keep=[1, 2, 4], notice=lambda s: None)
+    run_prune(
+        con,
+        PruneSpec(metrics=["sbert", "bleu"], sizes=[6, 8], keep=[1, 2, 4]),
+        notice=lambda s: None,
+    )
     rows = build_report(con, tables=["pruning"], n_boot=200)["tables"]["pruning"]
     raw = con.execute(
         """SELECT d.k, p.metric, p.m, p.selector, p.aggregator, d.problem_id, p.correct

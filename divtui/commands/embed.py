@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import db_option, resolve_db, wrote
+from . import db_option, resolve_db, spec_or_fail, wrote
 from .progress import progress_bar
 
 
@@ -44,22 +44,31 @@ def command(
 ) -> None:
     """Embed samples lacking a vector under the embedder's name; rerun to resume."""
     from divtui.engine.embed import EmbedError, embed_db
+    from divtui.engine.specs import EmbedSpec
     from divtui.errors import UserError
     from divtui.store import open_db
     from divtui.store.terminal import one_line
 
+    try:
+        spec = spec_or_fail(
+            EmbedSpec,
+            {"run_id": "--run"},
+            embedder=embedder,
+            name=name,
+            batch_size=batch_size,
+            device=device,
+            run_id=run_id,
+            backend=backend,
+        )
+    except EmbedError as e:
+        raise UserError(str(e)) from None
     path = resolve_db(db)
     con = open_db(path, create=False)
     try:
         with progress_bar("embed") as progress:
             result = embed_db(
                 con,
-                embedder=embedder,
-                name=name,
-                batch_size=batch_size,
-                device=device,
-                run_id=run_id,
-                backend=backend,
+                spec,
                 progress=progress,
                 notice=lambda m: click.echo(f"notice: {one_line(m)}", err=True),
             )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from . import db_option, resolve_db, wrote
+from . import db_option, resolve_db, spec_or_fail, wrote
 
 
 class _Bar:
@@ -55,19 +55,26 @@ def command(
     """Extract each sample's final answer, grade it against the gold answer, and number the
     answer classes of every pool it touched. Interrupted, it resumes where it stopped."""
     from divtui.engine.grading import grade_db
+    from divtui.engine.specs import GradeSpec
     from divtui.errors import fail
     from divtui.store import grading_queries as gq
     from divtui.store import open_db
 
+    spec = spec_or_fail(
+        GradeSpec,
+        {"run_id": "--run"},
+        run_id=run_id,
+        regrade=regrade,
+        workers=workers,
+        timeout=timeout,
+    )
     path = resolve_db(db)
     con = open_db(path, create=False)
     bar = _Bar()
     try:
         if run_id is not None and not gq.run_exists(con, run_id):
             fail(f"{path}: no run {run_id!r}; `divtui info` lists the runs")
-        counts = grade_db(
-            con, run_id=run_id, regrade=regrade, workers=workers, timeout=timeout, progress=bar
-        )
+        counts = grade_db(con, spec, progress=bar)
     finally:
         bar.close()
         con.close()

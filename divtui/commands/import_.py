@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from divtui.engine.file_import import FORMAT_NAMES, ImportFileError, import_file, summary, utf8
+from divtui.engine.specs import GradeSpec
 from divtui.errors import UserError
 
 from . import db_option, import_db, wrote
@@ -88,7 +89,7 @@ def command(
             from divtui.engine.grading import grade_db
 
             with terminal_progress_bar("grade") as progress:
-                graded = grade_db(con, run_id=run, progress=progress)
+                graded = grade_db(con, GradeSpec(run_id=run), progress=progress)
             click.echo("graded: " + ", ".join(f"{k} {v}" for k, v in graded.items()))
     finally:
         con.close()

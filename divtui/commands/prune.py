@@ -7,20 +7,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, positive_ints, resolve_db, wrote
-
-
-def _metrics(value: str) -> list[str]:
-    """Parse ``sbert,bleu,orm``; unknown names fail with one line."""
-    from divtui.engine.prune import SPACES
-
-    out = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [v for v in out if v not in SPACES]
-    if not out or bad:
-        raise UserError(
-            f"--metric: unknown metric {bad[0] if bad else value!r}; choose from {', '.join(SPACES)}"
-        )
-    return out
+from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 
 
 @click.command("prune")
@@ -40,7 +27,13 @@ def _metrics(value: str) -> list[str]:
     help="numbers m of kept members, comma-separated (m > N is left out)",
 )
 @click.option("--weighted", is_flag=True, help="weight each medoid by its cluster size")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random subsets")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="seed of the random subsets",
+)
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
 @click.option("--scorer", default=None, help="scorer for wmaj/bst (default: the first stored)")
 @click.option("--embedder", default=None, help="SBERT embedder (default: the first stored)")
@@ -77,33 +70,31 @@ def command(
     """
     from divtui.engine.prune import PruneError, run_prune
     from divtui.engine.report_markdown import neighbours_table
+    from divtui.engine.specs import PruneSpec
     from divtui.store import open_db
     from divtui.store.terminal import visible
 
     from .progress import notice, progress_bar
 
-    metrics = _metrics(metric)
-    n_list = positive_ints(sizes, "--sizes")
-    m_list = positive_ints(keep, "--keep", "1,2,4")
+    spec = spec_or_fail(
+        PruneSpec,
+        {"metrics": "--metric", "run_id": "--run"},
+        metrics=tuple(v.strip() for v in metric.split(",") if v.strip()),
+        sizes=int_list(sizes, "--sizes"),
+        keep=int_list(keep, "--keep", "1,2,4"),
+        weighted=weighted,
+        seed=seed,
+        run_id=run_id,
+        scorer=scorer,
+        embedder=embedder,
+        workers=workers,
+    )
     path = resolve_db(db)
     con = open_db(path)
     con.execute("SET enable_progress_bar = false")
     try:
         with progress_bar("prune") as progress:
-            stats = run_prune(
-                con,
-                metrics=metrics,
-                sizes=n_list,
-                keep=m_list,
-                weighted=weighted,
-                seed=seed,
-                run_id=run_id,
-                scorer=scorer,
-                embedder=embedder,
-                workers=workers,
-                progress=progress,
-                notice=notice,
-            )
+            stats = run_prune(con, spec, progress=progress, notice=notice)
         if not no_report_cache:
             from divtui.engine.report_cache import refresh_overview
 

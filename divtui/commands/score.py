@@ -7,7 +7,7 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, resolve_db, wrote
+from . import db_option, resolve_db, spec_or_fail, wrote
 
 
 @click.command("score")
@@ -24,7 +24,13 @@ from . import db_option, resolve_db, wrote
 @click.option(
     "--l2", type=click.FloatRange(min=0.0), default=1.0, show_default=True, help="probe: L2 penalty"
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="probe: fold assignment seed")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="probe: fold assignment seed",
+)
 def command(
     db: str | None,
     scorer: str,
@@ -52,25 +58,23 @@ def command(
     if scorer.startswith("probe:"):
         _probe(resolve_db(db), scorer.split(":", 1)[1], run_id, folds, l2, seed)
         return
-    from divtui.engine.rewards import ScorerError, parse_scorer, score_db
+    from divtui.engine.rewards import score_db
+    from divtui.engine.specs import ScoreSpec
 
-    try:
-        parse_scorer(scorer)
-    except ScorerError as e:
-        raise UserError(str(e)) from None
+    spec = spec_or_fail(
+        ScoreSpec,
+        {"scorer": "", "run_id": "--run-id"},
+        scorer=scorer,
+        run_id=run_id,
+        batch_size=batch_size,
+        store_hidden=store_hidden,
+        device=device,
+        dtype=dtype,
+    )
     con = open_db(resolve_db(db))
     try:
         with progress_bar("score") as bar:
-            stats = score_db(
-                con,
-                scorer=scorer,
-                run_id=run_id,
-                batch_size=batch_size,
-                store_hidden=store_hidden,
-                device=device,
-                dtype=dtype,
-                progress=bar,
-            )
+            stats = score_db(con, spec, progress=bar)
     except ValueError as e:
         raise UserError(_first_line(e)) from None
     except OSError as e:

@@ -15,6 +15,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from divtui.engine.specs import SPECS, AnySpec, DrawSpec, EmbedSpec, GradeSpec, ScoreSpec, SpecError
+
+__all__ = ["SpecError"]
+
 SPEC_VERSION = 1
 KINDS = ("generate", "grade", "score", "embed", "draw")
 BACKENDS = ("transformers", "vllm")
@@ -24,18 +28,11 @@ MODEL = re.compile(r"^[A-Za-z0-9_./~][A-Za-z0-9._:/@+=,~-]{0,511}$")
 MAX_TEXT = 1_000_000
 INPUT_TABLES = ("runs", "samples", "scores", "embeddings")
 SCORER_KINDS = ("orm", "classifier")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-QUALITIES = ("logprob", "reward", "both")
-MAX_SIZES = 64
 _ALLOWED = {
     JOB_ID.pattern: ". _ -",
     SAFE_ID.pattern: ". _ : / @ + = , -",
     MODEL.pattern: ". _ : / @ + = , ~ -",
 }
-
-
-class SpecError(ValueError):
-    """A spec that is not valid; ``str()`` is one line naming the file and the field."""
 
 
 def new_job_id(kind: str) -> str:
@@ -186,28 +183,25 @@ def _engine(v: dict[str, Any], where: str, backend: str) -> dict[str, Any]:
     return out
 
 
+def _stage(cls: Any, v: dict[str, Any], kind: str, where: str, local: tuple[str, ...]) -> Any:
+    """The engine spec of a ``kind`` job's settings; ``local`` fields (the local database's
+    run, the local device) are not part of a job spec; errors name ``kind.FIELD``."""
+    for key in local:
+        if key in v:
+            raise _fail(where, f"{kind}.{key}", "unknown field")
+    try:
+        return cls.from_mapping(v, where)
+    except SpecError as e:
+        raise _fail(where, f"{kind}.{e.field}", e.what or "not valid") from None
+
+
 def _grade(v: Any, where: str) -> dict[str, Any]:
     """The settings of a grade job (its samples travel as input/samples.parquet)."""
     v = {} if v is None else v
     if not isinstance(v, dict):
         raise _fail(where, "grade", "must be an object")
-    timeout = v.get("timeout", 5.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-        raise _fail(
-            where, "grade.timeout", f"must be a number of seconds in (0, 600], got {timeout!r}"
-        )
-    regrade = v.get("regrade", False)
-    if not isinstance(regrade, bool):
-        raise _fail(where, "grade.regrade", "must be true or false")
-    return {"timeout": float(timeout), "regrade": regrade}
-
-
-def _flag(v: dict[str, Any], key: str, field: str, where: str, default: bool) -> bool:
-    """A true/false field (``default`` when absent)."""
-    x = v.get(key, default)
-    if not isinstance(x, bool):
-        raise _fail(where, field, "must be true or false")
-    return x
+    spec = _stage(GradeSpec, v, "grade", where, ("run_id", "workers"))
+    return {"timeout": spec.timeout, "regrade": spec.regrade}
 
 
 def _section(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -234,37 +228,28 @@ def check_scorer(value: Any, field: str, where: str) -> str:
 
 def _score(v: dict[str, Any], where: str) -> dict[str, Any]:
     """The settings of a score job (its samples travel as input/samples.parquet)."""
-    dtype = v.get("dtype", "auto")
-    if dtype not in DTYPES:
-        raise _fail(where, "score.dtype", f"{dtype!r} is not one of {', '.join(DTYPES)}")
+    check_scorer(v.get("scorer"), "score.scorer", where)
+    spec = _stage(ScoreSpec, v, "score", where, ("run_id", "device"))
     return {
-        "scorer": check_scorer(v.get("scorer"), "score.scorer", where),
-        "batch_size": _int(
-            {"x": v.get("batch_size", 8)}, "x", "score.batch_size", where, 1, 100_000
-        ),
-        "store_hidden": _flag(v, "store_hidden", "score.store_hidden", where, False),
-        "dtype": dtype,
+        "scorer": spec.scorer,
+        "batch_size": spec.batch_size,
+        "store_hidden": spec.store_hidden,
+        "dtype": spec.dtype or "auto",
     }
 
 
 def _embed(v: dict[str, Any], where: str) -> dict[str, Any]:
     """The settings of an embed job: the embedder (hub id or folder on the remote), stored name."""
-    name = v.get("name")
+    check_id(v.get("embedder"), "embed.embedder", where, MODEL)
+    if v.get("name") is not None:
+        check_id(v["name"], "embed.name", where, MODEL)
+    spec = _stage(EmbedSpec, v, "embed", where, ("run_id", "device"))
     return {
-        "embedder": check_id(v.get("embedder"), "embed.embedder", where, MODEL),
-        "name": None if name is None else check_id(name, "embed.name", where, MODEL),
-        "batch_size": _int(
-            {"x": v.get("batch_size", 64)}, "x", "embed.batch_size", where, 1, 100_000
-        ),
-        "backend": _backend(v.get("backend", "torch"), where),
+        "embedder": str(spec.embedder),
+        "name": spec.name,
+        "batch_size": spec.batch_size,
+        "backend": spec.backend,
     }
-
-
-def _backend(v: Any, where: str) -> str:
-    """An embedding backend name (torch, onnx, onnx-int8)."""
-    if v not in ("torch", "onnx", "onnx-int8"):
-        raise _fail(where, "embed.backend", "must be torch, onnx or onnx-int8")
-    return v
 
 
 def _names(v: Any, field: str, where: str) -> list[str] | None:
@@ -278,27 +263,14 @@ def _names(v: Any, field: str, where: str) -> list[str] | None:
 
 def _draw(v: dict[str, Any], where: str) -> dict[str, Any]:
     """The settings of a draw job (samples, scores and embeddings travel as inputs)."""
-    sizes = v.get("sizes")
-    if not isinstance(sizes, list) or not sizes or len(sizes) > MAX_SIZES:
-        raise _fail(where, "draw.sizes", f"must be a list of 1 to {MAX_SIZES} integers")
-    for k in sizes:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
-            raise _fail(where, "draw.sizes", f"{k!r} is not an integer in [1, 100000]")
-    quality = v.get("quality", "logprob")
-    if quality not in QUALITIES:
-        raise _fail(where, "draw.quality", f"{quality!r} is not one of {', '.join(QUALITIES)}")
-    return {
-        "sizes": sorted(set(sizes)),
-        "reps": _int(v, "reps", "draw.reps", where, 1, 1_000_000),
-        "seed": _int(v, "seed", "draw.seed", where, 0, 2**63 - 1),
-        "scorers": _names(v.get("scorers"), "draw.scorers", where),
-        "embedders": _names(v.get("embedders"), "draw.embedders", where),
-        "distinct_n": _int({"x": v.get("distinct_n", 3)}, "x", "draw.distinct_n", where, 1, 100),
-        "quality": quality,
-        "workers": None
-        if v.get("workers") is None
-        else _int(v, "workers", "draw.workers", where, 1, 1024),
-    }
+    for key in ("scorers", "embedders"):
+        _names(v.get(key), f"draw.{key}", where)
+    if "seed" not in v:
+        raise _fail(where, "draw.seed", "missing (a job spec states every draw setting)")
+    spec = _stage(DrawSpec, v, "draw", where, ("run_id",))
+    out = spec.to_mapping()
+    del out["run_id"]
+    return out
 
 
 def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
@@ -331,6 +303,15 @@ def validate_spec(obj: Any, where: str = "spec.json") -> dict[str, Any]:
     if "samples" not in spec["inputs"]:
         raise _fail(where, "inputs", f"a {kind} job needs the samples input")
     return spec
+
+
+def engine_spec(spec: dict[str, Any]) -> AnySpec:
+    """The engine spec a validated grade/score/embed/draw job runs (engine.specs)."""
+    kind = spec["kind"]
+    settings = dict(spec[kind])
+    if kind == "score" and settings.get("dtype") == "auto":
+        settings["dtype"] = None
+    return SPECS[kind].from_mapping(settings, "spec.json")
 
 
 def _inputs(v: Any, where: str) -> list[str]:
@@ -476,7 +457,7 @@ def draw_spec(
     *,
     sizes: list[int],
     reps: int,
-    seed: int,
+    seed: int = 0,
     scorers: list[str] | None = None,
     embedders: list[str] | None = None,
     distinct_n: int = 3,

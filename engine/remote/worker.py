@@ -20,8 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from divtui.engine.specs import DrawSpec, EmbedSpec, GradeSpec, ScoreSpec
 from divtui.store.job_queries import RESULT_TABLES
 
+from . import jobspec as js
 from .jobspec import SpecError, load_spec
 
 Progress = Callable[[int, int, str], None]
@@ -106,53 +108,35 @@ def run_generate(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any
     say(f"generated: {stats}")
     result = {"generate": stats}
     if g["grade"]:
-        result["grade"] = run_grade_stage(con, job_dir, run_id=stats["run_id"])
+        result["grade"] = run_grade_stage(con, job_dir, GradeSpec(run_id=stats["run_id"]))
     return result
 
 
-def run_grade_stage(
-    con: Any,
-    job_dir: Path,
-    *,
-    run_id: str | None = None,
-    regrade: bool = False,
-    timeout: float = 5.0,
-) -> dict[str, Any]:
+def run_grade_stage(con: Any, job_dir: Path, spec: GradeSpec) -> dict[str, Any]:
     """Extract and grade the scratch database's samples with math-verify."""
     from divtui.engine.grading import grade_db
 
     say("grading")
-    stats = grade_db(
-        con,
-        run_id=run_id,
-        regrade=regrade,
-        timeout=timeout,
-        progress=progress_writer(job_dir / "progress.jsonl", "grade"),
-    )
+    stats = grade_db(con, spec, progress=progress_writer(job_dir / "progress.jsonl", "grade"))
     say(f"graded: {stats}")
     return stats
 
 
 def run_grade(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
-    """Grade the shipped samples."""
-    g = spec["grade"]
-    return {"grade": run_grade_stage(con, job_dir, regrade=g["regrade"], timeout=g["timeout"])}
+    """Grade the shipped samples as the spec says."""
+    gspec = js.engine_spec(spec)
+    assert isinstance(gspec, GradeSpec)
+    return {"grade": run_grade_stage(con, job_dir, gspec)}
 
 
 def run_score(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Score the shipped samples with the spec's reward model (engine.rewards.score_db)."""
     from divtui.engine.rewards import score_db
 
-    s = spec["score"]
-    say(f"scoring: {s['scorer']}, batch size {s['batch_size']}, hidden {s['store_hidden']}")
-    stats = score_db(
-        con,
-        scorer=s["scorer"],
-        batch_size=s["batch_size"],
-        store_hidden=s["store_hidden"],
-        dtype=None if s["dtype"] == "auto" else s["dtype"],
-        progress=progress_writer(job_dir / "progress.jsonl", "score"),
-    )
+    s = js.engine_spec(spec)
+    assert isinstance(s, ScoreSpec)
+    say(f"scoring: {s.scorer}, batch size {s.batch_size}, hidden {s.store_hidden}")
+    stats = score_db(con, s, progress=progress_writer(job_dir / "progress.jsonl", "score"))
     say(f"scored: {stats}")
     return {"score": stats}
 
@@ -161,16 +145,11 @@ def run_embed(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Embed the shipped samples with the spec's embedder (engine.embed.embed_db)."""
     from divtui.engine.embed import embed_db
 
-    e = spec["embed"]
-    say(f"embedding: {e['embedder']}, batch size {e['batch_size']}")
+    e = js.engine_spec(spec)
+    assert isinstance(e, EmbedSpec)
+    say(f"embedding: {e.embedder}, batch size {e.batch_size}")
     stats = embed_db(
-        con,
-        embedder=e["embedder"],
-        name=e["name"],
-        batch_size=e["batch_size"],
-        backend=e.get("backend", "torch"),
-        progress=progress_writer(job_dir / "progress.jsonl", "embed"),
-        notice=say,
+        con, e, progress=progress_writer(job_dir / "progress.jsonl", "embed"), notice=say
     )
     say(f"embedded: {stats}")
     return {"embed": stats}
@@ -180,20 +159,11 @@ def run_draw(con: Any, spec: dict[str, Any], job_dir: Path) -> dict[str, Any]:
     """Draw batches of the shipped pools and compute their metrics (engine.draws.run_draws)."""
     from divtui.engine.draws import run_draws
 
-    d = spec["draw"]
-    say(f"drawing: sizes {d['sizes']}, reps {d['reps']}, seed {d['seed']}")
+    d = js.engine_spec(spec)
+    assert isinstance(d, DrawSpec)
+    say(f"drawing: sizes {list(d.sizes)}, reps {d.reps}, seed {d.seed}")
     stats = run_draws(
-        con,
-        sizes=d["sizes"],
-        reps=d["reps"],
-        seed=d["seed"],
-        scorers=d["scorers"],
-        embedders=d["embedders"],
-        distinct_n=d["distinct_n"],
-        quality=d["quality"],
-        workers=d.get("workers"),
-        progress=progress_writer(job_dir / "progress.jsonl", "draw"),
-        notice=say,
+        con, d, progress=progress_writer(job_dir / "progress.jsonl", "draw"), notice=say
     )
     say(f"drawn: {stats}")
     return {"draw": stats}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from divtui.engine.specs import ScoreSpec
 from divtui.store import job_queries as jq
 from divtui.store import open_db
 from tests.conftest import run_divtui
@@ -66,7 +67,7 @@ def test_score_job_over_ssh_matches_local_scoring(
     }
     con = open_db(local)
     con.execute("DELETE FROM samples WHERE problem_id = 'test/algebra/1.json'")
-    score_db(con, scorer=scorer, batch_size=4, dtype="float32")
+    score_db(con, ScoreSpec(scorer=scorer, batch_size=4, dtype="float32"))
     con.close()
     assert_rows_close(sorted_rows(db, "scores"), sorted_rows(local, "scores"), 1e-5)
     assert sorted_rows(db, "embeddings") == []

@@ -12,6 +12,7 @@ import pytest
 from divtui.engine.remote import jobspec as js
 from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import RemoteError
+from divtui.engine.specs import DrawSpec, EmbedSpec, ScoreSpec
 from divtui.store import job_queries as jq
 from divtui.store import open_db
 from tests.conftest import run_divtui
@@ -80,7 +81,9 @@ def test_score_job_equals_local_score_db(tmp_path: Path, orm_dir: Path) -> None:
     first, _, after = _ingest_twice(db, tmp_path / "job")
     assert first["scores"] == 36 and after["embeddings"] == 36
     con = open_db(local)
-    score_db(con, scorer=scorer, batch_size=5, store_hidden=True, dtype=dtype_for_tests())
+    score_db(
+        con, ScoreSpec(scorer=scorer, batch_size=5, store_hidden=True, dtype=dtype_for_tests())
+    )
     con.close()
     assert_rows_close(sorted_rows(db, "scores"), sorted_rows(local, "scores"), 1e-5)
     assert_rows_close(sorted_rows(db, "embeddings"), sorted_rows(local, "embeddings"), 1e-4)
@@ -106,7 +109,7 @@ def test_embed_job_equals_local_embed_db(tmp_path: Path) -> None:
     first, _, _ = _ingest_twice(db, tmp_path / "job")
     assert first["embeddings"] == 36
     con = open_db(local)
-    stats = embed_db(con, embedder=model, batch_size=4)
+    stats = embed_db(con, EmbedSpec(embedder=model, batch_size=4))
     con.close()
     assert stats["embedder"] == done["embed"]["embedder"]
     got, want = sorted_rows(db, "embeddings"), sorted_rows(local, "embeddings")
@@ -134,7 +137,7 @@ def test_draw_job_equals_local_run_draws_and_replaces_rows(tmp_path: Path) -> No
     first, _, after = _ingest_twice(db, tmp_path / "job")
     assert first["draws"] == 36 and first["draw_metrics"] == after["draw_metrics"] > 0
     con = open_db(local)
-    run_draws(con, sizes=[2, 4, 9], reps=3, seed=77, embedders=["e1"], quality="both")
+    run_draws(con, DrawSpec(sizes=[2, 4, 9], reps=3, seed=77, embedders=["e1"], quality="both"))
     con.close()
     for table in ("draws", "draw_metrics", "draw_outcomes", "draw_sets"):
         assert_rows_close(sorted_rows(db, table), sorted_rows(local, table), 1e-9)

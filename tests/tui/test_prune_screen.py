@@ -7,6 +7,7 @@ import pytest
 from sacrebleu.metrics import BLEU
 
 from divtui.engine.prune import run_prune
+from divtui.engine.specs import PruneSpec
 from divtui.store import open_db
 from divtui.tui.screens.prune import COMPUTED, COMPUTED_NO_WEIGHTED, STORED, PruneScreen
 
@@ -153,10 +154,7 @@ async def test_curve_is_computed_for_the_draw_without_stored_rows(make_app) -> N
 @pytest.mark.asyncio
 async def test_curve_from_stored_prune_rows_matches_pandas(study, make_app) -> None:
     con = open_db(study)
-    run_prune(
-        con, metrics=["sbert", "bleu"], sizes=[4], keep=[1, 2, 3, 4], scorer=SCORER,
-        embedder=EMBEDDER, notice=lambda _s: None,
-    )  # fmt: skip
+    run_prune(con, PruneSpec(metrics=["sbert", "bleu"], sizes=[4], keep=[1, 2, 3, 4], scorer=SCORER, embedder=EMBEDDER), notice=lambda _s: None)  # fmt: skip
     raw = con.execute(
         """SELECT d.draw_id, p.selector, p.metric, p.m, p.weighted, p.aggregator, p.embedder,
                   p.scorer, p.correct

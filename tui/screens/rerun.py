@@ -115,6 +115,7 @@ def validate_request(values: dict[str, Any]) -> dict[str, Any]:
             req["scorer"] = js.check_scorer(
                 str(values.get("scorer") or "").strip(), "scorer", "job spec"
             )
+            js.score_spec(stub, scorer=req["scorer"])
         else:
             js.grade_spec(stub)
     except js.SpecError as e:
