@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from divtui.errors import UserError
-from divtui.store.vocabulary import QUALITIES
+from divtui.store.vocabulary import LOGPROB, QUALITIES
 
 from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 
@@ -38,7 +38,7 @@ from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 @click.option(
     "--quality",
     type=click.Choice(QUALITIES),
-    default="logprob",
+    default=LOGPROB,
     show_default=True,
     help="quality q_i of qual_dpp: exp(mean_logprob) or the reward",
 )

@@ -12,6 +12,8 @@ import click
 if TYPE_CHECKING:
     from divtui.engine.remote.lifecycle import JobUpdate
 
+from divtui.store.vocabulary import LOGPROB, QUALITIES
+
 from . import db_option, resolve_db, wrote
 from .progress import job_progress
 
@@ -241,8 +243,8 @@ def _settings(kind: str, o: dict[str, Any]) -> dict[str, Any]:
 @click.option("--distinct-n", type=click.IntRange(min=1), default=3, help="draw: n of distinct_n")
 @click.option(
     "--quality",
-    type=click.Choice(["logprob", "reward", "both"]),
-    default="logprob",
+    type=click.Choice(QUALITIES),
+    default=LOGPROB,
     help="draw: DPP quality",
 )
 @click.option("--wait/--detach", default=True, help="follow the job and ingest its results")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from divtui.engine.specs import SPECS, AnySpec, DrawSpec, EmbedSpec, GradeSpec, ScoreSpec, SpecError
+from divtui.store.vocabulary import LOGPROB
 
 __all__ = ["SpecError"]
 
@@ -461,7 +462,7 @@ def draw_spec(
     scorers: list[str] | None = None,
     embedders: list[str] | None = None,
     distinct_n: int = 3,
-    quality: str = "logprob",
+    quality: str = LOGPROB,
     job_id: str | None = None,
     workers: int | None = None,
 ) -> dict[str, Any]:

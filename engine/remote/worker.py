@@ -22,6 +22,7 @@ from typing import Any
 
 from divtui.engine.specs import DrawSpec, EmbedSpec, GradeSpec, ScoreSpec
 from divtui.store.job_queries import RESULT_TABLES
+from divtui.store.vocabulary import CANCELLED, DONE, FAILED, RUNNING
 
 from . import jobspec as js
 from .jobspec import SpecError, load_spec
@@ -230,7 +231,7 @@ def run_job(spec_path: str | Path) -> int:
         if (job_dir / "DONE").exists():
             say("job already done; nothing to do")
             return 0
-        write_atomic(job_dir / "status", "running\n")
+        write_atomic(job_dir / "status", f"{RUNNING}\n")
         spec = load_spec(spec_path)
         say(f"job {spec['job_id']} ({spec['kind']}) started, pid {os.getpid()}")
         from divtui.store import open_db
@@ -243,32 +244,32 @@ def run_job(spec_path: str | Path) -> int:
         con = None
         summary = {"job_id": spec["job_id"], "kind": spec["kind"], "tables": written, **result}
         write_atomic(job_dir / "DONE", json.dumps(summary, default=str) + "\n")
-        write_atomic(job_dir / "status", "done\n")
+        write_atomic(job_dir / "status", f"{DONE}\n")
         say(f"done: {written}")
         return 0
     except JobCancelled:
-        _failure(job_dir, "cancelled", "job cancelled (SIGTERM)")
+        _failure(job_dir, CANCELLED, "job cancelled (SIGTERM)")
         return 143
     except KeyboardInterrupt:
-        _failure(job_dir, "cancelled", "job interrupted (SIGINT)")
+        _failure(job_dir, CANCELLED, "job interrupted (SIGINT)")
         return 130
     except SpecError as e:
-        _failure(job_dir, "failed", f"bad job spec: {e}")
+        _failure(job_dir, FAILED, f"bad job spec: {e}")
         return 1
     except OSError as e:
         traceback.print_exc(file=sys.stdout)
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            _failure(job_dir, "failed", f"remote disk full: {e.strerror} ({e.filename or job_dir})")
+            _failure(job_dir, FAILED, f"remote disk full: {e.strerror} ({e.filename or job_dir})")
         else:
-            _failure(job_dir, "failed", f"job crashed: {type(e).__name__}: {e}")
+            _failure(job_dir, FAILED, f"job crashed: {type(e).__name__}: {e}")
         return 1
     except Exception as e:
         traceback.print_exc(file=sys.stdout)
         first = (str(e).strip().splitlines() or [""])[0]
         if "No space left" in str(e) or "Disk quota" in str(e):
-            _failure(job_dir, "failed", f"remote disk full: {first}")
+            _failure(job_dir, FAILED, f"remote disk full: {first}")
         else:
-            _failure(job_dir, "failed", f"job crashed: {type(e).__name__}: {first}")
+            _failure(job_dir, FAILED, f"job crashed: {type(e).__name__}: {first}")
         return 1
     finally:
         if con is not None:
