@@ -178,7 +178,8 @@ def pair_pools(
     al = [g.loc[shared] for g in graded]
 
     def col(name: str) -> tuple[np.ndarray, np.ndarray]:
-        return tuple(a[name].to_numpy(dtype=np.int64) for a in al)  # type: ignore[return-value]
+        first, second = (a[name].to_numpy(dtype=np.int64) for a in al)
+        return first, second
 
     return Paired(
         run_a,

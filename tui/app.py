@@ -77,7 +77,7 @@ class DivApp(App[None]):
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
 
-    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
         """Every notification as inert one-line text: no markup, escapes and bidi made visible."""
         kwargs["markup"] = False
         super().notify(one_line(message), title=one_line(title), **kwargs)
@@ -155,8 +155,6 @@ class DivApp(App[None]):
             return batch
         if not isinstance(screen, ProblemsScreen) or self.data is None:
             return None
-        if callable(getattr(screen, "current_pool", None)):
-            return screen.current_pool()
         table: Any = screen.query_one("#problems")
         if not table.row_count:
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,9 +28,7 @@ def progress_bars() -> Iterator[Callable[[int, int, str], None]]:
         if label != state["label"] or state["bar"] is None or state["bar"].length != total:
             close()
             state.update(label=label, done=0)
-            state["bar"] = click.progressbar(
-                length=max(total, 1), label=label, file=click.get_text_stream("stderr")
-            )
+            state["bar"] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
             state["bar"].__enter__()
         state["bar"].update(max(done - state["done"], 0))
         state["done"] = done

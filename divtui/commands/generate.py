@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from divtui.errors import UserError
@@ -113,7 +115,7 @@ def reused_problems(con: object, run_id: str | None, limit: int | None) -> list[
     help="ray: Ray Data's vLLM processor on the cluster of $RAY_ADDRESS",
 )
 @click.option("--pools-per-call", type=click.IntRange(min=1), default=64, show_default=True)
-def command(db: str | None, **opts: object) -> None:
+def command(db: str | None, **opts: Any) -> None:
     """Sample --n solutions per problem at each temperature, with per-token log-probs."""
     from divtui.engine.datasets import PRESETS, DatasetError, Fields
     from divtui.engine.generate import GenerateSpec, generate_db
@@ -137,7 +139,7 @@ def command(db: str | None, **opts: object) -> None:
     from divtui.engine.engine_settings import SettingError, parse_engine_arg
 
     try:
-        engine_args = dict(parse_engine_arg(str(a)) for a in opts.pop("engine_arg"))  # type: ignore[union-attr]
+        engine_args = dict(parse_engine_arg(str(a)) for a in opts.pop("engine_arg"))
     except SettingError as e:
         raise UserError(str(e)) from None
     gpus = opts.pop("gpus")
@@ -155,7 +157,7 @@ def command(db: str | None, **opts: object) -> None:
         fields=fields,
         engine_args=engine_args or None,
         gpus=[g.strip() for g in str(gpus).split(",") if g.strip()] if gpus else None,
-        **opts,  # type: ignore[arg-type]
+        **opts,
     )
     con = open_db(resolve_db(db))
     try:

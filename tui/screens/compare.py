@@ -39,6 +39,13 @@ def mark(correct: Any) -> tuple[str, str]:
     return {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(correct, ("?", ""))
 
 
+def pool_temperature(side: rc.Side) -> float:
+    """The temperature of a side picked here (the picker only offers one-temperature sides)."""
+    if side.temperature is None:
+        raise ValueError(f"side {side.run_id!r} has no temperature: pick one pool set")
+    return side.temperature
+
+
 def side_text(run_id: str, temperature: float) -> Text:
     """``run (T=0.7)`` as safe Text."""
     t = safe_text(label(run_id, 40), style="bold")
@@ -175,8 +182,12 @@ class RunCompareScreen(Screen[None]):
         with app.db.reading() as cur:
             try:
                 paired = rc.pair_pools(
-                    cur, self.a.run_id, self.a.temperature, self.b.run_id, self.b.temperature
-                )  # type: ignore[arg-type]
+                    cur,
+                    self.a.run_id,
+                    pool_temperature(self.a),
+                    self.b.run_id,
+                    pool_temperature(self.b),
+                )
                 rows = self.rows or rc.compare_pair(cur, paired, n_boot=N_BOOT)
                 big_k = paired.k_max if k is None else k
                 self.post_message(ComparisonReady(rows, rc.problem_rows(cur, paired, big_k), big_k))
@@ -368,7 +379,7 @@ class PoolsScreen(Screen[None]):
         with app.db.reading() as cur:
             try:
                 sides = self.sides or [
-                    rc.pool_detail(cur, s.run_id, s.temperature, self.problem_id, self.k)  # type: ignore[arg-type]
+                    rc.pool_detail(cur, s.run_id, pool_temperature(s), self.problem_id, self.k)
                     for s in (self.a, self.b)
                 ]
                 batches = [rc.pool_batch(cur, d, index) for d in sides]
