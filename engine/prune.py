@@ -353,14 +353,17 @@ def concat_batches(batches: list[DrawBatch], base: list[int]) -> DrawBatch:
         parts = [getattr(b, name) for b in batches]
         return None if parts[0] is None else np.concatenate(parts)
 
+    def cat_all(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in batches])
+
     ms = batches[0].random.keys()
     return DrawBatch(
         draw_ids=np.concatenate([b.draw_ids for b in batches]),
         members=np.concatenate([b.members + o for b, o in zip(batches, base, strict=True)]),
-        classes=cat("classes"),  # type: ignore[arg-type]
-        correct=cat("correct"),  # type: ignore[arg-type]
+        classes=cat_all("classes"),
+        correct=cat_all("correct"),
         reward=cat("reward"),
-        bleu=cat("bleu"),  # type: ignore[arg-type]
+        bleu=cat_all("bleu"),
         cos=cat("cos"),
         orm_cos=cat("orm_cos"),
         random={m: np.concatenate([b.random[m] for b in batches]) for m in ms},

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from divtui.errors import UserError
 
 from . import db_option, resolve_db, wrote
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def parse_temperatures(text: str) -> list[float]:
@@ -25,14 +28,16 @@ def parse_temperatures(text: str) -> list[float]:
     return out
 
 
-def reused_problems(con: object, run_id: str | None, limit: int | None) -> list[dict[str, object]]:
+def reused_problems(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, limit: int | None
+) -> list[dict[str, object]]:
     """The problems the file already holds (``run_id``'s when given), for a second model's run."""
     from divtui.store import problem_queries as pq
     from divtui.store import report_queries as rq
 
-    if run_id is not None and run_id not in rq.run_ids(con):  # type: ignore[arg-type]
+    if run_id is not None and run_id not in rq.run_ids(con):
         raise UserError(f"option --problems-of: no run {run_id!r} in the database")
-    problems = pq.stored_problems(con, run_id=run_id, limit=limit)  # type: ignore[arg-type]
+    problems = pq.stored_problems(con, run_id=run_id, limit=limit)
     if not problems:
         raise UserError("no problems in the database yet: give --dataset")
     return problems

@@ -82,8 +82,9 @@ class RunPairScreen(ModalScreen["tuple[rc.Side, rc.Side] | None"]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Return the two sides (they must differ)."""
-        a = int(self.query_one("#pair-a", Select).value)  # type: ignore[arg-type]
-        b = int(self.query_one("#pair-b", Select).value)  # type: ignore[arg-type]
+        a, b = (self.query_one(f"#pair-{s}", Select).value for s in "ab")
+        if not isinstance(a, int) or not isinstance(b, int):
+            return  # no blank choice (allow_blank=False): never taken
         if a == b:
             self.query_one("#pair-error", Static).update(Text("pick two different pool sets"))
             return
@@ -262,7 +263,8 @@ class RunCompareScreen(Screen[None]):
         ks = self.ks()
         if not ks or self.k is None:
             return
-        at = min(range(len(ks)), key=lambda i: abs(ks[i] - self.k))  # type: ignore[operator]
+        k = self.k
+        at = min(range(len(ks)), key=lambda i: abs(ks[i] - k))
         new = ks[max(0, min(len(ks) - 1, at + step))]
         if new != self.k:
             self.load(new)
