@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import IO, Any
 
 import click
 
@@ -19,7 +20,7 @@ class UserError(click.ClickException):
 
     exit_code = 1
 
-    def show(self, file=None) -> None:  # type: ignore[override]
+    def show(self, file: IO[Any] | None = None) -> None:
         """Print ``error: message`` to stderr."""
         click.echo(f"error: {safe_line(self.format_message())}", err=True)
 

@@ -42,5 +42,5 @@ def mbr(sub: np.ndarray) -> np.ndarray:
 
 def coverage(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``coverage``: (any member correct, position of the first correct member or -1)."""
-    hit = correct.any(axis=1)
+    hit = np.asarray(correct.any(axis=1))
     return hit, np.where(hit, np.argmax(correct, axis=1), -1)

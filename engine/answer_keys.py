@@ -106,13 +106,13 @@ def _key(obj: Any) -> Key:
         if isinstance(obj, Symbol):
             return Key(SYMBOL, texts=frozenset({obj.name.lower()}))
         if isinstance(obj, Interval):
-            ends = [_element(obj.start), _element(obj.end)]
-            if any(e is None for e in ends):
+            ends = [e for e in (_element(obj.start), _element(obj.end)) if e is not None]
+            if len(ends) < 2:
                 return WILD_KEY
             return Key(VALUES, True, (bool(obj.left_open), bool(obj.right_open)), tuple(ends))
         if isinstance(obj, (FiniteSet, Tuple)):
-            elements = [_element(a) for a in obj.args]
-            if any(e is None for e in elements):
+            elements = [e for e in (_element(a) for a in obj.args) if e is not None]
+            if len(elements) < len(obj.args):
                 return WILD_KEY
             return Key(VALUES, True, None, tuple(elements))
         if isinstance(obj, Expr):

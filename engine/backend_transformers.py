@@ -54,7 +54,9 @@ def load(
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     tokenizer = AutoTokenizer.from_pretrained(model_name)
-    model = AutoModelForCausalLM.from_pretrained(model_name, dtype=torch_dtype).to(dev).eval()
+    # transformers wraps PreTrainedModel.to in functools.wraps(nn.Module.to), whose type
+    # takes the device for ``self``
+    model = AutoModelForCausalLM.from_pretrained(model_name, dtype=torch_dtype).to(dev).eval()  # type: ignore[arg-type]
     eos = eos_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
 

@@ -94,7 +94,7 @@ def _members(
     """Per-member figures of a whole batch (see :func:`samples_detail`)."""
     k = pool.n
     whole = np.arange(k)[None, :]
-    bleu_mean = mt.row_mean_others(mt.gather(mats.bleu, whole))[0]
+    bleu_mean = mt.row_mean_others(mats.pairs.bleu_of(whole))[0]
     cos = mats.cosine.get(embedder) if embedder else None
     if cos is not None:
         cos_mean = mt.row_mean_others(cos[None])[0]

@@ -24,6 +24,14 @@ class Fields:
     answer_marker: str | None = None
 
 
+def fields_from(names: dict[str, str | None]) -> Fields:
+    """Fields from a table of field names (the CLI's or a study file's); question needs one."""
+    question = names.get("question", Fields.question)
+    if question is None:
+        raise DatasetError("fields: question: must name a field")
+    return Fields(question, **{k: v for k, v in names.items() if k != "question"})
+
+
 @dataclass(frozen=True)
 class Source:
     """Where a problem set comes from: an HF dataset (path, config, split) and its field names."""

@@ -16,6 +16,7 @@ moments of the draws (pooled), of the pool means (between) and of the within-poo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def decompose(
     *,
     n_boot: int = 1000,
     seed: int = 0,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """pooled_r, between_r and within_r of x and y (each with an Interval under ``<name>_ci``),
     with n_pools, n_draws, n_problems, n_events (draws with y = 1, for a 0/1 y) and
     n_informative_pools (pools where y varies). Draws with a missing x or y are left out.
@@ -88,7 +89,7 @@ def decompose(
     prob_of_pool = np.zeros(n_pools, dtype=np.int64)
     prob_of_pool[pool] = prob
     binary = bool(np.isin(y, (0.0, 1.0)).all())
-    out: dict[str, object] = {
+    out: dict[str, Any] = {
         "n_pools": n_pools,
         "n_draws": int(x.size),
         "n_problems": n_problems,

@@ -262,7 +262,7 @@ class _Rows:
 
     def _dict(self, codes: list[np.ndarray]) -> pa.DictionaryArray:
         """A dictionary-encoded string column from code chunks."""
-        names = sorted(self.names, key=self.names.get)
+        names = sorted(self.names, key=self.names.__getitem__)
         idx = np.concatenate(codes) if codes else np.zeros(0, np.int32)
         return pa.DictionaryArray.from_arrays(
             pa.array(idx.astype(np.int32)), pa.array(names, pa.string())
@@ -270,12 +270,12 @@ class _Rows:
 
     def stale_table(self) -> pa.Table:
         """The (run, problem, temperature, k, seed) whose stored draws this batch replaces."""
-        cols = list(zip(*self.stale, strict=True)) or [[]] * 5
+        cols = list(zip(*self.stale, strict=True)) or [()] * 5
         return pa.table(dict(zip(dq.STALE_SCHEMA.names, cols, strict=True)), dq.STALE_SCHEMA)
 
     def sets_table(self) -> pa.Table:
         """The draw_sets rows of this batch: per (pool, k, seed) its size and distinct subsets."""
-        cols = list(zip(*self.sets, strict=True)) or [[]] * len(dq.SETS_SCHEMA)
+        cols = list(zip(*self.sets, strict=True)) or [()] * len(dq.SETS_SCHEMA)
         return pa.table(dict(zip(dq.SETS_SCHEMA.names, cols, strict=True)), dq.SETS_SCHEMA)
 
     def tables(self) -> tuple[pa.Table, pa.Table, pa.Table]:

@@ -85,13 +85,15 @@ def pool_seed(seed: int, problem_id: str, temperature: float) -> int:
 def load_backend(spec: GenerateSpec) -> Backend:
     """Load the backend named by ``spec.backend`` (its heavy library is imported only here)."""
     if spec.backend == "transformers":
-        from .backend_transformers import load
+        from .backend_transformers import load as load_transformers
 
-        return load(spec.model, device=spec.device, dtype=spec.dtype, batch_size=spec.batch_size)
+        return load_transformers(
+            spec.model, device=spec.device, dtype=spec.dtype, batch_size=spec.batch_size
+        )
     if spec.backend == "vllm":
-        from .backend_vllm import load
+        from .backend_vllm import load as load_vllm
 
-        return load(
+        return load_vllm(
             spec.model, seed=spec.seed, named=vllm_named(spec), engine_args=spec.engine_args
         )
     raise ValueError(f"unknown backend {spec.backend!r} (use vllm or transformers)")
@@ -236,7 +238,7 @@ def generate_db(
     processes that land Parquet batches beside the database, and this process ingests them.
     Returns counts: pools done now, pools already there, samples written, tokens generated.
     """
-    from .datasets import Fields, load_problems
+    from .datasets import fields_from, load_problems
 
     check_spec(spec)
     if problems is None:
@@ -245,7 +247,7 @@ def generate_db(
             split=spec.split,
             config=spec.dataset_config,
             name=spec.dataset_name,
-            fields=Fields(**spec.fields) if spec.fields else None,
+            fields=fields_from(spec.fields) if spec.fields else None,
             limit=spec.limit,
         )
     run_id = run_id_for(spec)
@@ -257,7 +259,11 @@ def generate_db(
         ingest_leftovers(con, run_id)
     todo = todo_pools(con, run_id, spec, problems)
     total_pools = len({round(float(t), 6) for t in spec.temperatures}) * len(problems)
-    stats = {"run_id": run_id, "pools_done": 0, "pools_skipped": total_pools - len(todo)}
+    stats: dict[str, Any] = {
+        "run_id": run_id,
+        "pools_done": 0,
+        "pools_skipped": total_pools - len(todo),
+    }
     stats.update(samples=0, tokens=0)
     if not todo:
         return stats

@@ -193,9 +193,9 @@ class Verifier:
             except Exception:
                 retry.append(s)
         again = [self.pool.schedule(parse_only, args=(s,), timeout=self.timeout) for s in retry]
-        for s, f in zip(retry, again, strict=True):
+        for s, g in zip(retry, again, strict=True):
             try:
-                f.result()
+                g.result()
                 results[s] = UNKNOWN
             except Exception:
                 results[s] = None
@@ -345,21 +345,22 @@ class Verifier:
 
     def grade_plain(self, golds: Sequence[str | None], answers: Sequence[str | None]) -> list[str]:
         """Like :meth:`grade`, one comparison per sample and no keys (the reference)."""
-        futures: list[Future | str] = []
+        futures: list[tuple[Future, tuple[str, str]] | str] = []
         for gold, answer in zip(golds, answers, strict=True):
             if answer is None:
                 futures.append(NO_ANSWER)
             elif gold is None:
                 futures.append(NO_GOLD)
             else:
-                futures.append(self.submit(gold, answer))
+                futures.append((self.submit(gold, answer), (gold, answer)))
         statuses = []
-        for gold, answer, f in zip(golds, answers, futures, strict=True):
+        for f in futures:
             if isinstance(f, str):
                 statuses.append(f)
                 continue
-            statuses.append(self.outcome(f))
-            self._record((gold, answer), statuses[-1])
+            future, pair = f
+            statuses.append(self.outcome(future))
+            self._record(pair, statuses[-1])
         return statuses
 
     def classes_plain(self, pools: Sequence[Sequence[str | None]]) -> list[list[int | None]]:

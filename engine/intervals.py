@@ -85,7 +85,10 @@ def boot_interval(
     note = _invalid(n_boot, n_valid, why)
     if note:
         return Interval(None, None, n_boot, n_valid, "none", note)
-    lo, hi = percentile(reps, level)  # type: ignore[misc]
+    bounds = percentile(reps, level)
+    if bounds is None:
+        return Interval(None, None, n_boot, n_valid, "none", "no finite resample: no interval")
+    lo, hi = bounds
     tol = 1e-12 * max(1.0, abs(point))
     if hi - lo <= tol:
         note = "every resample gives the same value: no interval"

@@ -108,7 +108,7 @@ def pam_many(
     _check(d, ms)
     out = {m: np.empty((d.shape[0], m), dtype=np.int64) for m in ms}
     for s in range(0, d.shape[0], chunk):
-        block = np.ascontiguousarray(d[s : s + chunk], dtype=dtype)
+        block: np.ndarray = np.ascontiguousarray(d[s : s + chunk], dtype=dtype)
         built = _build(block, max(ms))
         for m in ms:
             start = built[:, :m]

@@ -70,7 +70,7 @@ def near_dup_members(sub_cos: np.ndarray, threshold: float = NEAR_DUP) -> np.nda
     close = sub_cos >= threshold
     k = sub_cos.shape[-1]
     close = close & ~np.eye(k, dtype=bool)
-    return close.any(axis=-1)
+    return np.asarray(close.any(axis=-1))
 
 
 def dpp_contributions(sub_cos: np.ndarray, eps: float = EPS) -> np.ndarray:

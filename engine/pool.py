@@ -180,6 +180,8 @@ class PoolMatrices:
         """distinct-n of each draw ``idx`` (r, k)."""
         if self.gram_bits is not None:
             return distinct_n_bits(self.gram_bits, self.gram_totals, idx)
+        if self.gram_indptr is None or self.gram_ids is None:
+            raise ValueError("PoolMatrices has neither n-gram bitsets nor n-gram rows")
         return distinct_n_sparse(self.gram_indptr, self.gram_ids, self.gram_totals, idx)
 
 

@@ -357,14 +357,17 @@ def concat_batches(batches: list[DrawBatch], base: list[int]) -> DrawBatch:
         parts = [getattr(b, name) for b in batches]
         return None if parts[0] is None else np.concatenate(parts)
 
+    def cat_all(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in batches])
+
     ms = batches[0].random.keys()
     return DrawBatch(
         draw_ids=np.concatenate([b.draw_ids for b in batches]),
         members=np.concatenate([b.members + o for b, o in zip(batches, base, strict=True)]),
-        classes=cat("classes"),  # type: ignore[arg-type]
-        correct=cat("correct"),  # type: ignore[arg-type]
+        classes=cat_all("classes"),
+        correct=cat_all("correct"),
         reward=cat("reward"),
-        bleu=cat("bleu"),  # type: ignore[arg-type]
+        bleu=cat_all("bleu"),
         cos=cat("cos"),
         orm_cos=cat("orm_cos"),
         random={m: np.concatenate([b.random[m] for b in batches]) for m in ms},
@@ -421,7 +424,7 @@ class _Rows:
 
     def table(self) -> pa.Table:
         """The buffered rows as an Arrow table in prune_outcomes' columns."""
-        names = pa.array(sorted(self.names, key=self.names.get), pa.string())
+        names = pa.array(sorted(self.names, key=self.names.__getitem__), pa.string())
 
         def dict_col(key: str) -> pa.DictionaryArray:
             return pa.DictionaryArray.from_arrays(pa.array(np.concatenate(self.cols[key])), names)
@@ -554,7 +557,9 @@ def run_prune(
     with ordered(_prune_task, resolve_workers(workers), PRELOAD, many=many) as runner:
         for run in runs:
             rewards = (
-                {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)} if sc_name else {}
+                {spaces.scorer: reward_lookup(con, spaces.scorer, run_id=run)}
+                if spaces.scorer
+                else {}
             )
             embeds = {
                 e: embedding_lookup(con, e, run_id=run)
@@ -687,8 +692,8 @@ def _prune_chunk(
     by_pool: dict[tuple[str, float], list[int]] = defaultdict(list)
     probs = draws.column("problem_id").to_pylist()
     temps = draws.column("temperature").to_pylist()
-    for i, key in enumerate(zip(probs, temps, strict=True)):
-        by_pool[key].append(i)
+    for i, pool_key in enumerate(zip(probs, temps, strict=True)):
+        by_pool[pool_key].append(i)
     kk = draws.column("k").to_numpy()
     reps = draws.column("rep").to_numpy().astype(np.int64)
     dseeds = draws.column("seed").to_numpy().astype(np.int64)

@@ -18,8 +18,15 @@ from divtui.store.landing import ingest_landing, publish_batch
 
 from .backend_vllm import sampling_fields
 from .engine_settings import RAW_LOGPROBS, llm_kwargs
-from .generate import Backend, GenerateSpec, Progress, pool_seed, run_row, vllm_named
+from .generate import Backend, Completion, GenerateSpec, Progress, pool_seed, run_row, vllm_named
 from .prompts import render_prompt
+
+
+def _sampled_in_ray(
+    prompts: list[str], seeds: list[int], temperature: float, n: int, max_tokens: int
+) -> list[list[Completion]]:
+    """The sampler of the runs row's Backend: Ray's workers sample, never this process."""
+    raise RuntimeError("the ray launcher samples in Ray workers, not through this Backend")
 
 
 def request_rows(
@@ -164,7 +171,8 @@ def generate_ray(
         "engine_args": kwargs,
         "replicas": spec.data_parallel_size,
     }
-    land(folder, name + "-runs", {"runs": run_row(run_id, spec, Backend("vllm", None, None, info))})
+    backend = Backend("vllm", None, _sampled_in_ray, info)
+    land(folder, name + "-runs", {"runs": run_row(run_id, spec, backend)})
     publish_batch(part, folder / name)
     before = _run_tokens(con, run_id)
     added = ingest_landing(con, folder, remove=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import numpy as np
@@ -57,6 +57,13 @@ BUCKET_SCHEMES = ("width", "quantile")
 POOL = "_pool"
 ORDER = (*vocab.METRIC_ORDER, *vocab.OUTCOMES)
 Row = dict[str, Any]
+
+
+class _Boot(TypedDict):
+    """The bootstrap settings every table builder takes as keywords."""
+
+    n_boot: int
+    seed: int
 
 
 class ReportError(ValueError):
@@ -230,12 +237,12 @@ def _correlations(
             row["n_draws"] = r["n"]
             row["n_pools"] = _pools_in(sub, keep)
             row["n_problems"] = r["n_problems"]
-            row["n_dropped"] = len(sub) - int(r["n"])  # type: ignore[arg-type]
+            row["n_dropped"] = len(sub) - int(r["n"])
             if control:
                 row["control"] = control
             for key in ("pearson", "spearman", "partial"):
                 if key in r:
-                    _ci_fields(row, key, r[key], r[f"{key}_ci"])  # type: ignore[arg-type]
+                    _ci_fields(row, key, r[key], r[f"{key}_ci"])
             rows.append(_finish(row, n_boot))
     return rows
 
@@ -431,8 +438,8 @@ def _pruning(
                 point = float(diff.sum() / n.sum())
                 reps = stats.boot_ratio(diff, n, w) if w is not None else None
                 why = "a resample without paired draws"
-                iv = stats.boot_interval(point, reps, why=why) if reps is not None else None
-                _ci_fields(row, f"{a}_minus_random", point, iv)
+                diff_iv = stats.boot_interval(point, reps, why=why) if reps is not None else None
+                _ci_fields(row, f"{a}_minus_random", point, diff_iv)
         rows.append(_finish(row, n_boot))
     return sorted(
         rows,
@@ -513,7 +520,7 @@ def _within_rows(
                 r = decompose(x, sub[t].to_numpy(float), pools, problems, n_boot=n_boot, seed=seed)
                 row: Row = {**prefix, "metric": m, "outcome": t}
                 for key in ("pooled_r", "between_r", "within_r"):
-                    _ci_fields(row, key, r[key], r[f"{key}_ci"])  # type: ignore[arg-type]
+                    _ci_fields(row, key, r[key], r[f"{key}_ci"])
                 for key in ("n_pools", "n_draws", "n_problems", "n_events", "n_informative_pools"):
                     row[key] = r[key]
                 rows.append(_finish(row, n_boot))
@@ -683,9 +690,9 @@ def build_report(
     need_frame = any(
         n not in DRAWLESS and n != "pruning" and not n.startswith("accuracy") for n in names
     )
-    have = {c[0] for c in metric_cols}
+    present = {c[0] for c in metric_cols}
     extra = [(x, x, "", "") for x, ok in ((CONTROL, ctl == CONTROL), (COUNT, count_present)) if ok]
-    frame_metrics = metric_cols + [c for c in extra if c[0] not in have]
+    frame_metrics = metric_cols + [c for c in extra if c[0] not in present]
     df = None
     if need_frame:
         df = _add_pools(rq.draw_frame(con, where, params, frame_metrics, outcome_cols))
@@ -698,7 +705,7 @@ def build_report(
             "qual_dpp with log-prob quality is dpp + 2 k mean_logprob, a linear function of "
             "the control: its partial correlations equal dpp's exactly"
         )
-    corr = {"n_boot": n_boot, "seed": seed}
+    corr: _Boot = {"n_boot": n_boot, "seed": seed}
     spearman_memo: dict[tuple, dict] = {}
 
     builders: dict[str, Callable[[], list[Row]]] = {

@@ -110,7 +110,9 @@ def load_orm(
     tokenizer = AutoTokenizer.from_pretrained(model_name)
     if not getattr(tokenizer, "chat_template", None):
         raise ScorerError(f"orm:{model_name}: the tokenizer has no chat template")
-    model = AutoModelForCausalLM.from_pretrained(model_name, dtype=torch_dtype).to(dev).eval()
+    # transformers wraps PreTrainedModel.to in functools.wraps(nn.Module.to), whose type
+    # takes the device for ``self``
+    model = AutoModelForCausalLM.from_pretrained(model_name, dtype=torch_dtype).to(dev).eval()  # type: ignore[arg-type]
     plus, minus = plus_minus_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     head = model.get_output_embeddings()
@@ -159,7 +161,9 @@ def load_classifier(
     def encode(question: str, solution: str) -> list[int]:
         """Token ids of the question and solution, through the chat template when there is one."""
         if getattr(tokenizer, "chat_template", None):
-            ids = tokenizer.apply_chat_template(classifier_messages(question, solution))
+            # token ids, or a BatchEncoding holding them: transformers types the result as the
+            # union of every mode's (text, ids, batches), whatever the arguments
+            ids: Any = tokenizer.apply_chat_template(classifier_messages(question, solution))
             if isinstance(ids, dict) or hasattr(ids, "input_ids"):
                 ids = ids["input_ids"]
             return [int(i) for i in ids]
@@ -207,7 +211,11 @@ def score_db(
     scorer, run_id, batch_size = spec.scorer, spec.run_id, spec.batch_size
     store_hidden, device, dtype = spec.store_hidden, spec.device, spec.dtype
     todo = gq.unscored_samples(con, scorer, run_id=run_id)
-    stats = {"scorer": scorer, "scored": 0, "skipped_no_problem": gq.samples_without_problem(con)}
+    stats: dict[str, Any] = {
+        "scorer": scorer,
+        "scored": 0,
+        "skipped_no_problem": gq.samples_without_problem(con),
+    }
     if not todo:
         return stats
     rm = reward_model or load_reward_model(scorer, device=device, dtype=dtype)

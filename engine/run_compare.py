@@ -180,7 +180,8 @@ def pair_pools(
     al = [g.loc[shared] for g in graded]
 
     def col(name: str) -> tuple[np.ndarray, np.ndarray]:
-        return tuple(a[name].to_numpy(dtype=np.int64) for a in al)  # type: ignore[return-value]
+        first, second = (a[name].to_numpy(dtype=np.int64) for a in al)
+        return first, second
 
     return Paired(
         run_a,
@@ -311,7 +312,7 @@ def compare_pair(
         row: Row = {**paired.head(), "k": k}
         _ci(row, "pass_at_k_a", mean_a[j], None if boot_a is None else boot_a[:, j])
         _ci(row, "pass_at_k_b", mean_b[j], None if boot_b is None else boot_b[:, j])
-        diff = None if boot_a is None else boot_b[:, j] - boot_a[:, j]  # type: ignore[index]
+        diff = None if boot_a is None or boot_b is None else boot_b[:, j] - boot_a[:, j]
         _ci(row, "diff", mean_b[j] - mean_a[j], diff)
         row.update(group)
         for metric in METRICS:

@@ -124,7 +124,7 @@ def run_shard(shard_path: str | Path) -> dict[str, Any]:
     loaded = time.perf_counter()
     (folder / f"ready-{rank}").write_text(f"{loaded - start:.3f}\n")
     runs = run_row(run_id, spec, backend)
-    stats = {"rank": rank, "pools": 0, "tokens": 0, "batches": 0}
+    stats: dict[str, Any] = {"rank": rank, "pools": 0, "tokens": 0, "batches": 0}
 
     def sink(pools: list[pd.DataFrame]) -> None:
         """Land the finished pools of one call (the first batch also carries the runs row)."""
@@ -196,7 +196,7 @@ def generate_sharded(
     paths = [write_shard(folder, r, spec, run_id, s) for r, s in enumerate(shards)]
     logs = [folder / f"engine-{r}.log" for r in range(len(shards))]
     total = len(todo)
-    stats = {"pools_done": 0, "samples": 0, "tokens": 0, "engines": len(shards)}
+    stats: dict[str, Any] = {"pools_done": 0, "samples": 0, "tokens": 0, "engines": len(shards)}
     if progress:
         progress(0, total, "pools")
     procs: list[subprocess.Popen] = []

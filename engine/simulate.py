@@ -314,11 +314,19 @@ def evaluate(
     return values
 
 
+def _exact(params: dict[str, Fraction], steps: tuple[Step, ...]) -> list[Fraction]:
+    """Step values without mistakes; the templates never divide by zero, so None is a bug."""
+    values = evaluate(params, steps)
+    if values is None:
+        raise ValueError(f"a template's own steps divide by zero: {params}")
+    return values
+
+
 def _systematic(
     rng: np.random.Generator, params: dict, steps: tuple, visible: tuple
 ) -> tuple[str, str]:
     """The problem's typical mistake: a dropped step, a swapped operation or a misread number."""
-    gold = evaluate(params, steps)[-1]
+    gold = _exact(params, steps)[-1]
     for _ in range(20):
         kind = str(rng.choice(["drop", "swap", "misread"]))
         if kind == "misread":
@@ -329,7 +337,9 @@ def _systematic(
                 return ("misread", f"{name}={p2[name]}")
             continue
         j = int(rng.integers(len(steps)))
-        vals = evaluate(params, steps, **{kind: j})
+        vals = evaluate(
+            params, steps, drop=j if kind == "drop" else None, swap=j if kind == "swap" else None
+        )
         if vals and vals[-1] != gold:
             return (kind, str(j))
     return ("none", "")
@@ -353,7 +363,7 @@ def make_problems(n: int = N_PROBLEMS, seed: int = 0) -> list[Problem]:
         template = names[i % len(names)]
         question, goal, raw, steps, visible = TEMPLATES[template](rng)
         params = {k: Fraction(v) for k, v in raw.items()}
-        gold = evaluate(params, steps)[-1]
+        gold = _exact(params, steps)[-1]
         size = float(np.log10(float(max(params.values()))))
         difficulty = float(
             np.clip(0.12 * len(steps) + 0.1 * size + rng.normal(0.05, 0.2), 0.05, 0.95)
@@ -510,7 +520,7 @@ def sample_one(problem: Problem, temperature: float, rng: np.random.Generator) -
     values = evaluate(params, problem.steps, drop=drop, swap=swap, slips=slips)
     if values is None:
         params, drop, swap, n_slips = dict(problem.params), None, None, 0
-        values = evaluate(params, problem.steps)
+        values = _exact(params, problem.steps)
     lines, c = _body(problem, strategy, (params, drop, swap), values, sym, t, rng)
     lp += c
     final = values[-1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -324,7 +325,7 @@ def correlate(
     rank: bool = True,
     n_boot: int = 1000,
     seed: int = 0,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """n, Pearson, Spearman (unless not ``rank``) and partial on z (if given), with intervals.
 
     ``groups`` holds each draw's problem as an integer code; draws with a missing value in any
@@ -338,7 +339,7 @@ def correlate(
         keep &= np.isfinite(z)
     x, y = x[keep], y[keep]
     g, n_codes = dense_codes(groups, keep)
-    out: dict[str, object] = {"n": int(x.size), "n_problems": n_codes}
+    out: dict[str, Any] = {"n": int(x.size), "n_problems": n_codes}
     keys = ["pearson"] + (["spearman"] if rank else []) + (["partial"] if z is not None else [])
     if x.size < 3:
         for key in keys:
@@ -349,15 +350,16 @@ def correlate(
     fns = {"pearson": boot_pearson, "spearman": boot_spearman}
     for key in keys[: 1 + rank]:
         point = float(fns[key](x, y, g, ones)[0])
-        out[key] = None if math.isnan(point) else point
+        value = None if math.isnan(point) else point
         reps = fns[key](x, y, g, w) if w is not None else None
-        out[f"{key}_ci"] = boot_interval(out[key], reps, why=UNDEFINED_CORR)  # type: ignore[arg-type]
+        out[key], out[f"{key}_ci"] = value, boot_interval(value, reps, why=UNDEFINED_CORR)
     if z is not None:
         zk = z[keep]
         point = float(boot_partial(x, y, zk, g, ones)[0])
-        out["partial"] = None if math.isnan(point) else point
+        partial = None if math.isnan(point) else point
         reps = boot_partial(x, y, zk, g, w) if w is not None else None
-        out["partial_ci"] = boot_interval(out["partial"], reps, why=UNDEFINED_CORR)  # type: ignore[arg-type]
+        out["partial"] = partial
+        out["partial_ci"] = boot_interval(partial, reps, why=UNDEFINED_CORR)
     return out
 
 
@@ -372,7 +374,7 @@ def correlate_many(
     seed: int = 0,
     memo: dict[tuple[str, str], tuple[float, np.ndarray | None]] | None = None,
     also: Sequence[tuple[str, str]] = (),
-) -> dict[tuple[str, str], dict[str, object]]:
+) -> dict[tuple[str, str], dict[str, Any]]:
     """``correlate`` for many (x, y) pairs of named columns, sharing the rank work.
 
     With no missing value anywhere, Spearman for all pairs comes from one
@@ -416,13 +418,10 @@ def correlate_many(
             memo[pair] = (float(point[p]), boots[:, p] if boots is not None else None)
     for pair in pairs:
         value, reps = memo[pair]
+        spearman = None if math.isnan(value) else value
         res = out[pair]
-        res["spearman"] = None if math.isnan(value) else value
-        res["spearman_ci"] = boot_interval(
-            res["spearman"],  # type: ignore[arg-type]
-            reps,
-            why=UNDEFINED_CORR,
-        )
+        res["spearman"] = spearman
+        res["spearman_ci"] = boot_interval(spearman, reps, why=UNDEFINED_CORR)
     return out
 
 
@@ -489,6 +488,15 @@ def quantile_buckets(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray
     return edges, np.clip(idx, 0, nb - 1)
 
 
+class WithinAuc(TypedDict):
+    """What :func:`within_auc` returns: pool counts, the mean within-pool AUC, its interval."""
+
+    n_pools: int
+    n_informative_pools: int
+    within_auc: float | None
+    interval: Interval
+
+
 def within_auc(
     scores: np.ndarray,
     positive: np.ndarray,
@@ -497,7 +505,7 @@ def within_auc(
     *,
     n_boot: int,
     seed: int,
-) -> dict[str, object]:
+) -> WithinAuc:
     """Mean over pools with both classes of the pool's own AUC (what a best-of-k pick inside a
     pool depends on), with a bootstrap interval over problems; counts of pools."""
     x = np.asarray(scores, float)
@@ -516,21 +524,18 @@ def within_auc(
     ok = np.isfinite(values)
     sums = np.bincount(prob_of_pool, weights=np.where(ok, values, 0.0), minlength=n_probs)
     counts = np.bincount(prob_of_pool, weights=ok.astype(float), minlength=n_probs)
-    out: dict[str, object] = {
-        "n_pools": n_pools,
-        "n_informative_pools": int(ok.sum()),
-        "within_auc": float(sums.sum() / counts.sum()) if ok.any() else None,
-        "interval": Interval(None, None, n_boot, 0, "none"),
-    }
+    value = float(sums.sum() / counts.sum()) if ok.any() else None
+    interval = Interval(None, None, n_boot, 0, "none")
     if ok.any() and n_boot:
         w = resample_weights(n_probs, n_boot, seed)
         reps = boot_ratio(sums, counts, w)
-        out["interval"] = boot_interval(
-            out["within_auc"],  # type: ignore[arg-type]
-            reps,
-            why="a resample without a pool holding both classes",
-        )
-    return out
+        interval = boot_interval(value, reps, why="a resample without a pool holding both classes")
+    return {
+        "n_pools": n_pools,
+        "n_informative_pools": int(ok.sum()),
+        "within_auc": value,
+        "interval": interval,
+    }
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -224,11 +224,12 @@ def load_study(path: str | Path) -> Study:
             except SettingError as e:
                 line = line_of(text, section, "engine_args")
                 m = re.match(r"engine_args\.(\w+)", str(e))
+                name = m.group(1) if m else None
                 lines = text.splitlines()
-                for j in range(line, len(lines)) if m else ():
+                for j in range(line, len(lines)) if name else ():
                     if re.match(r"^\s*\[", lines[j]):
                         break
-                    if re.match(rf"^\s*[\"']?{m.group(1)}[\"']?\s*=", lines[j]):
+                    if re.match(rf"^\s*[\"']?{name}[\"']?\s*=", lines[j]):
                         line = j + 1
                         break
                 raise StudyError(f"{path}:{line}: key generate.{e}") from None

@@ -33,7 +33,7 @@ def pool_summary(
 ) -> pd.DataFrame:
     """Per pool of a run: temperature, problem_id, graded n, correct c, ungraded samples,
     distinct answer classes among the graded (no answer is not a class) and the largest class."""
-    where, params = "run_id = ?", [run_id]
+    where, params = "run_id = ?", list[str | float]([run_id])
     if temperature is not None:
         where += " AND temperature = ?"
         params.append(float(temperature))

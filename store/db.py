@@ -67,7 +67,7 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def _first_line(err: Exception) -> str:
+def _first_line(err: BaseException) -> str:
     """The first line of an exception's text."""
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 

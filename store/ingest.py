@@ -306,7 +306,10 @@ def ingest(
     try:
         return ingest_relations(
             con,
-            **{t: f"SELECT * FROM {names[t]}" for t in tables},
+            problems=f"SELECT * FROM {names['problems']}",
+            samples=f"SELECT * FROM {names['samples']}",
+            scores=f"SELECT * FROM {names['scores']}",
+            embeddings=f"SELECT * FROM {names['embeddings']}",
             sizes={"runs": 1, **{t: data.num_rows for t, data in tables.items()}},
             run_id=run_id,
             source=source,

@@ -43,12 +43,18 @@ class DbAccess:
         """Open ``path`` read-only (or adopt ``con`` when given)."""
         self.path = Path(path) if path is not None else None
         self._own = con is None
-        self._con = con if con is not None else open_db(self.path, read_only=True)
+        self._con = con if con is not None else open_db(self._file(), read_only=True)
         self._cond = threading.Condition()
         self._readers = 0
         self._writing = False
         self._waiting_writers = 0
         self.blocked: str | None = None
+
+    def _file(self) -> Path:
+        """The file to (re)open; only an access that owns its connections has one."""
+        if self.path is None:
+            raise ValueError("DbAccess: no file to open (give a path or an open connection)")
+        return self.path
 
     @classmethod
     def wrap(cls, con: Any) -> DbAccess:
@@ -71,7 +77,7 @@ class DbAccess:
         """Open the file read-only again after a write; LockedError (one line) if a writer
         of another process took it in between (the next read tries again)."""
         try:
-            self._con = open_db(self.path, read_only=True)
+            self._con = open_db(self._file(), read_only=True)
         except LockedError as e:
             self._con = None
             self.blocked = str(e)
@@ -123,7 +129,7 @@ class DbAccess:
                 self._con.close()
                 self._con = None
             try:
-                con = open_db(self.path, create=False)
+                con = open_db(self._file(), create=False)
             except LockedError as e:
                 self.blocked = str(e)
                 raise WriteBlocked(str(e)) from None

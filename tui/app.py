@@ -88,7 +88,7 @@ class DivApp(App[None]):
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
 
-    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:  # type: ignore[override]
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
         """Every notification as inert one-line text: no markup, escapes and bidi made visible."""
         kwargs["markup"] = False
         super().notify(one_line(message), title=one_line(title), **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 # id -> (key, action, description); the id's prefix names the screen ("app" is global)
 DEFAULT_KEYS: dict[str, tuple[str, str, str]] = {
@@ -65,9 +65,9 @@ class KeymapError(ValueError):
     """The [keys] table of the config file is malformed; str() is one line."""
 
 
-def bindings(screen: str) -> list[Binding]:
+def bindings(screen: str) -> list[BindingType]:
     """The Bindings of one screen (``"app"`` for the global ones), ids attached for remapping."""
-    out = []
+    out: list[BindingType] = []
     for bid, (key, action, desc) in DEFAULT_KEYS.items():
         if bid.split(".", 1)[0] == screen:
             show = not action.startswith("move")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from divtui.errors import UserError
 
 from . import db_option, resolve_db, wrote
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def parse_temperatures(text: str) -> list[float]:
@@ -23,14 +28,16 @@ def parse_temperatures(text: str) -> list[float]:
     return out
 
 
-def reused_problems(con: object, run_id: str | None, limit: int | None) -> list[dict[str, object]]:
+def reused_problems(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, limit: int | None
+) -> list[dict[str, object]]:
     """The problems the file already holds (``run_id``'s when given), for a second model's run."""
     from divtui.store import problem_queries as pq
     from divtui.store import report_queries as rq
 
-    if run_id is not None and run_id not in rq.run_ids(con):  # type: ignore[arg-type]
+    if run_id is not None and run_id not in rq.run_ids(con):
         raise UserError(f"option --problems-of: no run {run_id!r} in the database")
-    problems = pq.stored_problems(con, run_id=run_id, limit=limit)  # type: ignore[arg-type]
+    problems = pq.stored_problems(con, run_id=run_id, limit=limit)
     if not problems:
         raise UserError("no problems in the database yet: give --dataset")
     return problems
@@ -113,7 +120,7 @@ def reused_problems(con: object, run_id: str | None, limit: int | None) -> list[
     help="ray: Ray Data's vLLM processor on the cluster of $RAY_ADDRESS",
 )
 @click.option("--pools-per-call", type=click.IntRange(min=1), default=64, show_default=True)
-def command(db: str | None, **opts: object) -> None:
+def command(db: str | None, **opts: Any) -> None:
     """Sample --n solutions per problem at each temperature, with per-token log-probs."""
     from divtui.engine.datasets import PRESETS, DatasetError, Fields
     from divtui.engine.generate import GenerateSpec, generate_db
@@ -137,7 +144,7 @@ def command(db: str | None, **opts: object) -> None:
     from divtui.engine.engine_settings import SettingError, parse_engine_arg
 
     try:
-        engine_args = dict(parse_engine_arg(str(a)) for a in opts.pop("engine_arg"))  # type: ignore[union-attr]
+        engine_args = dict(parse_engine_arg(str(a)) for a in opts.pop("engine_arg"))
     except SettingError as e:
         raise UserError(str(e)) from None
     gpus = opts.pop("gpus")
@@ -155,7 +162,7 @@ def command(db: str | None, **opts: object) -> None:
         fields=fields,
         engine_args=engine_args or None,
         gpus=[g.strip() for g in str(gpus).split(",") if g.strip()] if gpus else None,
-        **opts,  # type: ignore[arg-type]
+        **opts,
     )
     con = open_db(resolve_db(db))
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -22,7 +23,7 @@ def command(db_arg: str | None, db: str | None, as_json: bool) -> None:
     path = db_arg or resolve_db(db)
     con = open_db(path, read_only=True)
     try:
-        info = {
+        info: dict[str, Any] = {
             "db": path,
             "counts": q.table_counts(con),
             "runs": q.runs(con),

@@ -90,7 +90,7 @@ BOM = b"\xef\xbb\xbf"
 CHUNK = 4 << 20
 
 
-def _line_type() -> type:
+def _line_type() -> type[msgspec.Struct]:
     """A msgspec Struct of the documented keys, each kept raw: decoding it checks syntax only."""
     fields = [
         (n, msgspec.Raw, None)

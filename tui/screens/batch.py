@@ -41,9 +41,11 @@ def picks_text(picks: list[dict[str, Any]], members: list[dict[str, Any]], label
     t.append_text(safe_text(label, style="dim"))
     t.append("\n\n")
     for p in picks:
-        mark = {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(
-            p.get("correct"), ("?", "")
-        )
+        marks: dict[bool | None, tuple[str, str]] = {
+            True: ("✓", "bold green"),
+            False: ("✗", "bold red"),
+        }
+        mark = marks.get(p.get("correct"), ("?", ""))
         sid = p.get("sample_id")
         where = f"#{pos[int(sid)]}" if sid is not None and int(sid) in pos else "  "
         t.append(f"{p['aggregator']:<9}", style="bold")

@@ -43,6 +43,13 @@ def mark(correct: Any) -> tuple[str, str]:
     return {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(correct, ("?", ""))
 
 
+def pool_temperature(side: rc.Side) -> float:
+    """The temperature of a side picked here (the picker only offers one-temperature sides)."""
+    if side.temperature is None:
+        raise ValueError(f"side {side.run_id!r} has no temperature: pick one pool set")
+    return side.temperature
+
+
 def side_text(run_id: str, temperature: float) -> Text:
     """``run (T=0.7)`` as safe Text."""
     t = safe_text(label(run_id, 40), style="bold")
@@ -79,8 +86,9 @@ class RunPairScreen(ModalScreen["tuple[rc.Side, rc.Side] | None"]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """Return the two sides (they must differ)."""
-        a = int(self.query_one("#pair-a", Select).value)  # type: ignore[arg-type]
-        b = int(self.query_one("#pair-b", Select).value)  # type: ignore[arg-type]
+        a, b = (self.query_one(f"#pair-{s}", Select).value for s in "ab")
+        if not isinstance(a, int) or not isinstance(b, int):
+            return  # no blank choice (allow_blank=False): never taken
         if a == b:
             self.query_one("#pair-error", Static).update(Text("pick two different pool sets"))
             return
@@ -179,8 +187,12 @@ class RunCompareScreen(Screen[None]):
         with app.db.reading() as cur:
             try:
                 paired = rc.pair_pools(
-                    cur, self.a.run_id, self.a.temperature, self.b.run_id, self.b.temperature
-                )  # type: ignore[arg-type]
+                    cur,
+                    self.a.run_id,
+                    pool_temperature(self.a),
+                    self.b.run_id,
+                    pool_temperature(self.b),
+                )
                 rows = self.rows or rc.compare_pair(cur, paired, n_boot=N_BOOT)
                 big_k = paired.k_max if k is None else k
                 self.post_message(ComparisonReady(rows, rc.problem_rows(cur, paired, big_k), big_k))
@@ -255,7 +267,8 @@ class RunCompareScreen(Screen[None]):
         ks = self.ks()
         if not ks or self.k is None:
             return
-        at = min(range(len(ks)), key=lambda i: abs(ks[i] - self.k))  # type: ignore[operator]
+        k = self.k
+        at = min(range(len(ks)), key=lambda i: abs(ks[i] - k))
         new = ks[max(0, min(len(ks) - 1, at + step))]
         if new != self.k:
             self.load(new)
@@ -372,7 +385,7 @@ class PoolsScreen(Screen[None]):
         with app.db.reading() as cur:
             try:
                 sides = self.sides or [
-                    rc.pool_detail(cur, s.run_id, s.temperature, self.problem_id, self.k)  # type: ignore[arg-type]
+                    rc.pool_detail(cur, s.run_id, pool_temperature(s), self.problem_id, self.k)
                     for s in (self.a, self.b)
                 ]
                 batches = [rc.pool_batch(cur, d, index) for d in sides]

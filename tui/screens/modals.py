@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -167,7 +168,7 @@ class HelpScreen(ModalScreen[None]):
         text.append(f"{type(self.target).__name__.removesuffix('Screen')}\n\n", style="bold")
         text.append(getattr(self.target, "HELP", "") + "\n\n")
         for b in [*self.target.BINDINGS, *self.app.BINDINGS]:
-            if getattr(b, "id", None) in keys.DEFAULT_KEYS:
+            if isinstance(b, Binding) and b.id in keys.DEFAULT_KEYS:
                 text.append(f"{keys.key_for(b.id, self.keymap):>10}  ", style="bold cyan")
                 text.append(f"{b.description}\n")
         with VerticalScroll(classes="dialog", id="help"):
@@ -180,7 +181,8 @@ class HelpScreen(ModalScreen[None]):
 
 def member_title(pos: int, m: dict[str, Any]) -> Text:
     """A short header naming a batch member for the viewer and compare screens."""
-    mark = {True: "✓", False: "✗"}.get(m.get("correct"), "?")
+    marks: dict[bool | None, str] = {True: "✓", False: "✗"}
+    mark = marks.get(m.get("correct"), "?")
     t = Text(f"#{pos} idx {m.get('idx')} {mark} answer ")
     t.append_text(safe_text(m.get("answer")))
     return t

@@ -195,7 +195,7 @@ class CurvePlot(PlotextPlot):
         series = self.series()
         for (_name, (xs, ys)), marker in zip(sorted(series.items()), "ox", strict=False):
             plt.plot(xs, ys, marker=marker)
-        ms = sorted({x for xs, _ in series.values() for x in xs})
+        ms: list[float] = sorted({x for xs, _ in series.values() for x in xs})
         if ms:
             plt.xticks(ms, [str(x) for x in ms])
         return super().render()
@@ -231,7 +231,7 @@ class PruneScreen(Screen[None]):
         (non-ORM) embedder."""
         super().__init__()
         self.draw_id = None if draw_id is None else int(draw_id)
-        self.batch = batch
+        self.fresh_batch = batch
         self.scorer = scorer or None
         self.embedder = embedder if embedder and not embedder.startswith(ep.ORM_PREFIX) else None
         self.members: list[dict[str, Any]] = []
@@ -265,7 +265,7 @@ class PruneScreen(Screen[None]):
 
     def draw_row(self) -> dict[str, Any]:
         """The batch as engine.prune.prune_members takes it (a fresh batch: rep 0 of its seed)."""
-        b = self.batch or {}
+        b = self.fresh_batch or {}
         return {
             "draw_id": None,
             "sample_ids": list(b.get("sample_ids") or []),
@@ -279,11 +279,15 @@ class PruneScreen(Screen[None]):
 
     def prune(self, cur: Any, metric: str, m: int, weighted: bool) -> dict[str, Any]:
         """engine.prune on the stored draw or on the fresh batch."""
-        opts = {"metric": metric, "m": m, "weighted": weighted}
-        opts.update(scorer=self.scorer, embedder=self.embedder)
-        if self.draw_id is not None:
-            return ep.prune_draw(cur, self.draw_id, **opts)
-        return ep.prune_members(cur, self.draw_row(), **opts)
+        sc, emb = self.scorer, self.embedder
+        if self.draw_id is None:
+            row = self.draw_row()
+            return ep.prune_members(
+                cur, row, metric=metric, m=m, weighted=weighted, scorer=sc, embedder=emb
+            )
+        return ep.prune_draw(
+            cur, self.draw_id, metric=metric, m=m, weighted=weighted, scorer=sc, embedder=emb
+        )
 
     @work(thread=True, exclusive=True, group="prune-members", exit_on_error=False)
     def load_members(self) -> None:

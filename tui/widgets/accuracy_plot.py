@@ -126,7 +126,7 @@ class AccuracyPlot(PlotextPlot):
         plt.ylim(0, 1)
         for i, (xs, ys) in enumerate(self._series.values()):
             plt.plot(xs, ys, marker=MARKERS[i % len(MARKERS)])
-        ks = sorted({k for xs, _ in self._series.values() for k in xs})
+        ks: list[float] = sorted({k for xs, _ in self._series.values() for k in xs})
         if ks:
             plt.xticks(ks, [str(k) for k in ks])
         return super().render()

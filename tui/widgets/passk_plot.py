@@ -69,7 +69,7 @@ class PassKPlot(PlotextPlot):
                         plt.plot(
                             [k for k, _ in pts], [v for _, v in pts], marker="dot", color=color
                         )
-            plt.xticks(c.ks, [str(k) for k in c.ks])
+            plt.xticks(list[float](c.ks), [str(k) for k in c.ks])
             if c.crossing is not None:
                 plt.vline(c.crossing, "red")
         return super().render()

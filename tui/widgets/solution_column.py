@@ -26,7 +26,11 @@ def header_text(pos: int, m: dict[str, Any], picked_by: list[str], marked: bool)
     """The column header, always four lines (so every column's text starts on the same row;
     a long answer is cut with …, the full-screen viewer shows it whole): position, idx,
     correct mark, answer; reward, log-prob; DPP contribution, near-dup, mark; the pickers."""
-    mark = {True: ("✓", "bold green"), False: ("✗", "bold red")}.get(m.get("correct"), ("?", ""))
+    marks: dict[bool | None, tuple[str, str]] = {
+        True: ("✓", "bold green"),
+        False: ("✗", "bold red"),
+    }
+    mark = marks.get(m.get("correct"), ("?", ""))
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"#{pos} idx {m.get('idx')} ")
     t.append(mark[0], style=mark[1])
