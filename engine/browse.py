@@ -232,7 +232,7 @@ def batch_detail(
     used (the first present when not given).
     """
     from divtui.engine import inspect as ins
-    from divtui.store import browse_queries as bq
+    from divtui.store import pool_columns as bq
 
     info: dict[str, Any] = {}
     if draw_id is not None:

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import draw_queries as dq
+from divtui.store import draws as dq
 from divtui.store import stable_id
 
 from . import aggregators as ag

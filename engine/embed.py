@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from divtui.store import transaction
-from divtui.store.embed_queries import (
+from divtui.store.embeddings import (
     count_missing_embeddings,
     run_exists,
     samples_missing_embedding,

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 from pebble import ProcessPool
 
-from divtui.store import grading_queries as gq
+from divtui.store import grades as gq
 from divtui.store import transaction
 
 from .answer_classes import answer_classes, answer_classes_pruned

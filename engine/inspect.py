@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from divtui.store import draw_queries as dq
+from divtui.store import draws as dq
 
 from . import metrics as mt
 from .draws import draw_indices, evaluate

@@ -29,8 +29,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import draw_queries as dq
-from divtui.store import prune_queries as pq
+from divtui.store import draws as dq
+from divtui.store import pruning as pq
 from divtui.store import stable_id
 
 from . import aggregators as ag

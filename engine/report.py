@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from divtui.store import report_queries as rq
+from divtui.store import draw_tables as rq
 
 from . import run_compare, stats
 from .decompose import decompose

@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from divtui.store import compare_queries as cq
+from divtui.store import run_pools as cq
 
 from . import stats
 from .passk import pass_at_k_curve, pass_at_k_many

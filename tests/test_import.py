@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from divtui.commands.import_ import import_file
 from divtui.errors import UserError
 from divtui.store import open_db, sample_id
-from divtui.store.queries import table_counts
+from divtui.store.catalog import table_counts
 from tests.conftest import run_divtui
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from divtui.engine import browse as eb
-from divtui.store import browse_queries as bq
+from divtui.store import pool_columns as bq
 
 
 @dataclass

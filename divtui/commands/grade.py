@@ -56,7 +56,7 @@ def command(
     answer classes of every pool it touched. Interrupted, it resumes where it stopped."""
     from divtui.engine.grading import grade_db
     from divtui.errors import fail
-    from divtui.store import grading_queries as gq
+    from divtui.store import grades as gq
     from divtui.store import open_db
 
     path = resolve_db(db)

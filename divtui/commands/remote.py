@@ -30,7 +30,7 @@ def _errors(fn: Any) -> Any:
         from divtui.engine.remote.hosts import HostConfigError
         from divtui.engine.remote.jobspec import SpecError
         from divtui.errors import UserError
-        from divtui.store.job_queries import IngestError
+        from divtui.store.jobs import IngestError
 
         try:
             return fn(*args, **kwargs)
@@ -70,7 +70,7 @@ async def _follow_and_fetch(target: Any, job_id: str, job_dir: str, db: str, wai
     """Connect, wait (optionally) for the job, fetch and ingest its results into ``db``."""
     from divtui.engine.remote import client
     from divtui.engine.remote.errors import job_failed
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
     from divtui.store import open_db
 
     conn = await client.connect(target)
@@ -293,7 +293,7 @@ def run(
     from divtui.engine.remote.build import build_job
     from divtui.engine.remote.hosts import resolve_target
     from divtui.settings import config_path
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
     from divtui.store import open_db
 
     path = resolve_db(db)
@@ -346,7 +346,7 @@ def _job_target(con: Any, job_id: str, ssh_config: str | None) -> tuple[Any, str
     """The Target and job folder of a recorded job."""
     from divtui.engine.remote.hosts import Target
     from divtui.errors import UserError
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
 
     job = jq.get_job(con, job_id)
     if job is None:
@@ -381,7 +381,7 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
     """List recorded jobs, or ask the remote how JOB_ID is doing."""
     from divtui.engine.remote import client
     from divtui.engine.remote.errors import clean_text
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
     from divtui.store import open_db
 
     path = resolve_db(db)
@@ -451,7 +451,7 @@ def fetch(job_id: str, wait: bool, ssh_config: str | None, db: str | None) -> No
 def cancel(job_id: str, grace: float, ssh_config: str | None, db: str | None) -> None:
     """Stop JOB_ID's whole process group on the remote (TERM, then KILL)."""
     from divtui.engine.remote import client
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
     from divtui.store import open_db
 
     path = resolve_db(db)

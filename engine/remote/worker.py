@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from divtui.store.job_queries import RESULT_TABLES
+from divtui.store.jobs import RESULT_TABLES
 
 from .jobspec import SpecError, load_spec
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from scipy.stats import percentileofscore
 
 from divtui.engine import browse as eb
-from divtui.store import browse_queries as bq
 from divtui.store import open_db
+from divtui.store import pool_columns as bq
 
 from .tui_fixtures import EMBEDDER, SCORER
 

@@ -29,8 +29,8 @@ from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import ConnectionDropped, RemoteError, clean_text, is_dropped
 from divtui.engine.remote.hosts import Target, resolve_target
 from divtui.settings import config_path
-from divtui.store import job_queries as jq
-from divtui.store import ui_job_queries as ujq
+from divtui.store import jobs as jq
+from divtui.store import jobs as ujq
 
 from .. import keys
 from ..access import WriteBlocked

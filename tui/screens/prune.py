@@ -24,7 +24,7 @@ from textual_plotext import PlotextPlot
 
 from divtui.engine import inspect as ei
 from divtui.engine import prune as ep
-from divtui.store import ui_prune_queries as upq
+from divtui.store import pruning as upq
 
 from .. import keys
 from ..widgets.key_bar import KeyBar

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from .db import transaction
-from .draw_queries import delete_draws
+from .draws import delete_draws
 from .write import _register, insert, unregister
 
 RESULT_TABLES = (
@@ -309,3 +309,27 @@ def ingest_job_results(
         if job_id is not None:
             set_job_status(con, job_id, "ingested")
     return added
+
+
+def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The path of the connection's main database file (None for an in-memory database)."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def run_settings(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """A run's model and source (to prefill the rerun dialog), {} when the run is unknown."""
+    rows = con.execute("SELECT model, source FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    return {"model": rows[0][0], "source": rows[0][1]} if rows else {}
+
+
+def open_jobs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Ids of jobs not finished locally (not ingested, failed, crashed or cancelled), oldest first."""
+    rows = con.execute(
+        """SELECT job_id FROM jobs
+           WHERE status NOT IN ('ingested', 'failed', 'crashed', 'cancelled')
+           ORDER BY created_at, job_id"""
+    ).fetchall()
+    return [r[0] for r in rows]
