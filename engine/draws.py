@@ -19,8 +19,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from divtui.store import catalog, stable_id
 from divtui.store import draws as dq
-from divtui.store import stable_id
+from divtui.store import runs as rn
 
 from . import aggregators as ag
 from . import metrics as mt
@@ -525,10 +526,10 @@ def run_draws(
         raise ValueError(f"distinct-n must be at least 1, got {distinct_n}")
     if quality not in QUALITIES:
         raise ValueError(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-    scorers = _resolve(scorers, dq.scorer_names(con), "scorer")
-    embedders = _resolve(embedders, dq.embedder_names(con), "embedder")
-    runs = dq.run_ids(con) if run_id is None else [run_id]
-    if run_id is not None and run_id not in dq.run_ids(con):
+    scorers = _resolve(scorers, catalog.scorer_names(con), "scorer")
+    embedders = _resolve(embedders, catalog.embedder_names(con), "embedder")
+    runs = rn.sampled_run_ids(con) if run_id is None else [run_id]
+    if run_id is not None and run_id not in rn.sampled_run_ids(con):
         raise ValueError(f"run {run_id!r} has no samples in the database")
     if not scorers:
         notice("no scorer in the database: wmaj and bst left out (run `divtui score`)")

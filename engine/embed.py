@@ -21,10 +21,10 @@ import numpy as np
 from divtui.store import transaction
 from divtui.store.embeddings import (
     count_missing_embeddings,
-    run_exists,
     samples_missing_embedding,
     write_embeddings,
 )
+from divtui.store.runs import run_exists
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 BATCHES_PER_COMMIT = 8

@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
+from divtui.store import catalog, transaction
 from divtui.store import draw_tables as rq
-from divtui.store import transaction
 
 OVERVIEW_BOOT = 1000
 OVERVIEW_SEED = 0
@@ -25,8 +25,8 @@ OVERVIEW_SEED = 0
 
 def overview_choice(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """The scorer and embedder the overview shows: the first of each ('' when none)."""
-    scorers = rq.scorer_names(con)
-    embedders = rq.embedder_names(con)
+    scorers = catalog.scorer_names(con)
+    embedders = catalog.embedder_names(con)
     return (scorers[0] if scorers else "", embedders[0] if embedders else "")
 
 

@@ -37,14 +37,6 @@ def count_draws(
     )
 
 
-def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every run id, from runs and from samples."""
-    rows = con.execute(
-        "SELECT run_id FROM runs UNION SELECT DISTINCT run_id FROM samples ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
 def draw_values(
     con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
 ) -> dict[str, list[Any]]:
@@ -184,17 +176,6 @@ def scored_samples(
         ORDER BY d.run_id, c.scorer, d.sample_id
     """
     return con.execute(query, params).df()
-
-
-def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Scorers with stored scores."""
-    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
-
-
-def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Embedders with stored vectors."""
-    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    return [r[0] for r in rows]
 
 
 def draw_mean_reward(

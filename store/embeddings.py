@@ -39,13 +39,6 @@ def count_missing_embeddings(
     return int(con.execute(sql, params).fetchall()[0][0])
 
 
-def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether ``run_id`` is a run of this file."""
-    return bool(
-        con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
-    )
-
-
 def write_embeddings(
     con: duckdb.DuckDBPyConnection, embedder: str, sample_ids: np.ndarray, vecs: np.ndarray
 ) -> int:

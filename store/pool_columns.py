@@ -7,17 +7,15 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from .catalog import embedder_names, scorer_names
+
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
 
 def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """Choices the UI offers: scorers, embedders, temperatures, draw sizes, metric names."""
-    scorers = [
-        r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()
-    ]
-    embedders = [
-        r[0] for r in con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    ]
+    scorers = scorer_names(con)
+    embedders = embedder_names(con)
     temps = [
         float(r[0])
         for r in con.execute("SELECT DISTINCT temperature FROM samples ORDER BY 1").fetchall()
@@ -74,7 +72,7 @@ def _filled(col: Any, fill: Any) -> np.ndarray:
     return np.ma.filled(col, fill) if np.ma.isMaskedArray(col) else np.asarray(col)
 
 
-def draw_frame(
+def draw_columns(
     con: duckdb.DuckDBPyConnection,
     metrics: list[str],
     *,

@@ -56,14 +56,14 @@ def command(
     answer classes of every pool it touched. Interrupted, it resumes where it stopped."""
     from divtui.engine.grading import grade_db
     from divtui.errors import fail
-    from divtui.store import grades as gq
     from divtui.store import open_db
+    from divtui.store import runs as rn
 
     path = resolve_db(db)
     con = open_db(path, create=False)
     bar = _Bar()
     try:
-        if run_id is not None and not gq.run_exists(con, run_id):
+        if run_id is not None and not rn.run_exists(con, run_id):
             fail(f"{path}: no run {run_id!r}; `divtui info` lists the runs")
         counts = grade_db(
             con, run_id=run_id, regrade=regrade, workers=workers, timeout=timeout, progress=bar
