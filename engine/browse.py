@@ -293,13 +293,6 @@ def metric_context(
     return out
 
 
-def frame_row(frame: dict[str, np.ndarray], pool: int, draw_id: int) -> int | None:
-    """The frame row of a stored draw of ``pool`` (the frame is sorted by pool)."""
-    lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
-    hit = np.flatnonzero(frame["draw_id"][lo:hi] == draw_id)
-    return int(lo + hit[0]) if hit.size else None
-
-
 def pool_draw_ids(
     frame: dict[str, np.ndarray], f: Filters, pool: int, pools_kept: np.ndarray | None = None
 ) -> list[int]:

@@ -119,15 +119,6 @@ def metric_means(
     ).df()
 
 
-def drawn_sizes(con: duckdb.DuckDBPyConnection, run_id: str, temperature: float) -> list[int]:
-    """Draw sizes k stored for a run at a temperature."""
-    rows = con.execute(
-        "SELECT DISTINCT k FROM draws WHERE run_id = ? AND temperature = ? ORDER BY 1",
-        [run_id, float(temperature)],
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
 def pool_draws(
     con: duckdb.DuckDBPyConnection, run_id: str, problem_id: str, temperature: float
 ) -> list[dict[str, Any]]:
