@@ -1,4 +1,4 @@
-"""Read queries shared by the CLI, the engine and the UI (the UI does no SQL of its own)."""
+"""What a database file holds: table counts, runs with their counts, scorers, embedders, sizes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read queries behind `divtui report`: draws joined with their metrics and outcomes, pool counts.
+"""Filtered draws joined with their metrics and outcomes as frames, pool counts, the report cache.
 
 Columns of the wide per-draw frame are chosen by the caller as (label, name, embedder, scorer)
 tuples, so one query pivots any mix of metrics and aggregators under several scorers/embedders.

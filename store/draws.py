@@ -1,4 +1,4 @@
-"""SQL of the draw stage: loading pools, their scores and embeddings, and writing draws in bulk."""
+"""The draws tables: pools' samples with their scores and embeddings, stored draws, bulk writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQL for the embedding stage: which samples still lack a vector, and the bulk write of vectors."""
+"""Embedding vectors: which samples still lack one for an embedder, and the bulk write."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQL for the correctness probe: graded samples with one embedder's vectors."""
+"""Graded samples with one embedder's vectors (what the correctness probe learns from)."""
 
 from __future__ import annotations
 

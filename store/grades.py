@@ -1,4 +1,4 @@
-"""SQL of the grading stage: which pools need grading, their samples, and the bulk write-back."""
+"""Grades of samples: pools holding ungraded samples, samples with gold answers, the write-back."""
 
 from __future__ import annotations
 

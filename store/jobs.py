@@ -1,4 +1,4 @@
-"""The jobs table (remote reruns) and the idempotent ingest of a job's Parquet results."""
+"""The jobs table (remote reruns), a job's inputs and the idempotent ingest of its Parquet results."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every query the terminal UI runs: overview counts, the cached draw frame, batch members."""
+"""Pools and their draws as NumPy columns (the browser's frame), pool search, a draw's members."""
 
 from __future__ import annotations
 

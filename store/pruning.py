@@ -1,4 +1,4 @@
-"""SQL of the pruning study: the draws to prune, what is stored already, bulk writes, report rows."""
+"""The prune_outcomes table: draws to prune, rows stored already, bulk writes, accuracy curves."""
 
 from __future__ import annotations
 

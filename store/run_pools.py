@@ -1,4 +1,4 @@
-"""Read queries behind the run comparison: per-pool counts and answer classes, draw metric means.
+"""Pools across runs: per-pool counts and answer classes, draw metric means, a pool's draws.
 
 A pool is one (run_id, problem_id, temperature). Counts use graded samples only (``correct IS NOT
 NULL``), the same samples the pass@k estimator sees.

@@ -1,4 +1,4 @@
-"""SQL for the generate and score stages: finished pools, runs, and samples a scorer has not seen."""
+"""Runs: whether one exists, their ids, finished pools, tokens and config, unscored samples."""
 
 from __future__ import annotations
 
