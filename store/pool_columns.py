@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 
 from .catalog import embedder_names, scorer_names
+from .draws import draw_row
 
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
@@ -196,19 +197,14 @@ def accuracy_by_k(
 
 
 def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
-    """A draw's defining fields and its problem's question and gold answer."""
-    rows = con.execute(
-        """
-        SELECT d.draw_id, d.run_id, d.problem_id, d.temperature, d.k, d.rep, d.seed,
-               d.sample_ids, p.question, p.gold_answer
-        FROM draws d LEFT JOIN problems p USING (problem_id) WHERE d.draw_id = ?
-        """,
-        [int(draw_id)],
-    ).fetchall()
-    if not rows:
+    """A draw's defining fields (:func:`draws.draw_row`) and its problem's question and gold answer."""
+    info = draw_row(con, int(draw_id))
+    if info is None:
         return None
-    cols = ["draw_id", "run_id", "problem_id", "temperature", "k", "rep", "seed", "sample_ids"]
-    info = dict(zip([*cols, "question", "gold_answer"], rows[0], strict=True))
+    rows = con.execute(
+        "SELECT question, gold_answer FROM problems WHERE problem_id = ?", [info["problem_id"]]
+    ).fetchall()
+    info["question"], info["gold_answer"] = rows[0] if rows else (None, None)
     info["sample_ids"] = [int(s) for s in info["sample_ids"]]
     return info
 
