@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from divtui.store import run_pools as cq
+from divtui.store.problems import problem_text
 
 from . import stats
 from .passk import pass_at_k_curve, pass_at_k_many
@@ -494,4 +495,4 @@ def pool_batch(
 
 def problem_info(con: duckdb.DuckDBPyConnection, problem_id: str) -> Row:
     """A problem's question and gold answer."""
-    return cq.problem_text(con, problem_id)
+    return problem_text(con, problem_id)

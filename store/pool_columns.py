@@ -9,6 +9,7 @@ import numpy as np
 
 from .catalog import embedder_names, scorer_names
 from .draws import draw_row
+from .problems import problem_text
 
 AGGREGATORS = ("maj", "wmaj", "bst", "mbr_lex", "mbr_sem", "coverage")
 
@@ -197,14 +198,12 @@ def accuracy_by_k(
 
 
 def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
-    """A draw's defining fields (:func:`draws.draw_row`) and its problem's question and gold answer."""
+    """A draw's defining fields (draws.draw_row) and its problem's text (problems.problem_text)."""
     info = draw_row(con, int(draw_id))
     if info is None:
         return None
-    rows = con.execute(
-        "SELECT question, gold_answer FROM problems WHERE problem_id = ?", [info["problem_id"]]
-    ).fetchall()
-    info["question"], info["gold_answer"] = rows[0] if rows else (None, None)
+    problem = problem_text(con, info["problem_id"])
+    info["question"], info["gold_answer"] = problem.get("question"), problem.get("gold_answer")
     info["sample_ids"] = [int(s) for s in info["sample_ids"]]
     return info
 

@@ -152,11 +152,3 @@ def batch_members(
     ).fetchall()
     cols = ["sample_id", "idx", "answer", "correct", "answer_class", "text"]
     return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
-def problem_text(con: duckdb.DuckDBPyConnection, problem_id: str) -> dict[str, Any]:
-    """A problem's question and gold answer ({} when it is not stored)."""
-    rows = con.execute(
-        "SELECT question, gold_answer FROM problems WHERE problem_id = ?", [problem_id]
-    ).fetchall()
-    return {"question": rows[0][0], "gold_answer": rows[0][1]} if rows else {}
