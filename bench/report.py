@@ -63,8 +63,8 @@ def _same_spearman(db: Path, k: int, n_boot: int) -> float:
     every metric against maj at one k (the same resamples)."""
     from divtui.engine import stats
     from divtui.engine.report import _labels, _select
+    from divtui.store import draw_tables as rq
     from divtui.store import open_db
-    from divtui.store import report_queries as rq
     from divtui.store.vocabulary import MAJ
 
     con = open_db(db, read_only=True)

@@ -10,7 +10,8 @@ from typing import Any, TypedDict
 import duckdb
 import numpy as np
 
-from divtui.store import draw_queries as dq
+from divtui.store import catalog
+from divtui.store import draws as dq
 from divtui.store.vocabulary import COVERAGE
 
 from . import metrics as mt
@@ -56,8 +57,8 @@ def _batch(
     embedder: str | None,
 ) -> tuple[Pool, PoolMatrices, str | None, str | None]:
     """Load the given samples as one batch (in the given order) and its matrices."""
-    scorer = _pick_name(scorer, dq.scorer_names(con), "scorer")
-    embedder = _pick_name(embedder, dq.embedder_names(con), "embedder")
+    scorer = _pick_name(scorer, catalog.scorer_names(con), "scorer")
+    embedder = _pick_name(embedder, catalog.embedder_names(con), "embedder")
     pool = load_samples(
         con,
         sample_ids,

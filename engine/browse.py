@@ -234,7 +234,7 @@ def batch_view(
     used (the first present when not given).
     """
     from divtui.engine import batch_detail as ins
-    from divtui.store import browse_queries as bq
+    from divtui.store import pool_columns as bq
 
     info: dict[str, Any] = {}
     if draw_id is not None:
@@ -293,13 +293,6 @@ def metric_context(
         pct = percentile_of(ref, float(v)) if ref.size else math.nan
         out.append({"metric": name, "value": float(v), "pct": pct, "n": int(ref.size)})
     return out
-
-
-def frame_row(frame: dict[str, np.ndarray], pool: int, draw_id: int) -> int | None:
-    """The frame row of a stored draw of ``pool`` (the frame is sorted by pool)."""
-    lo, hi = np.searchsorted(frame["pool"], [pool, pool + 1])
-    hit = np.flatnonzero(frame["draw_id"][lo:hi] == draw_id)
-    return int(lo + hit[0]) if hit.size else None
 
 
 def pool_draw_ids(

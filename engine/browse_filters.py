@@ -236,7 +236,7 @@ def allowed_pools(
 ) -> np.ndarray | None:
     """Pool indices the pool-level filters keep (run, T, the text/regex search), None for all.
 
-    ``search_pools`` are the pools the search matched (store.browse_queries.pools_matching).
+    ``search_pools`` are the pools the search matched (store.pool_columns.pools_matching).
     """
     n = len(pools["n"])
     keep = np.ones(n, dtype=bool)

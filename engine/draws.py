@@ -19,8 +19,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import draw_queries as dq
-from divtui.store import stable_id
+from divtui.store import catalog, stable_id
+from divtui.store import draws as dq
+from divtui.store import runs as rn
 from divtui.store import vocabulary as vocab
 from divtui.store.vocabulary import BOTH, LOGPROB, REWARD
 
@@ -504,10 +505,10 @@ def run_draws(
     n_workers = resolve_workers(spec.workers)
     sizes, reps, seed, run_id = list(spec.sizes), spec.reps, spec.seed, spec.run_id
     distinct_n, quality = spec.distinct_n, spec.quality
-    scorers = _resolve(spec.scorers, dq.scorer_names(con), "scorer")
-    embedders = _resolve(spec.embedders, dq.embedder_names(con), "embedder")
-    runs = dq.run_ids(con) if run_id is None else [run_id]
-    if run_id is not None and run_id not in dq.run_ids(con):
+    scorers = _resolve(spec.scorers, catalog.scorer_names(con), "scorer")
+    embedders = _resolve(spec.embedders, catalog.embedder_names(con), "embedder")
+    runs = rn.sampled_run_ids(con) if run_id is None else [run_id]
+    if run_id is not None and run_id not in rn.sampled_run_ids(con):
         raise ValueError(f"run {run_id!r} has no samples in the database")
     if not scorers:
         notice("no scorer in the database: wmaj and bst left out (run `divtui score`)")

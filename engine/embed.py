@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from divtui.store import transaction
-from divtui.store.embed_queries import (
+from divtui.store.embeddings import (
     count_missing_embeddings,
-    run_exists,
     samples_missing_embedding,
     write_embeddings,
 )
+from divtui.store.runs import run_exists
 
 from .specs import DEFAULT_EMBEDDER as DEFAULT_EMBEDDER
 from .specs import EmbedSpec

@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from divtui.store import generate_queries as gq
 from divtui.store import insert, sample_id, stable_id, transaction
-from divtui.store import problem_queries as pq
+from divtui.store import problems as pq
+from divtui.store import runs as gq
 
 from .prompts import render_prompt
 from .specs import GenerateSpec

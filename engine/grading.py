@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 from pebble import ProcessPool
 
-from divtui.store import grading_queries as gq
+from divtui.store import grades as gq
 from divtui.store import transaction
 
 from .answer_classes import answer_classes, answer_classes_pruned
@@ -478,7 +478,7 @@ def grade_db(
     with verifier(workers, timeout) as v:
         for start in range(0, len(pools), batch_pools):
             batch = pools[start : start + batch_pools]
-            table, batch_counts = _grade_batch(v, gq.pool_samples(con, batch), regrade, plain)
+            table, batch_counts = _grade_batch(v, gq.samples_with_gold(con, batch), regrade, plain)
             with transaction(con):
                 gq.write_grades(con, table)
             for key, value in batch_counts.items():

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from divtui.store import draw_queries as dq
+from divtui.store import draws as dq
 
 from .bleu import ngram_keys, token_ids
 from .bleu_pairs import PoolNgrams, bleu_rows, bleu_within, pairwise_bleu, pool_ngrams_of_texts

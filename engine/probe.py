@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from divtui.store import insert, transaction
-from divtui.store.probe_queries import graded_embeddings
+from divtui.store.graded_embeddings import graded_embeddings
 
 
 def _standardise(x: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -29,9 +29,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from divtui.store import draw_queries as dq
-from divtui.store import prune_queries as pq
-from divtui.store import stable_id
+from divtui.store import catalog, stable_id
+from divtui.store import draws as dq
+from divtui.store import pruning as pq
+from divtui.store import runs as rn
 from divtui.store import vocabulary as vocab
 
 from . import aggregators as ag
@@ -91,8 +92,8 @@ def resolve_spaces(
         raise PruneError(f"unknown metric {unknown[0]!r}; choose from {', '.join(SPACES)}")
     if not metrics:
         raise PruneError(f"no metric given; choose from {', '.join(SPACES)}")
-    embedders = dq.embedder_names(con)
-    scorers = dq.scorer_names(con)
+    embedders = catalog.embedder_names(con)
+    scorers = catalog.scorer_names(con)
     plain = [e for e in embedders if not e.startswith(ORM_PREFIX)]
     hidden = [e for e in embedders if e.startswith(ORM_PREFIX)]
     if embedder is not None and embedder not in embedders:
@@ -507,8 +508,8 @@ def run_prune(
         notice(f"metric {metric} unavailable: {why}")
     if not spaces.metrics:
         raise PruneError("none of the requested metrics is available")
-    runs = dq.run_ids(con) if run_id is None else [run_id]
-    if run_id is not None and run_id not in dq.run_ids(con):
+    runs = rn.sampled_run_ids(con) if run_id is None else [run_id]
+    if run_id is not None and run_id not in rn.sampled_run_ids(con):
         raise PruneError(f"run {run_id!r} has no samples in the database")
     if pq.count_draws(con, run_id, sizes) == 0:
         raise PruneError(
@@ -789,7 +790,7 @@ def neighbourhood_quality(
     when given), without pruning."""
     spaces = resolve_spaces(con, metrics, scorer=scorer, embedder=embedder)
     tally = NeighbourTally()
-    runs = dq.run_ids(con) if run_id is None else [run_id]
+    runs = rn.sampled_run_ids(con) if run_id is None else [run_id]
     for run in runs:
         embeds = {
             e: embedding_lookup(con, e, run_id=run)

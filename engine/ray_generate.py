@@ -116,7 +116,7 @@ def eos_token_ids(model: str) -> list[int]:
 
 def _run_tokens(con: Any, run_id: str) -> int:
     """Tokens stored for a run (to count what an ingest added)."""
-    from divtui.store import generate_queries as gq
+    from divtui.store import runs as gq
 
     return gq.run_tokens(con, run_id)
 

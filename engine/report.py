@@ -20,7 +20,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from divtui.store import report_queries as rq
+from divtui.store import catalog
+from divtui.store import draw_tables as rq
+from divtui.store import runs as rn
 from divtui.store import vocabulary as vocab
 
 from . import run_compare, stats
@@ -659,7 +661,7 @@ def build_report(
         )
     if n_boot < 0:
         raise ReportError(f"--boot must be 0 or more, got {n_boot}")
-    _check_choice("run", run_id, set(rq.run_ids(con)))
+    _check_choice("run", run_id, set(rn.run_ids(con)))
     where, params = rq.draw_filter(run_id=run_id, temperature=temperature, k=k)
     need_draws = any(n not in DRAWLESS for n in names)
     if need_draws and rq.count_draws(con, where, params) == 0:
@@ -675,7 +677,7 @@ def build_report(
     _check_choice("scorer", scorer, {s for *_, s in found_m + found_o if s})
     _check_choice("embedder", embedder, {e for _, e, _ in found_m + found_o if e})
     notes: list[str] = []
-    ctl, ctl_scorer = _resolve_control(control, found_m, rq.scorer_names(con), notes)
+    ctl, ctl_scorer = _resolve_control(control, found_m, catalog.scorer_names(con), notes)
     metric_cols = _labels(_select(found_m, scorer, embedder))
     if metrics:
         _check_choice_all(metrics, {c[1] for c in metric_cols} | {c[0] for c in metric_cols})

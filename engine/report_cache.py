@@ -3,7 +3,7 @@ build) and stored in the ``report_cache`` table, so the UI shows them, intervals
 once.
 
 A cached report is stored with a fingerprint of everything the report reads (draws, their
-metric and outcome rows, pruning rows, grades, scores: store.report_queries.report_fingerprint)
+metric and outcome rows, pruning rows, grades, scores: store.draw_tables.report_fingerprint)
 and under a key naming the scorer, embedder, resamples, seed and divtui version it was built
 with; it is used only while both still match, so any change to the draws invalidates it.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
-from divtui.store import report_queries as rq
-from divtui.store import transaction
+from divtui.store import catalog, transaction
+from divtui.store import draw_tables as rq
 
 OVERVIEW_BOOT = 1000
 OVERVIEW_SEED = 0
@@ -25,8 +25,8 @@ OVERVIEW_SEED = 0
 
 def overview_choice(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """The scorer and embedder the overview shows: the first of each ('' when none)."""
-    scorers = rq.scorer_names(con)
-    embedders = rq.embedder_names(con)
+    scorers = catalog.scorer_names(con)
+    embedders = catalog.embedder_names(con)
     return (scorers[0] if scorers else "", embedders[0] if embedders else "")
 
 

@@ -173,7 +173,7 @@ def _buckets_md(rows: list[Row], aggs: list[str]) -> str:
     """One table per (run, k, metric): bin range, count, min, max, mean and accuracies."""
     parts = []
     multi = _multi_run(rows)
-    groups: dict[tuple[Any, Any, Any], list[Row]] = {}
+    groups: dict[tuple[Any, Any, Any, Any], list[Row]] = {}
     for r in rows:
         groups.setdefault((r["run_id"], r["metric"], r["k"], r.get("temperature")), []).append(r)
     order = list(dict.fromkeys(r["metric"] for r in rows))

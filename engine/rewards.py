@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from divtui.store import generate_queries as gq
 from divtui.store import insert, transaction
+from divtui.store import runs as gq
 
 from .prompts import classifier_messages, orm_messages
 from .specs import ScoreSpec

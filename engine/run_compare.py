@@ -23,7 +23,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from divtui.store import compare_queries as cq
+from divtui.store import run_pools as cq
+from divtui.store.problems import problem_text
 from divtui.store.vocabulary import METRIC_NEEDS
 
 from . import stats
@@ -497,4 +498,4 @@ def pool_batch(
 
 def problem_info(con: duckdb.DuckDBPyConnection, problem_id: str) -> Row:
     """A problem's question and gold answer."""
-    return cq.problem_text(con, problem_id)
+    return problem_text(con, problem_id)

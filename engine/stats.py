@@ -604,17 +604,3 @@ def auc_interval(
     w = resample_weights(int(g.max()) + 1, n_boot, seed)
     reps = rank_boot.boot_auc_counts(scores, positive, g, w)
     return point, boot_interval(point, reps, why="a resample without both classes")
-
-
-def auc_with_ci(
-    scores: np.ndarray, positive: np.ndarray, groups: np.ndarray, *, n_boot: int, seed: int
-) -> tuple[float | None, tuple[float, float] | None]:
-    """:func:`auc` (None if one class is absent) with a bootstrap interval over ``groups``."""
-    point = auc(scores, positive)
-    if math.isnan(point):
-        return None, None
-    if not n_boot:
-        return point, None
-    _, g = np.unique(np.asarray(groups), return_inverse=True)
-    w = resample_weights(int(g.max()) + 1, n_boot, seed)
-    return point, percentile_ci(boot_auc(scores, positive, g, w))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from .catalog import embedder_names, scorer_names
+
 FORMATS = ("parquet", "csv", "jsonl")
 
 BASE = """
@@ -49,19 +51,14 @@ def export_query(
                 "WHERE e.sample_id = s.sample_id) AS embeddings"
             )
         return BASE.format(extra=extra)
-    scorers = [
-        r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()
-    ]
+    scorers = scorer_names(con)
     extra = "".join(
         f",\n (SELECT value FROM scores c WHERE c.sample_id = s.sample_id AND c.scorer = "
         f"{_literal(n)}) AS {_ident('score:' + n)}"
         for n in scorers
     )
     if embeddings and fmt == "parquet":
-        names = [
-            r[0]
-            for r in con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-        ]
+        names = embedder_names(con)
         extra += "".join(
             f",\n (SELECT vec FROM embeddings e WHERE e.sample_id = s.sample_id AND e.embedder = "
             f"{_literal(n)}) AS {_ident('embedding:' + n)}"

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from .db import transaction
 from .ids import SEP, _fmt
-from .problem_queries import first_conflict
+from .problems import first_conflict
 from .write import insert, unregister
 
 COUNTED = ("runs", "problems", "samples", "scores", "embeddings")
@@ -87,7 +87,7 @@ KEYS = {
 
 def _check_problems(con: duckdb.DuckDBPyConnection, problems: str) -> None:
     """Raise ProblemConflict if a stored problem differs in question or gold answer (beyond
-    spacing and thousands separators: problem_queries.first_conflict)."""
+    spacing and thousands separators: problems.first_conflict)."""
     conflict = first_conflict(con, problems)
     if conflict:
         raise ProblemConflict(*conflict)

@@ -3,7 +3,7 @@
 A *batch* is a folder of result tables, each ``<table>.parquet`` or a folder ``<table>/`` of
 Parquet parts (what Ray Data writes); it is written under a name starting with ``.`` and renamed
 when complete, so a reader never sees half of one. A landing folder holds batches (or is one).
-Each batch is ingested in one transaction, idempotently (``job_queries.ingest_job_results``).
+Each batch is ingested in one transaction, idempotently (``jobs.ingest_job_results``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from .job_queries import RESULT_TABLES, ingest_job_results
+from .jobs import RESULT_TABLES, ingest_job_results
 
 
 def is_batch(folder: Path) -> bool:

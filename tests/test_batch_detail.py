@@ -195,7 +195,7 @@ def test_batch_view_and_run_rows_have_exactly_their_typed_keys(con) -> None:
     """The TypedDicts the UI is typed against name every key the real rows carry, no more."""
     from divtui.engine.batch_detail import BatchView, ShownBatch
     from divtui.engine.browse import batch_view
-    from divtui.store.queries import runs
+    from divtui.store.catalog import runs
     from divtui.store.row_types import RunRow
 
     draw_id, sids = con.execute("SELECT draw_id, sample_ids FROM draws LIMIT 1").fetchall()[0]

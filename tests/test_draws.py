@@ -14,7 +14,7 @@ import sacrebleu
 from divtui.engine.draws import draw_indices, run_draws
 from divtui.engine.specs import DrawSpec, PruneSpec
 from divtui.store import draw_id, insert, open_db, sample_id
-from divtui.store.draw_queries import SAMPLE_COLUMNS
+from divtui.store.draws import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
 from tests.test_aggregators import ref_argmax, ref_coverage, ref_mbr, ref_vote
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from divtui.engine.file_import import ImportFileError, import_file
 from divtui.store import open_db, sample_id
-from divtui.store.queries import table_counts
+from divtui.store.catalog import table_counts
 from tests.conftest import run_divtui
 
 

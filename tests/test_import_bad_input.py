@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from divtui.engine.file_import import ImportFileError, import_file
 from divtui.store import open_db
-from divtui.store.queries import table_counts
+from divtui.store.catalog import table_counts
 from tests.conftest import run_divtui
 
 SYSTEMS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")

@@ -12,10 +12,10 @@ import pytest
 from divtui.engine.remote import lifecycle
 from divtui.engine.remote.errors import RemoteError, UnknownJob
 from divtui.engine.remote.hosts import DEFAULT_JOBS_DIR, Target
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
 from divtui.store import vocabulary as st
-from divtui.store.ui_job_queries import open_jobs
+from divtui.store.jobs import open_jobs
 from divtui.store.vocabulary import JOB_STATUSES
 from tests.conftest import run_divtui
 
@@ -80,7 +80,7 @@ def test_landing_folder_is_beside_the_database(tmp_path: Path) -> None:
     tmp = lifecycle.landing_folder(None, "j-1")
     assert tmp.name == "j-1" and tmp.parent.name == "divtui-jobs"
     con = open_db(db)
-    from divtui.store.ui_job_queries import database_file
+    from divtui.store.jobs import database_file
 
     assert Path(database_file(con)) == db  # what follow() uses
     con.close()

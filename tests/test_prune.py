@@ -27,7 +27,7 @@ from divtui.engine.prune import (
 )
 from divtui.engine.specs import DrawSpec, EmbedSpec, PruneSpec
 from divtui.store import insert, open_db, sample_id, transaction
-from divtui.store.draw_queries import SAMPLE_COLUMNS
+from divtui.store.draws import SAMPLE_COLUMNS
 from tests.conftest import run_divtui
 from tests.test_kmedoids import _reference_pam
 

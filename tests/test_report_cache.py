@@ -13,7 +13,7 @@ from divtui.engine.report_cache import (
     refresh_overview,
 )
 from divtui.store import open_db
-from divtui.store.report_queries import report_fingerprint
+from divtui.store.draw_tables import report_fingerprint
 from tests.conftest import run_divtui
 from tests.test_draws import make_study
 

@@ -11,7 +11,7 @@ import pytest
 
 from divtui.engine import run_compare as rc
 from divtui.store import open_db
-from divtui.store.problem_queries import same_gold, same_question
+from divtui.store.problems import same_gold, same_question
 
 from .conftest import run_divtui
 from .tiny_models import build_causal_lm, device_for_tests

@@ -217,7 +217,7 @@ class DivApp(App[None]):
 
     def run_settings(self, run_id: str) -> dict[str, Any]:
         """A run's model and source (to prefill the rerun dialog): one keyed row, read now."""
-        from divtui.store import ui_job_queries as ujq
+        from divtui.store import jobs as ujq
 
         with self.db.reading() as cur:
             return ujq.run_settings(cur, run_id)

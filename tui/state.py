@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 import numpy as np
 
 from divtui.engine import browse as eb
-from divtui.store import browse_queries as bq
+from divtui.store import pool_columns as bq
 from divtui.store.vocabulary import METRIC_NEEDS, Needs
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def load(con: Any, scorer: str | None = None, embedder: str | None = None) -> Br
     sc = scorer if scorer is not None else (opts["scorers"][0] if opts["scorers"] else "")
     em = embedder if embedder is not None else (opts["embedders"][0] if opts["embedders"] else "")
     pools = bq.pools(con)
-    frame = bq.draw_frame(con, opts["metrics"], scorer=sc, embedder=em)
+    frame = bq.draw_columns(con, opts["metrics"], scorer=sc, embedder=em)
     runs, pool_run = np.unique(np.asarray(pools["run_id"], dtype=object), return_inverse=True)
     return BrowseData(
         options=opts,

@@ -29,7 +29,7 @@ def command(db_arg: str | None, db: str | None) -> None:
     other programs can read the file meanwhile; the UI writes only for a moment (a remote job's
     results) and waits while another process holds the file."""
     from divtui.settings import default_db
-    from divtui.store import queries as q
+    from divtui.store import catalog as q
 
     path = Path(db_arg or resolve_db(db))
     if not path.exists() and path == default_db():

@@ -32,10 +32,10 @@ def reused_problems(
     con: duckdb.DuckDBPyConnection, run_id: str | None, limit: int | None
 ) -> list[dict[str, object]]:
     """The problems the file already holds (``run_id``'s when given), for a second model's run."""
-    from divtui.store import problem_queries as pq
-    from divtui.store import report_queries as rq
+    from divtui.store import problems as pq
+    from divtui.store import runs as rn
 
-    if run_id is not None and run_id not in rq.run_ids(con):
+    if run_id is not None and run_id not in rn.run_ids(con):
         raise UserError(f"option --problems-of: no run {run_id!r} in the database")
     problems = pq.stored_problems(con, run_id=run_id, limit=limit)
     if not problems:

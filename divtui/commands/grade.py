@@ -57,8 +57,8 @@ def command(
     from divtui.engine.grading import grade_db
     from divtui.engine.specs import GradeSpec
     from divtui.errors import fail
-    from divtui.store import grading_queries as gq
     from divtui.store import open_db
+    from divtui.store import runs as rn
 
     spec = spec_or_fail(
         GradeSpec,
@@ -72,7 +72,7 @@ def command(
     con = open_db(path, create=False)
     bar = _Bar()
     try:
-        if run_id is not None and not gq.run_exists(con, run_id):
+        if run_id is not None and not rn.run_exists(con, run_id):
             fail(f"{path}: no run {run_id!r}; `divtui info` lists the runs")
         counts = grade_db(con, spec, progress=bar)
     finally:

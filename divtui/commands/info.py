@@ -16,8 +16,8 @@ from . import db_option, resolve_db
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def command(db_arg: str | None, db: str | None, as_json: bool) -> None:
     """Show runs, problems, samples, scorers, embedders and draws in DB."""
+    from divtui.store import catalog as q
     from divtui.store import open_db
-    from divtui.store import queries as q
     from divtui.store.terminal import one_line as safe
 
     path = db_arg or resolve_db(db)

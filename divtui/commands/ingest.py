@@ -21,7 +21,7 @@ def command(folder: str, remove: bool, db: str | None) -> None:
     Each batch is one transaction and ingesting again adds nothing, so it is safe to repeat.
     """
     from divtui.store import open_db
-    from divtui.store.job_queries import IngestError
+    from divtui.store.jobs import IngestError
     from divtui.store.landing import ingest_landing
 
     con = open_db(resolve_db(db))

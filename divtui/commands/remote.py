@@ -37,7 +37,7 @@ def _errors(fn: Any) -> Any:
         from divtui.engine.remote.hosts import HostConfigError
         from divtui.engine.remote.jobspec import SpecError
         from divtui.errors import UserError
-        from divtui.store.job_queries import IngestError
+        from divtui.store.jobs import IngestError
 
         try:
             return fn(*args, **kwargs)
@@ -305,7 +305,7 @@ def status(job_id: str | None, ssh_config: str | None, db: str | None) -> None:
     """List recorded jobs, or ask the remote how JOB_ID is doing."""
     from divtui.engine.remote import lifecycle
     from divtui.engine.remote.errors import clean_text
-    from divtui.store import job_queries as jq
+    from divtui.store import jobs as jq
     from divtui.store import open_db
 
     path = resolve_db(db)

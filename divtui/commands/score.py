@@ -89,7 +89,7 @@ def _probe(path: str, embedder: str, run_id: str | None, folds: int, l2: float, 
     """Fit and store the cross-fitted correctness probe on one embedder's vectors."""
     from divtui.engine.probe import probe_db
     from divtui.store import open_db
-    from divtui.store.probe_queries import embedder_names
+    from divtui.store.catalog import embedder_names
     from divtui.store.terminal import one_line
 
     if not embedder:

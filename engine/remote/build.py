@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 
 from . import jobspec as js
 from .errors import RemoteError

@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 
 import duckdb
 
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
-from divtui.store.ui_job_queries import database_file
+from divtui.store.jobs import database_file
 from divtui.store.vocabulary import DONE, FAILED_STATUSES, INGESTED, LOCAL_TERMINAL, RUNNING
 
 from . import client

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from divtui.engine.specs import DrawSpec, EmbedSpec, GradeSpec, ScoreSpec
-from divtui.store.job_queries import RESULT_TABLES
+from divtui.store.jobs import RESULT_TABLES
 from divtui.store.vocabulary import CANCELLED, DONE, FAILED, RUNNING
 
 from . import jobspec as js

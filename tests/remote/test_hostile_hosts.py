@@ -20,7 +20,7 @@ from divtui.engine.remote import client
 from divtui.engine.remote.errors import RemoteError
 from divtui.engine.remote.hosts import Target
 from divtui.store import insert, open_db, transaction
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store.terminal import UNSAFE
 from tests.remote.conftest import USER, _host
 from tests.remote.test_remote_sshd import _cli, _db, _job_id

@@ -14,7 +14,7 @@ import pytest
 
 from divtui.engine.remote import lifecycle
 from divtui.engine.remote.client import safe_progress
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
 from divtui.store.vocabulary import INGESTED, REMOTE_TERMINAL, RUNNING
 from tests.remote.conftest import children

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from divtui.engine.specs import ScoreSpec
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
 from tests.conftest import run_divtui
 from tests.remote.study_helpers import assert_rows_close, random_study, sorted_rows

@@ -15,7 +15,7 @@ from divtui.engine.remote import client
 from divtui.engine.remote.errors import ConnectionDropped, RemoteError
 from divtui.engine.remote.hosts import Target
 from divtui.store import insert, open_db, transaction
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from tests.conftest import run_divtui
 from tests.remote.conftest import children
 

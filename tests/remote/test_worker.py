@@ -13,7 +13,7 @@ import pytest
 
 from divtui.engine.remote import jobspec as js
 from divtui.store import insert, open_db, transaction
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from tests.conftest import run_divtui
 
 

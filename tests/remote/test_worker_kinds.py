@@ -13,7 +13,7 @@ from divtui.engine.remote import jobspec as js
 from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import RemoteError
 from divtui.engine.specs import DrawSpec, EmbedSpec, ScoreSpec
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
 from tests.conftest import run_divtui
 from tests.remote.study_helpers import assert_rows_close, random_study, sorted_rows

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from scipy.stats import percentileofscore
 
 from divtui.engine import browse as eb
-from divtui.store import browse_queries as bq
 from divtui.store import open_db
+from divtui.store import pool_columns as bq
 
 from .tui_fixtures import EMBEDDER, SCORER
 
@@ -265,7 +265,7 @@ def test_export_rows_roundtrip(tmp_path: Path, suffix: str) -> None:
 def test_draw_frame_matches_stored_rows(study: Path) -> None:
     con = open_db(study)
     opts = bq.options(con)
-    frame = bq.draw_frame(con, opts["metrics"], scorer=SCORER, embedder=EMBEDDER)
+    frame = bq.draw_columns(con, opts["metrics"], scorer=SCORER, embedder=EMBEDDER)
     outs = con.execute("SELECT draw_id, aggregator, correct FROM draw_outcomes").fetchall()
     mets = con.execute("SELECT draw_id, metric, value FROM draw_metrics").fetchall()
     pos = {int(d): i for i, d in enumerate(frame["draw_id"])}

@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import percentileofscore
 from textual.widgets import Input, Select
 
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store import open_db
 from divtui.tui.screens import jobs
 from divtui.tui.screens.batch import BatchScreen

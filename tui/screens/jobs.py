@@ -32,7 +32,7 @@ from divtui.engine.remote.build import build_job
 from divtui.engine.remote.errors import RemoteError, UnknownJob, clean_text
 from divtui.engine.remote.hosts import resolve_target
 from divtui.settings import config_path
-from divtui.store import job_queries as jq
+from divtui.store import jobs as jq
 from divtui.store.vocabulary import DONE, INGESTED, LOCAL_TERMINAL
 
 from .. import keys

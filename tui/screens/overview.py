@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, OptionList, Static
 
-from divtui.store import browse_queries as bq
-from divtui.store import queries as q
+from divtui.store import catalog as q
+from divtui.store import pool_columns as bq
 
 from .. import keys
 from .. import report_view as rv

@@ -24,7 +24,7 @@ from textual_plotext import PlotextPlot
 
 from divtui.engine import batch_detail as ei
 from divtui.engine import prune as ep
-from divtui.store import ui_prune_queries as upq
+from divtui.store import pruning as upq
 from divtui.store.vocabulary import COVERAGE, MAJ, OUTCOMES
 
 from .. import keys
@@ -265,7 +265,7 @@ class PruneScreen(Screen[None]):
 
     def draw_row(self) -> dict[str, Any]:
         """The batch as engine.prune.prune_members takes it (a fresh batch: rep 0 of its seed)."""
-        b = self.fresh_batch or {}
+        b: dict[str, Any] = dict(self.fresh_batch or {})
         return {
             "draw_id": None,
             "sample_ids": list(b.get("sample_ids") or []),

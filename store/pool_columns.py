@@ -1,4 +1,4 @@
-"""Every query the terminal UI runs: overview counts, the cached draw frame, batch members."""
+"""Pools and their draws as NumPy columns (the browser's frame), pool search, a draw's members."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from typing import Any
 import duckdb
 import numpy as np
 
+from .catalog import embedder_names, scorer_names
+from .draws import draw_row
+from .problems import problem_text
 from .vocabulary import OUTCOMES
 
 
 def options(con: duckdb.DuckDBPyConnection) -> dict[str, list[Any]]:
     """Choices the UI offers: scorers, embedders, temperatures, draw sizes, metric names."""
-    scorers = [
-        r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()
-    ]
-    embedders = [
-        r[0] for r in con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    ]
+    scorers = scorer_names(con)
+    embedders = embedder_names(con)
     temps = [
         float(r[0])
         for r in con.execute("SELECT DISTINCT temperature FROM samples ORDER BY 1").fetchall()
@@ -74,7 +73,7 @@ def _filled(col: Any, fill: Any) -> np.ndarray:
     return np.ma.filled(col, fill) if np.ma.isMaskedArray(col) else np.asarray(col)
 
 
-def draw_frame(
+def draw_columns(
     con: duckdb.DuckDBPyConnection,
     metrics: list[str],
     *,
@@ -198,19 +197,12 @@ def accuracy_by_k(
 
 
 def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
-    """A draw's defining fields and its problem's question and gold answer."""
-    rows = con.execute(
-        """
-        SELECT d.draw_id, d.run_id, d.problem_id, d.temperature, d.k, d.rep, d.seed,
-               d.sample_ids, p.question, p.gold_answer
-        FROM draws d LEFT JOIN problems p USING (problem_id) WHERE d.draw_id = ?
-        """,
-        [int(draw_id)],
-    ).fetchall()
-    if not rows:
+    """A draw's defining fields (draws.draw_row) and its problem's text (problems.problem_text)."""
+    info = draw_row(con, int(draw_id))
+    if info is None:
         return None
-    cols = ["draw_id", "run_id", "problem_id", "temperature", "k", "rep", "seed", "sample_ids"]
-    info = dict(zip([*cols, "question", "gold_answer"], rows[0], strict=True))
+    problem = problem_text(con, info["problem_id"])
+    info["question"], info["gold_answer"] = problem.get("question"), problem.get("gold_answer")
     info["sample_ids"] = [int(s) for s in info["sample_ids"]]
     return info
 

@@ -1,4 +1,4 @@
-"""SQL for the embedding stage: which samples still lack a vector, and the bulk write of vectors."""
+"""Embedding vectors: which samples still lack one for an embedder, and the bulk write."""
 
 from __future__ import annotations
 
@@ -37,13 +37,6 @@ def count_missing_embeddings(
         sql += " WHERE s.run_id = ?"
         params.append(run_id)
     return int(con.execute(sql, params).fetchall()[0][0])
-
-
-def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether ``run_id`` is a run of this file."""
-    return bool(
-        con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
-    )
 
 
 def write_embeddings(

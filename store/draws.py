@@ -1,4 +1,4 @@
-"""SQL of the draw stage: loading pools, their scores and embeddings, and writing draws in bulk."""
+"""The draws tables: pools' samples with their scores and embeddings, stored draws, bulk writes."""
 
 from __future__ import annotations
 
@@ -63,11 +63,6 @@ def pool_keys(
     ).fetchall()
 
 
-def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Runs that have samples."""
-    return [r[0] for r in con.execute("SELECT DISTINCT run_id FROM samples ORDER BY 1").fetchall()]
-
-
 def pool_samples(con: duckdb.DuckDBPyConnection, run_id: str, problem_ids: list[str]) -> pa.Table:
     """Samples of the given problems of one run, ordered by pool then idx."""
     cols = ", ".join(SAMPLE_COLUMNS)
@@ -84,17 +79,6 @@ def samples_by_id(con: duckdb.DuckDBPyConnection, sample_ids: list[int]) -> pa.T
     return con.sql(
         f"SELECT {cols} FROM samples WHERE list_contains(?, sample_id)", params=[sample_ids]
     ).to_arrow_table()
-
-
-def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Scorer names present in the file."""
-    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
-
-
-def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Embedder names present in the file."""
-    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    return [r[0] for r in rows]
 
 
 def scorer_is_probability(con: duckdb.DuckDBPyConnection, scorer: str) -> bool:

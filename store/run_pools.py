@@ -1,4 +1,4 @@
-"""Read queries behind the run comparison: per-pool counts and answer classes, draw metric means.
+"""Pools across runs: per-pool counts and answer classes, draw metric means, a pool's draws.
 
 A pool is one (run_id, problem_id, temperature). Counts use graded samples only (``correct IS NOT
 NULL``), the same samples the pass@k estimator sees.
@@ -119,15 +119,6 @@ def metric_means(
     ).df()
 
 
-def drawn_sizes(con: duckdb.DuckDBPyConnection, run_id: str, temperature: float) -> list[int]:
-    """Draw sizes k stored for a run at a temperature."""
-    rows = con.execute(
-        "SELECT DISTINCT k FROM draws WHERE run_id = ? AND temperature = ? ORDER BY 1",
-        [run_id, float(temperature)],
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
 def pool_draws(
     con: duckdb.DuckDBPyConnection, run_id: str, problem_id: str, temperature: float
 ) -> list[dict[str, Any]]:
@@ -161,11 +152,3 @@ def batch_members(
     ).fetchall()
     cols = ["sample_id", "idx", "answer", "correct", "answer_class", "text"]
     return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
-def problem_text(con: duckdb.DuckDBPyConnection, problem_id: str) -> dict[str, Any]:
-    """A problem's question and gold answer ({} when it is not stored)."""
-    rows = con.execute(
-        "SELECT question, gold_answer FROM problems WHERE problem_id = ?", [problem_id]
-    ).fetchall()
-    return {"question": rows[0][0], "gold_answer": rows[0][1]} if rows else {}

@@ -1,4 +1,4 @@
-"""Read queries shared by the CLI, the engine and the UI (the UI does no SQL of its own)."""
+"""What a database file holds: table counts, runs with their counts, scorers, embedders, sizes."""
 
 from __future__ import annotations
 
@@ -69,3 +69,14 @@ def embedders(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
 def draw_sizes(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
     """Draw sizes k with the number of draws of each."""
     return con.execute("SELECT k, count(*) FROM draws GROUP BY 1 ORDER BY 1").fetchall()
+
+
+def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Scorers with stored scores, sorted."""
+    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
+
+
+def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Embedders with stored vectors, sorted."""
+    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
+    return [r[0] for r in rows]

@@ -1,4 +1,4 @@
-"""The jobs table (remote reruns) and the idempotent ingest of a job's Parquet results."""
+"""The jobs table (remote reruns), a job's inputs and the idempotent ingest of its Parquet results."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 
 from .db import transaction
-from .draw_queries import delete_draws
-from .vocabulary import INGESTED
+from .draws import delete_draws
+from .vocabulary import INGESTED, LOCAL_TERMINAL
 from .write import _register, insert, unregister
 
 RESULT_TABLES = (
@@ -310,3 +310,29 @@ def ingest_job_results(
         if job_id is not None:
             set_job_status(con, job_id, INGESTED)
     return added
+
+
+def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The path of the connection's main database file (None for an in-memory database)."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def run_settings(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """A run's model and source (to prefill the rerun dialog), {} when the run is unknown."""
+    rows = con.execute("SELECT model, source FROM runs WHERE run_id = ?", [run_id]).fetchall()
+    return {"model": rows[0][0], "source": rows[0][1]} if rows else {}
+
+
+def open_jobs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Ids of jobs not finished locally (not ingested, failed, crashed or cancelled), oldest first."""
+    marks = ", ".join("?" for _ in LOCAL_TERMINAL)
+    rows = con.execute(
+        f"""SELECT job_id FROM jobs
+           WHERE status NOT IN ({marks})
+           ORDER BY created_at, job_id""",
+        list(LOCAL_TERMINAL),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,4 +1,4 @@
-"""SQL for the generate and score stages: finished pools, runs, and samples a scorer has not seen."""
+"""Runs: whether one exists, their ids, finished pools, tokens and config, unscored samples."""
 
 from __future__ import annotations
 
@@ -54,3 +54,23 @@ def samples_without_problem(con: duckdb.DuckDBPyConnection) -> int:
             "SELECT count(*) FROM samples s ANTI JOIN problems p USING (problem_id)"
         ).fetchall()[0][0]
     )
+
+
+def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether ``run_id`` is a run of this file (a row of runs)."""
+    return bool(
+        con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
+    )
+
+
+def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every run id, from runs and from samples, sorted."""
+    rows = con.execute(
+        "SELECT run_id FROM runs UNION SELECT DISTINCT run_id FROM samples ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def sampled_run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Runs that have samples, sorted (the runs a draw or prune goes over)."""
+    return [r[0] for r in con.execute("SELECT DISTINCT run_id FROM samples ORDER BY 1").fetchall()]

@@ -1,4 +1,4 @@
-"""SQL of the grading stage: which pools need grading, their samples, and the bulk write-back."""
+"""Grades of samples: pools holding ungraded samples, samples with gold answers, the write-back."""
 
 from __future__ import annotations
 
@@ -13,13 +13,6 @@ from .write import unregister, update
 _names = itertools.count()
 
 PoolKey = tuple[str, str, float]
-
-
-def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    """Whether a run with this id is stored."""
-    return bool(
-        con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0]
-    )
 
 
 def pools_to_grade(
@@ -37,7 +30,7 @@ def pools_to_grade(
     return [(r, p, float(t)) for r, p, t in rows]
 
 
-def pool_samples(con: duckdb.DuckDBPyConnection, pools: list[PoolKey]) -> dict[str, list[Any]]:
+def samples_with_gold(con: duckdb.DuckDBPyConnection, pools: list[PoolKey]) -> dict[str, list[Any]]:
     """Every sample of ``pools`` with its problem's gold answer, by pool then idx, as columns."""
     keys = pa.table(
         {

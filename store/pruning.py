@@ -1,13 +1,11 @@
-"""SQL of the pruning study: the draws to prune, what is stored already, bulk writes, report rows."""
+"""The prune_outcomes table: draws to prune, rows stored already, bulk writes, accuracy curves."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from .db import transaction
@@ -27,16 +25,6 @@ def draws_of_pools(
            ORDER BY problem_id, temperature, k, seed, rep""",
         params=[run_id, problem_ids, sizes],
     ).to_arrow_table()
-
-
-def problems_with_draws(con: duckdb.DuckDBPyConnection, run_id: str, sizes: list[int]) -> list[str]:
-    """Problems of a run that have draws of one of the sizes, in order."""
-    rows = con.execute(
-        """SELECT DISTINCT problem_id FROM draws WHERE run_id = ? AND list_contains(?, k)
-           ORDER BY 1""",
-        [run_id, sizes],
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def count_draws(con: duckdb.DuckDBPyConnection, run_id: str | None, sizes: list[int]) -> int:
@@ -89,32 +77,37 @@ def write_prune_rows(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> None:
             unregister(con, name)
 
 
-def prune_draw_rows(
-    con: duckdb.DuckDBPyConnection, draw_id: int
-) -> list[tuple[str, int, bool, str, str, str, str, int | None, str | None, bool | None]]:
-    """Stored prune_outcomes rows of one draw (metric, m, weighted, selector, aggregator, ...)."""
-    return con.execute(
-        """SELECT metric, m, weighted, selector, aggregator, embedder, scorer, sample_id, answer,
-                  correct
-           FROM prune_outcomes WHERE draw_id = ? ORDER BY ALL""",
-        [draw_id],
-    ).fetchall()
+def problem_prune_curve(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    problem_id: str,
+    temperature: float,
+    k: int,
+    metric: str,
+    weighted: bool,
+    embedder: str,
+    scorer: str,
+) -> list[dict[str, Any]]:
+    """Per (selector, m, aggregator): mean correctness over the pool's size-k draws' stored rows.
 
-
-def prune_problem_accuracy(
-    con: duckdb.DuckDBPyConnection, where: str, params: Sequence[Any]
-) -> pd.DataFrame:
-    """Per (run, k, metric, m, selector, weighted, embedder, scorer, problem, aggregator):
-    correct picks (hits), graded rows (n) and draws, summed in DuckDB (draw filter on alias d)."""
-    return con.execute(
-        f"""
-        SELECT d.run_id, d.k, p.metric, p.m, p.selector, p.weighted, p.embedder, p.scorer,
-               d.problem_id, p.aggregator,
-               sum(p.correct::INTEGER)::DOUBLE AS hits, count(p.correct)::DOUBLE AS n,
-               count(*) AS n_draws
+    Medoid rows are those of ``metric`` and ``weighted``; random rows (metric '', never weighted)
+    come with them. Rows with an unknown correctness are left out of the mean.
+    """
+    rows = con.execute(
+        """
+        SELECT p.selector, p.m, p.aggregator, avg(p.correct::DOUBLE) AS accuracy,
+               count(p.correct) AS n_draws
         FROM prune_outcomes p JOIN draws d USING (draw_id)
-        WHERE {where}
-        GROUP BY ALL ORDER BY ALL
+        WHERE d.run_id = ? AND d.problem_id = ? AND d.temperature = ? AND d.k = ?
+          AND p.embedder = ? AND p.scorer = ?
+          AND ((p.selector = 'medoids' AND p.metric = ? AND p.weighted = ?)
+               OR (p.selector = 'random' AND p.metric = ''))
+        GROUP BY ALL
+        HAVING count(p.correct) > 0
+        ORDER BY ALL
         """,
-        list(params),
-    ).df()
+        [run_id, problem_id, temperature, k, embedder, scorer, metric, weighted],
+    ).fetchall()
+    cols = ("selector", "m", "aggregator", "accuracy", "n_draws")
+    return [dict(zip(cols, r, strict=True)) for r in rows]

@@ -1,4 +1,4 @@
-"""Read queries behind `divtui report`: draws joined with their metrics and outcomes, pool counts.
+"""Filtered draws joined with their metrics and outcomes as frames, pool counts, the report cache.
 
 Columns of the wide per-draw frame are chosen by the caller as (label, name, embedder, scorer)
 tuples, so one query pivots any mix of metrics and aggregators under several scorers/embedders.
@@ -35,14 +35,6 @@ def count_draws(
     return int(
         con.execute(f"SELECT count(*) FROM draws d WHERE {where}", list(params)).fetchall()[0][0]
     )
-
-
-def run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every run id, from runs and from samples."""
-    rows = con.execute(
-        "SELECT run_id FROM runs UNION SELECT DISTINCT run_id FROM samples ORDER BY 1"
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def draw_values(
@@ -184,17 +176,6 @@ def scored_samples(
         ORDER BY d.run_id, c.scorer, d.sample_id
     """
     return con.execute(query, params).df()
-
-
-def scorer_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Scorers with stored scores."""
-    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores ORDER BY 1").fetchall()]
-
-
-def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Embedders with stored vectors."""
-    rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    return [r[0] for r in rows]
 
 
 def draw_mean_reward(

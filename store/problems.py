@@ -82,3 +82,11 @@ def stored_problems(
         sql += f" LIMIT {int(limit)}"
     cols = ["problem_id", "dataset", "question", "gold_answer", "level", "subject", "meta"]
     return [dict(zip(cols, r, strict=True)) for r in con.execute(sql, params).fetchall()]
+
+
+def problem_text(con: duckdb.DuckDBPyConnection, problem_id: str) -> dict[str, Any]:
+    """A problem's question and gold answer ({} when it is not stored)."""
+    rows = con.execute(
+        "SELECT question, gold_answer FROM problems WHERE problem_id = ?", [problem_id]
+    ).fetchall()
+    return {"question": rows[0][0], "gold_answer": rows[0][1]} if rows else {}

@@ -1,4 +1,4 @@
-"""SQL for the correctness probe: graded samples with one embedder's vectors."""
+"""Graded samples with one embedder's vectors (what the correctness probe learns from)."""
 
 from __future__ import annotations
 
@@ -30,10 +30,3 @@ def graded_embeddings(
     vecs = vecs.reshape(len(ids), dim)
     correct = tbl.column("correct").to_numpy(zero_copy_only=False).astype(bool)
     return ids, vecs, correct, tbl.column("problem_id").to_pylist()
-
-
-def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every embedder present in the file."""
-    return [
-        r[0] for r in con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
-    ]
