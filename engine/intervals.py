@@ -68,14 +68,11 @@ def _invalid(n_boot: int, n_valid: int, why: str) -> str | None:
     return None
 
 
-def boot_interval(
-    point: float | None,
-    replicates: np.ndarray | None,
-    *,
-    why: str = "a resample where the statistic is undefined",
-    level: float = CI_LEVEL,
-) -> Interval:
-    """Percentile interval of ``replicates`` for a statistic with estimate ``point`` (rules 1, 3)."""
+def _screened(
+    point: float | None, replicates: np.ndarray | None, why: str
+) -> Interval | tuple[np.ndarray, int, int]:
+    """The interval when a rule withholds it before any bounds (no resampling, an undefined
+    estimate, too many undefined replicates), else (replicates, n_boot, n_valid)."""
     if replicates is None or len(replicates) == 0:
         return NO_RESAMPLING
     reps = np.asarray(replicates, float)
@@ -85,6 +82,21 @@ def boot_interval(
     note = _invalid(n_boot, n_valid, why)
     if note:
         return Interval(None, None, n_boot, n_valid, "none", note)
+    return reps, n_boot, n_valid
+
+
+def boot_interval(
+    point: float | None,
+    replicates: np.ndarray | None,
+    *,
+    why: str = "a resample where the statistic is undefined",
+    level: float = CI_LEVEL,
+) -> Interval:
+    """Percentile interval of ``replicates`` for a statistic with estimate ``point`` (rules 1, 3)."""
+    checked = _screened(point, replicates, why)
+    if isinstance(checked, Interval):
+        return checked
+    reps, n_boot, n_valid = checked
     bounds = percentile(reps, level)
     if bounds is None:
         return Interval(None, None, n_boot, n_valid, "none", "no finite resample: no interval")
@@ -128,15 +140,10 @@ def proportion_interval(
     level: float = CI_LEVEL,
 ) -> Interval:
     """Interval of a mean of values in [0, 1] over draws of ``n_problems`` clusters (rules 1-3)."""
-    if replicates is None or len(replicates) == 0:
-        return NO_RESAMPLING
-    reps = np.asarray(replicates, float)
-    n_boot, n_valid = reps.size, int(np.isfinite(reps).sum())
-    if point is None or not math.isfinite(point):
-        return Interval(None, None, n_boot, n_valid, "none", "estimate undefined")
-    note = _invalid(n_boot, n_valid, why)
-    if note:
-        return Interval(None, None, n_boot, n_valid, "none", note)
+    checked = _screened(point, replicates, why)
+    if isinstance(checked, Interval):
+        return checked
+    reps, n_boot, n_valid = checked
     n_eff = effective_n(point, reps, n_problems, n_draws)
     if min(point, 1.0 - point) * n_eff < MIN_EVENTS:
         lo, hi = wilson(point, n_eff, level)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from divtui.store.vocabulary import OUTCOMES
@@ -107,15 +107,21 @@ def _long_md(rows: list[Row], keys: list[str], stats: list[str], binary: bool = 
     return _table(header, body, right=len(keys))
 
 
-def _within_md(rows: list[Row]) -> str:
-    """Per (run, k): metric x outcome lines of pooled, between and within r side by side."""
-    parts = []
+def _per_run_k(rows: list[Row]) -> Iterator[tuple[str, list[Row]]]:
+    """Rows grouped by (run, k), each group with its bold heading (the run named when several)."""
     multi = _multi_run(rows)
     groups: dict[tuple[Any, Any], list[Row]] = {}
     for r in rows:
         groups.setdefault((r["run_id"], r["k"]), []).append(r)
     for (run, k), rs in groups.items():
-        parts.append(f"**k = {k}**" + (f" (run {run})" if multi else ""))
+        yield f"**k = {k}**" + (f" (run {run})" if multi else ""), rs
+
+
+def _within_md(rows: list[Row]) -> str:
+    """Per (run, k): metric x outcome lines of pooled, between and within r side by side."""
+    parts = []
+    for head, rs in _per_run_k(rows):
+        parts.append(head)
         body = [
             [r["metric"], r["outcome"]]
             + [_ci(r, s, zero=True) for s in ("pooled_r", "between_r", "within_r")]
@@ -135,12 +141,8 @@ def _within_md(rows: list[Row]) -> str:
 def _fe_md(rows: list[Row]) -> str:
     """Per (run, k): metric x aggregator lines of the fixed-effects slope and quartile effect."""
     parts = []
-    multi = _multi_run(rows)
-    groups: dict[tuple[Any, Any], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((r["run_id"], r["k"]), []).append(r)
-    for (run, k), rs in groups.items():
-        parts.append(f"**k = {k}**" + (f" (run {run})" if multi else ""))
+    for head, rs in _per_run_k(rows):
+        parts.append(head)
         body = [
             [
                 r["metric"],

@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Self
 
 from divtui.store.vocabulary import QUALITIES
 
@@ -32,11 +32,6 @@ MAX_BATCH = 100_000
 MAX_TIMEOUT = 600.0
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 """Model dtypes a scorer may load in (``auto``, stored as None: the device's best)."""
-
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-S = TypeVar("S", bound="DataclassInstance")
 
 
 class SpecError(ValueError):
@@ -133,7 +128,7 @@ def _set(spec: object, **values: Any) -> None:
         object.__setattr__(spec, name, value)
 
 
-def _from_mapping(cls: type[S], mapping: Any, where: str) -> S:
+def _from_mapping(cls: Any, mapping: Any, where: str) -> Any:
     """``cls`` built from ``mapping``; unknown, missing and bad fields are one-line SpecErrors."""
     if not isinstance(mapping, Mapping):
         raise SpecError(f"{where}: must be a table of settings, got {type(mapping).__name__}")
@@ -152,7 +147,7 @@ def _from_mapping(cls: type[S], mapping: Any, where: str) -> S:
         raise SpecError(f"{where}: field {e.field}: {e.what}", e.field, e.what) from None
 
 
-def _to_mapping(spec: DataclassInstance) -> dict[str, Any]:
+def _to_mapping(spec: Any) -> dict[str, Any]:
     """A spec's fields as JSON-ready values (tuples become lists)."""
     out: dict[str, Any] = {}
     for f in fields(spec):
@@ -161,8 +156,25 @@ def _to_mapping(spec: DataclassInstance) -> dict[str, Any]:
     return out
 
 
+class Settings:
+    """What every spec does with its settings: is built from them, and written back as them."""
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> Self:
+        """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
+        return _from_mapping(cls, mapping, where)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
+        return _to_mapping(self)
+
+    def to_json(self) -> str:
+        """The settings as JSON text."""
+        return json.dumps(self.to_mapping(), sort_keys=True)
+
+
 @dataclass(frozen=True)
-class DrawSpec:
+class DrawSpec(Settings):
     """A draw stage: ``reps`` random k-subsets of every pool for each k in ``sizes``
     (sequences are stored as tuples: sizes sorted without repeats, names in order)."""
 
@@ -191,19 +203,6 @@ class DrawSpec:
             workers=_opt_int(self, "workers", 1, MAX_WORKERS),
         )
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> DrawSpec:
-        """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
-        return _from_mapping(cls, mapping, where)
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
-        return _to_mapping(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON text."""
-        return json.dumps(self.to_mapping(), sort_keys=True)
-
 
 def _spaces() -> tuple[str, ...]:
     """The pruning spaces (engine.prune.SPACES), imported when a PruneSpec is checked."""
@@ -213,7 +212,7 @@ def _spaces() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class PruneSpec:
+class PruneSpec(Settings):
     """A prune stage: every stored draw of each size N cut to m medoids and m random members."""
 
     sizes: Sequence[int]
@@ -247,22 +246,9 @@ class PruneSpec:
             workers=_opt_int(self, "workers", 1, MAX_WORKERS),
         )
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> PruneSpec:
-        """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
-        return _from_mapping(cls, mapping, where)
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
-        return _to_mapping(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON text."""
-        return json.dumps(self.to_mapping(), sort_keys=True)
-
 
 @dataclass(frozen=True)
-class ScoreSpec:
+class ScoreSpec(Settings):
     """A score stage: one reward model (orm:MODEL or classifier:MODEL) over unscored samples."""
 
     scorer: str
@@ -292,22 +278,9 @@ class ScoreSpec:
             dtype=None if dtype == "auto" else dtype,
         )
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> ScoreSpec:
-        """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
-        return _from_mapping(cls, mapping, where)
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
-        return _to_mapping(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON text."""
-        return json.dumps(self.to_mapping(), sort_keys=True)
-
 
 @dataclass(frozen=True)
-class EmbedSpec:
+class EmbedSpec(Settings):
     """An embed stage: one sentence embedder over the samples lacking its vector."""
 
     embedder: str | os.PathLike[str] = DEFAULT_EMBEDDER
@@ -340,7 +313,7 @@ class EmbedSpec:
         )
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> EmbedSpec:
+    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> Self:
         """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
         from .embed import BACKENDS
 
@@ -349,17 +322,9 @@ class EmbedSpec:
             raise SpecError(f"{where}: field backend: {what}", "backend", what)
         return _from_mapping(cls, mapping, where)
 
-    def to_mapping(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
-        return _to_mapping(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON text."""
-        return json.dumps(self.to_mapping(), sort_keys=True)
-
 
 @dataclass(frozen=True)
-class GradeSpec:
+class GradeSpec(Settings):
     """A grade stage: extract and grade ungraded samples (all with ``regrade``)."""
 
     run_id: str | None = None
@@ -384,19 +349,6 @@ class GradeSpec:
             workers=_opt_int(self, "workers", 1, MAX_WORKERS),
             timeout=float(t),
         )
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any], where: str) -> GradeSpec:
-        """The spec from settings (a TOML table, a JSON object); bad ones name the field."""
-        return _from_mapping(cls, mapping, where)
-
-    def to_mapping(self) -> dict[str, Any]:
-        """The settings as JSON-ready values (``from_mapping``'s inverse)."""
-        return _to_mapping(self)
-
-    def to_json(self) -> str:
-        """The settings as JSON text."""
-        return json.dumps(self.to_mapping(), sort_keys=True)
 
 
 @dataclass

@@ -21,6 +21,19 @@ db_option = click.option(
     help="database file (default: $DIVTUI_DB or the demo database)",
 )
 
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
+)
+
+report_cache_option = click.option(
+    "--no-report-cache",
+    is_flag=True,
+    help="do not recompute the overview's report tables for the UI afterwards",
+)
+
 
 def resolve_db(db: str | None) -> str:
     """The database path to use for a command."""

@@ -7,7 +7,15 @@ import click
 from divtui.errors import UserError
 from divtui.store.vocabulary import LOGPROB, QUALITIES
 
-from . import db_option, int_list, resolve_db, spec_or_fail, wrote
+from . import (
+    db_option,
+    int_list,
+    report_cache_option,
+    resolve_db,
+    spec_or_fail,
+    workers_option,
+    wrote,
+)
 
 
 @click.command("draw")
@@ -42,17 +50,8 @@ from . import db_option, int_list, resolve_db, spec_or_fail, wrote
     show_default=True,
     help="quality q_i of qual_dpp: exp(mean_logprob) or the reward",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
-)
-@click.option(
-    "--no-report-cache",
-    is_flag=True,
-    help="do not compute the overview's report tables for the UI afterwards",
-)
+@workers_option
+@report_cache_option
 def command(
     db: str | None,
     sizes: str,

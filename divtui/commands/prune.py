@@ -7,7 +7,15 @@ import click
 
 from divtui.errors import UserError
 
-from . import db_option, int_list, resolve_db, spec_or_fail, wrote
+from . import (
+    db_option,
+    int_list,
+    report_cache_option,
+    resolve_db,
+    spec_or_fail,
+    workers_option,
+    wrote,
+)
 
 
 @click.command("prune")
@@ -37,17 +45,8 @@ from . import db_option, int_list, resolve_db, spec_or_fail, wrote
 @click.option("--run", "run_id", default=None, help="only this run (default: every run)")
 @click.option("--scorer", default=None, help="scorer for wmaj/bst (default: the first stored)")
 @click.option("--embedder", default=None, help="SBERT embedder (default: the first stored)")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="worker processes for the per-pool work (default: CPU count; 1: in this process)",
-)
-@click.option(
-    "--no-report-cache",
-    is_flag=True,
-    help="do not recompute the overview's report tables for the UI afterwards",
-)
+@workers_option
+@report_cache_option
 def command(
     db: str | None,
     metric: str,
