@@ -70,9 +70,9 @@ def _invalid(n_boot: int, n_valid: int, why: str) -> str | None:
 
 def _screened(
     point: float | None, replicates: np.ndarray | None, why: str
-) -> Interval | tuple[np.ndarray, int, int]:
+) -> Interval | tuple[float, np.ndarray, int, int]:
     """The interval when a rule withholds it before any bounds (no resampling, an undefined
-    estimate, too many undefined replicates), else (replicates, n_boot, n_valid)."""
+    estimate, too many undefined replicates), else (point, replicates, n_boot, n_valid)."""
     if replicates is None or len(replicates) == 0:
         return NO_RESAMPLING
     reps = np.asarray(replicates, float)
@@ -82,7 +82,7 @@ def _screened(
     note = _invalid(n_boot, n_valid, why)
     if note:
         return Interval(None, None, n_boot, n_valid, "none", note)
-    return reps, n_boot, n_valid
+    return float(point), reps, n_boot, n_valid
 
 
 def boot_interval(
@@ -96,7 +96,7 @@ def boot_interval(
     checked = _screened(point, replicates, why)
     if isinstance(checked, Interval):
         return checked
-    reps, n_boot, n_valid = checked
+    point, reps, n_boot, n_valid = checked
     bounds = percentile(reps, level)
     if bounds is None:
         return Interval(None, None, n_boot, n_valid, "none", "no finite resample: no interval")
@@ -143,7 +143,7 @@ def proportion_interval(
     checked = _screened(point, replicates, why)
     if isinstance(checked, Interval):
         return checked
-    reps, n_boot, n_valid = checked
+    point, reps, n_boot, n_valid = checked
     n_eff = effective_n(point, reps, n_problems, n_draws)
     if min(point, 1.0 - point) * n_eff < MIN_EVENTS:
         lo, hi = wilson(point, n_eff, level)

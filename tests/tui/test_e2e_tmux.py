@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -60,6 +60,17 @@ class Tmux:
     def screen(self) -> str:
         """The visible screen as text."""
         return self.tmux("capture-pane", "-p", "-t", self.name, check=False).stdout
+
+    def wait_until(self, seen: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """Poll the screen until ``seen(screen)`` holds; fail with the last screen otherwise."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            shot = self.screen()
+            if seen(shot):
+                time.sleep(0.5)  # a person reads the screen before the next key
+                return shot
+            time.sleep(0.2)
+        raise AssertionError(f"the screen never changed as expected:\n{self.screen()}")
 
     def wait_for(self, needle: str, timeout: float = 30.0) -> str:
         """Poll the screen until ``needle`` shows up; fail with the last screen otherwise."""
@@ -123,8 +134,9 @@ def test_person_filters_opens_batch_reruns_and_exports(tmux: Tmux, tmp_path: Pat
     tmux.send("Tab", "Tab", "Tab", "Enter")
     shot = tmux.wait_for("rerun: scorer=orm:test-rm")
     tmux.send("e")
-    tmux.wait_for("Export batch to")
+    tmux.wait_for("batch.jsonl")  # the prompt, prefilled, has the focus
     tmux.send("C-u")
+    tmux.wait_until(lambda shot: "Export batch to" in shot and "batch.jsonl" not in shot)
     tmux.type("wrong-maj.jsonl")
     tmux.wait_for("wrong-maj.jsonl")
     tmux.send("Enter")
