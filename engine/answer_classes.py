@@ -28,22 +28,17 @@ def answer_classes(
     Fast path: an answer whose ``normalize`` key was seen before joins that answer's class
     without calling ``equivalent`` (valid when ``equivalent`` only sees normalised answers).
     """
-    reps: list[str] = []
-    by_key: dict[str, int] = {}
-    out: list[int | None] = []
-    for answer in answers:
-        if answer is None:
-            out.append(None)
-            continue
-        key = normalize(answer)
-        cls = by_key.get(key)
-        if cls is None:
-            cls = next((c for c, rep in enumerate(reps) if equivalent(rep, answer)), len(reps))
-            if cls == len(reps):
-                reps.append(answer)
-            by_key[key] = cls
-        out.append(cls)
-    return out
+
+    def first_equal(pairs: Sequence[tuple[str, str]]) -> int | None:
+        """The first pair ``equivalent`` calls equal, comparing in order and stopping there."""
+        return next((i for i, (rep, a) in enumerate(pairs) if equivalent(rep, a)), None)
+
+    return answer_classes_pruned(answers, first_equal, _always, normalize=normalize)
+
+
+def _always(rep: str, answer: str) -> bool:
+    """Every representative is a candidate (the unpruned definition)."""
+    return True
 
 
 def answer_classes_pruned(

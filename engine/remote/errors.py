@@ -55,17 +55,13 @@ def known_key_status(host: str, ssh_config: str | None) -> bool | None:
     Uses the OpenSSH client's own resolution (``ssh -G``) of HostName, Port and
     UserKnownHostsFile, and ``ssh-keygen -F`` (which understands hashed entries).
     """
-    if not shutil.which("ssh") or not shutil.which("ssh-keygen"):
+    from .hosts import ssh_options
+
+    if not shutil.which("ssh-keygen"):
         return None
-    cmd = ["ssh", "-G"] + (["-F", ssh_config] if ssh_config else []) + ["--", host]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
+    opts = ssh_options(host, ssh_config)
+    if opts is None:
         return None
-    opts: dict[str, str] = {}
-    for line in out.splitlines():
-        key, _, value = line.partition(" ")
-        opts.setdefault(key.lower(), value)
     name, port = opts.get("hostname", host), opts.get("port", "22")
     pattern = name if port == "22" else f"[{name}]:{port}"
     import os
