@@ -238,8 +238,9 @@ def batch_view(
 
     info: dict[str, Any] = {}
     if draw_id is not None:
-        info = bq.draw_info(con, draw_id) or {}
         detail = ins.draw_detail(con, draw_id, scorer=scorer, embedder=embedder)
+        ids = [int(m["sample_id"]) for m in detail["members"]]
+        info = bq.with_problem(con, {**detail["draw"], "sample_ids": ids})
     else:
         ids = [int(s) for s in sample_ids or []]
         if not ids:

@@ -198,9 +198,14 @@ def accuracy_by_k(
 
 def draw_info(con: duckdb.DuckDBPyConnection, draw_id: int) -> dict[str, Any] | None:
     """A draw's defining fields (draws.draw_row) and its problem's text (problems.problem_text)."""
-    info = draw_row(con, int(draw_id))
-    if info is None:
-        return None
+    row = draw_row(con, int(draw_id))
+    return None if row is None else with_problem(con, row)
+
+
+def with_problem(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> dict[str, Any]:
+    """A draw row read already, with its problem's question and gold answer (sample ids as
+    ints), so a caller holding the row does not read it again."""
+    info = dict(row)
     problem = problem_text(con, info["problem_id"])
     info["question"], info["gold_answer"] = problem.get("question"), problem.get("gold_answer")
     info["sample_ids"] = [int(s) for s in info["sample_ids"]]
