@@ -284,7 +284,7 @@ class PaintClock:
         raise TimeoutError("the interaction never finished painting")
 
 
-def _key(app: Any, key: str) -> float:
+def send_key(app: Any, key: str) -> float:
     """Send a key event as the terminal driver does; returns the time it was sent."""
     from textual import events
 
@@ -333,7 +333,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 out.setdefault("Pilot press + settle (no-op key)", []).append(
                     time.perf_counter() - t1
                 )
-                t1 = _key(app, "z")
+                t1 = send_key(app, "z")
                 out.setdefault("no-op key", []).append(await clock.until_painted(t1, lambda: True))
             await pilot.press("f3")
             await _settle(pilot, app)
@@ -344,7 +344,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 screen.query_one("#filter").value = text
                 screen.query_one("#filter").focus()
                 await _settle(pilot, app)
-                t1 = _key(app, "enter")
+                t1 = send_key(app, "enter")
 
                 def filtered(text: str = text) -> bool:
                     return f"filters: {text} " in str(state.render())
@@ -356,7 +356,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 screen.query_one("#filter").value = text
                 screen.query_one("#filter").focus()
                 await _settle(pilot, app)
-                t1 = _key(app, "enter")
+                t1 = send_key(app, "enter")
 
                 def searched(text: str = text) -> bool:
                     return f"filters: {text} " in str(state.render())
@@ -378,7 +378,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                     )
                 )
             for _ in range(repeat):
-                t1 = _key(app, "down")
+                t1 = send_key(app, "down")
                 out.setdefault("move the cursor", []).append(
                     await clock.until_painted(t1, lambda: True)
                 )
@@ -389,7 +389,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
             table.focus()
             for _ in range(repeat):
                 await _settle(pilot, app)
-                t1 = _key(app, "o")
+                t1 = send_key(app, "o")
 
                 def opened() -> bool:
                     return isinstance(app.screen, BatchScreen) and "draw 1/" in _title(app)
@@ -399,11 +399,11 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 )
                 assert len(app.screen.detail["members"]) == 32
                 for step in range(2, 4):
-                    t1 = _key(app, "n")
+                    t1 = send_key(app, "n")
                     out.setdefault("redraw batch (next draw)", []).append(
                         await clock.until_painted(t1, lambda s=step: f"draw {s}/" in _title(app))
                     )
-                t1 = _key(app, "right")
+                t1 = send_key(app, "right")
                 out.setdefault("next column", []).append(
                     await clock.until_painted(t1, lambda: app.screen.focus_pos == 1)
                 )

@@ -57,6 +57,15 @@ def _group_mean(pool: np.ndarray, values: np.ndarray, n_pools: int) -> np.ndarra
         return np.where(n > 0, s / np.maximum(n, 1), np.nan)
 
 
+def _group_accuracy(pool: np.ndarray, correct: np.ndarray, n_pools: int) -> np.ndarray:
+    """Share of 1s per pool among the 0/1 values of ``correct`` (-1: absent, left out); NaN
+    where a pool has none. Counting 1s and non-negatives is the mean of the non-negatives."""
+    hits = np.bincount(pool, weights=correct == 1, minlength=n_pools)
+    n = np.bincount(pool, weights=correct >= 0, minlength=n_pools)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, hits / np.maximum(n, 1), np.nan)
+
+
 def metric_k(frame: dict[str, np.ndarray], f: Filters) -> int:
     """The draw size the problems table's pass@k and metric columns are for: the filter's k,
     else the largest size drawn (1 when there are no draws)."""
@@ -76,30 +85,38 @@ def problem_table(
     coverage (over those draws, every size unless ``k=``), pass@K and the mean metrics over
     those draws of size K = :func:`metric_k` only (a metric's scale depends on k).
 
-    ``pools_kept`` are the pools the pool-level filters keep (:func:`allowed_pools`). Pools
-    with no passing draw are left out when a draw-level filter is set.
+    ``pools_kept`` are the pools the pool-level filters keep (:func:`allowed_pools`): the
+    other pools' rows are dropped at the end, so the draws are masked once, without them.
+    Pools with no passing draw are left out when a draw-level filter is set.
     """
     n_pools = len(pools["n"])
-    mask = draw_mask(frame, f, pools_kept)
-    pool = frame["pool"][mask]
+    rows = np.flatnonzero(draw_mask(frame, f))
+    pool = frame["pool"][rows]
     out: dict[str, np.ndarray] = {"pool": np.arange(n_pools)}
     out["draws"] = np.bincount(pool, minlength=n_pools)
     k = metric_k(frame, f)
     out["pass@k"] = pass_at_k_many(pools["n"], pools["c"], k)
     for a in OUTCOMES:
-        v = frame[a][mask].astype(np.float64)
-        v[v < 0] = np.nan
-        out[a] = _group_mean(pool, v, n_pools)
-    at_k = mask & (frame["k"] == k)
-    pool_k = frame["pool"][at_k]
+        out[a] = _group_accuracy(pool, frame[a][rows], n_pools)
+    rows_k = rows if f.k == k else rows[frame["k"][rows] == k]
+    pool_k = pool if f.k == k else frame["pool"][rows_k]
     for name in metrics or []:
-        out[name] = _group_mean(pool_k, frame[f"metric:{name}"][at_k], n_pools)
-    keep = np.ones(n_pools, dtype=bool)
-    if pools_kept is not None:
-        keep &= np.isin(np.arange(n_pools), pools_kept)
+        out[name] = _group_mean(pool_k, frame[f"metric:{name}"][rows_k], n_pools)
     if f.draw_level():
-        keep &= out["draws"] > 0
-    return {name: col[keep] for name, col in out.items()}
+        keep = out["draws"] > 0
+        out = {name: col[keep] for name, col in out.items()}
+    return keep_pools(out, pools_kept)
+
+
+def keep_pools(
+    table: dict[str, np.ndarray], pools_kept: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """The rows of a :func:`problem_table` whose pool is in ``pools_kept`` (all when None), so
+    a table computed while the text search ran can be restricted once the search is done."""
+    if pools_kept is None:
+        return table
+    keep = np.isin(table["pool"], np.asarray(pools_kept, dtype=np.int64))
+    return {name: col[keep] for name, col in table.items()}
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -15,11 +15,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def pass_at_k_many(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """:func:`pass_at_k` over aligned arrays of pool sizes and correct counts (NaN where n < k)."""
-    return np.array(
-        [pass_at_k(int(a), int(b), k) if a >= k else np.nan for a, b in zip(n, c, strict=True)],
-        dtype=np.float64,
+    """:func:`pass_at_k` over aligned arrays of pool sizes and correct counts (NaN where n < k);
+    computed once per distinct (n, c) pair, since pools mostly share their size."""
+    nc = np.stack([np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64)], axis=1)
+    if nc.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    pairs, back = np.unique(nc, axis=0, return_inverse=True)
+    once = np.array(
+        [pass_at_k(int(a), int(b), k) if a >= k else np.nan for a, b in pairs], dtype=np.float64
     )
+    return once[back.reshape(-1)]
 
 
 def pass_at_k_curve(n: np.ndarray, c: np.ndarray, k_max: int) -> np.ndarray:

@@ -43,3 +43,15 @@ def test_edges_and_bad_input() -> None:
     assert got[0] == pytest.approx(0.75) and np.isnan(got[1])
     with pytest.raises(ValueError, match="pass@k needs"):
         pass_at_k(3, 4, 1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_many_equals_one_pool_at_a_time(seed: int) -> None:
+    """The per-distinct-(n, c) computation gives each pool exactly its own pass@k."""
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, 40, size=300)
+    c = (rng.random(300) * (n + 1)).astype(np.int64)
+    k = int(rng.integers(1, 20))
+    want = [pass_at_k(int(a), int(b), k) if a >= k else np.nan for a, b in zip(n, c, strict=True)]
+    np.testing.assert_array_equal(pass_at_k_many(n, c, k), np.array(want))
+    assert pass_at_k_many(np.array([], dtype=np.int64), np.array([], dtype=np.int64), k).size == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from textual import work
@@ -98,9 +99,16 @@ class DivApp(App[None]):
         if msg.error:
             self.notify(f"loading failed: {msg.error}", severity="error", markup=False)
             return
+        self.freeze_heap()
         for screen in self.data_listeners:
             if screen.is_mounted:
                 screen.data_ready()
+
+    def freeze_heap(self) -> None:
+        """Exempt what is alive now (the loaded study, a report) from the cyclic garbage
+        collector: it lives as long as the app, and rescanning it in every full collection
+        paused interactions by up to 100 ms (bench.tui counted 15 such pauses)."""
+        gc.freeze()
 
     def on_work_failed(self, msg: WorkFailed) -> None:
         """Show a worker's failure as one line."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -101,6 +102,21 @@ def search_pools(data: BrowseData, con: Any, f: eb.Filters) -> np.ndarray | None
     if key not in data.search_cache:
         data.search_cache[key] = bq.pools_matching(con, f.regex, text=f.text)
     return data.search_cache[key]
+
+
+_SEARCHES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="divtui-search")
+
+
+def search_soon(data: BrowseData, con: Any, f: eb.Filters) -> Future[np.ndarray | None]:
+    """:func:`search_pools` in a background thread, so the caller can aggregate the draws
+    while DuckDB scans the texts (the scan releases the GIL); the caller must wait for the
+    result before it lets go of ``con``. A cached or absent search is done at once."""
+    key = (f.text, f.regex)
+    if not f.searches() or key in data.search_cache:
+        done: Future[np.ndarray | None] = Future()
+        done.set_result(search_pools(data, con, f))
+        return done
+    return _SEARCHES.submit(search_pools, data, con, f)
 
 
 def batch_context(

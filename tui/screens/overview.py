@@ -144,6 +144,7 @@ class OverviewScreen(Screen[None]):
         """Show the report's tables (cached, quick or computed with intervals)."""
         self.source = msg.source
         self.set_tables(dict(msg.report.get("tables", {})), dict(msg.report.get("meta", {})))
+        app_of(self).freeze_heap()
 
     def set_tables(self, tables: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> None:
         """Refill the table list (keeping the highlighted table) and show the current one."""

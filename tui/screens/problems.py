@@ -92,18 +92,19 @@ class ProblemsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
     def compute(self, filters: eb.Filters) -> None:
-        """Mask the draws, aggregate per pool (thread); search matches are cached per search."""
+        """Aggregate the draws per pool while the (cached) text search runs beside it (thread)."""
         app = app_of(self)
         data = app.loaded()
         try:
             with app.db.reading() as cur:
-                found = state.search_pools(data, cur, filters)
+                search = state.search_soon(data, cur, filters)
+                try:
+                    table = eb.problem_table(data.frame, data.pools, filters, metrics=data.metrics)
+                finally:
+                    found = search.result()
             if get_current_worker().is_cancelled:
                 return
-            kept = eb.allowed_pools(data.pools, filters, found)
-            table = eb.problem_table(
-                data.frame, data.pools, filters, pools_kept=kept, metrics=data.metrics
-            )
+            table = eb.keep_pools(table, eb.allowed_pools(data.pools, filters, found))
             k = eb.metric_k(data.frame, filters)
             self.post_message(RowsReady(table, eb.describe(filters), k))
         except ValueError as e:
