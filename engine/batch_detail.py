@@ -41,11 +41,17 @@ class ShownBatch(BatchView, total=False):
     context: dict[str, Any]
 
 
-def _pick_name(requested: str | None, present: list[str], what: str) -> str | None:
+def _pick_name(con: duckdb.DuckDBPyConnection, requested: str | None, what: str) -> str | None:
     """The scorer/embedder to use: the requested one (checked) or the first present, or None."""
+    has, names = (
+        (catalog.has_scorer, catalog.scorer_names)
+        if what == "scorer"
+        else (catalog.has_embedder, catalog.embedder_names)
+    )
     if requested is None:
+        present = names(con)
         return present[0] if present else None
-    if requested not in present:
+    if not has(con, requested):
         raise ValueError(f"{what} {requested!r} is not in the database")
     return requested
 
@@ -57,8 +63,8 @@ def _batch(
     embedder: str | None,
 ) -> tuple[Pool, PoolMatrices, str | None, str | None]:
     """Load the given samples as one batch (in the given order) and its matrices."""
-    scorer = _pick_name(scorer, catalog.scorer_names(con), "scorer")
-    embedder = _pick_name(embedder, catalog.embedder_names(con), "embedder")
+    scorer = _pick_name(con, scorer, "scorer")
+    embedder = _pick_name(con, embedder, "embedder")
     pool = load_samples(
         con,
         sample_ids,

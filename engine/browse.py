@@ -291,24 +291,49 @@ def _extra(row: dict[str, Any]) -> dict[str, Any]:
     return {key: row.get(key) for key in ("sum_logprob", "n_tokens", "finish_reason")}
 
 
+def reference_values(
+    frame: dict[str, np.ndarray], reference: np.ndarray, names: tuple[str, ...] = CONTEXT_METRICS
+) -> dict[str, np.ndarray]:
+    """Each named metric's finite values among the frame draws selected by the boolean
+    ``reference``, sorted: what :func:`metric_context` ranks a batch against (the UI keeps
+    them per run and size k, so the next batch of that size is two binary searches)."""
+    out = {}
+    for name in names:
+        col = frame.get(f"metric:{name}")
+        ref = col[reference] if col is not None else np.array([])
+        out[name] = np.sort(ref[np.isfinite(ref)])
+    return out
+
+
+def percentile_in_sorted(ordered: np.ndarray, x: float) -> float:
+    """:func:`percentile_of` for values already finite and sorted (two binary searches)."""
+    if ordered.size == 0 or not math.isfinite(x):
+        return math.nan
+    below = int(np.searchsorted(ordered, x, side="left"))
+    equal = int(np.searchsorted(ordered, x, side="right")) - below
+    return 100.0 * (below + 0.5 * equal) / ordered.size
+
+
 def metric_context(
     frame: dict[str, np.ndarray],
     reference: np.ndarray,
     values: dict[str, float | None],
     names: tuple[str, ...] = CONTEXT_METRICS,
+    *,
+    sorted_refs: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """Each named metric of a batch with its percentile (:func:`percentile_of`) among the frame
     draws selected by the boolean ``reference`` (the same run and size k); ``n`` counts the
-    reference draws with a value. Metrics the batch lacks are left out."""
+    reference draws with a value. Metrics the batch lacks are left out. ``sorted_refs``:
+    :func:`reference_values` of that reference, when kept from an earlier batch."""
+    refs = sorted_refs if sorted_refs is not None else reference_values(frame, reference, names)
     out = []
     for name in names:
         v = values.get(name)
         if v is None or not math.isfinite(float(v)):
             continue
-        col = frame.get(f"metric:{name}")
-        ref = col[reference] if col is not None else np.array([])
-        ref = ref[np.isfinite(ref)]
-        pct = percentile_of(ref, float(v)) if ref.size else math.nan
+        ref = refs.get(name, np.array([]))
+        pct = percentile_in_sorted(ref, float(v))
         out.append({"metric": name, "value": float(v), "pct": pct, "n": int(ref.size)})
     return out
 

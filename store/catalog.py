@@ -80,3 +80,15 @@ def embedder_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Embedders with stored vectors, sorted."""
     rows = con.execute("SELECT DISTINCT embedder FROM embeddings ORDER BY 1").fetchall()
     return [r[0] for r in rows]
+
+
+def has_scorer(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` has stored scores (stops at the first row: cheaper than the names)."""
+    sql = "SELECT EXISTS (SELECT 1 FROM scores WHERE scorer = ?)"
+    return bool(con.execute(sql, [name]).fetchall()[0][0])
+
+
+def has_embedder(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` has stored vectors (stops at the first row)."""
+    sql = "SELECT EXISTS (SELECT 1 FROM embeddings WHERE embedder = ?)"
+    return bool(con.execute(sql, [name]).fetchall()[0][0])

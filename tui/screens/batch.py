@@ -10,8 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
+from textual.containers import Horizontal
 from textual.widgets import Header, Static
 from textual.worker import get_current_worker
 
@@ -23,6 +22,8 @@ from ..messages import BatchReady, Exported, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 from ..widgets.solution_column import SolutionColumn, fmt_num
+from ..widgets.solution_text import SolutionText
+from .coverable import CoverableScreen
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def picks_text(picks: list[dict[str, Any]], members: list[dict[str, Any]], label
     return t
 
 
-class BatchScreen(Screen[None]):
+class BatchScreen(CoverableScreen):
     """A draw of one pool; n/p step through the pool's draws that passed the filters.
 
     Only as many solution columns as fit on screen exist; left/right move the focus through
@@ -246,7 +247,7 @@ class BatchScreen(Screen[None]):
             )
         if self.push_when_ready:
             self.push_when_ready = False
-            self.app.push_screen(self)
+            self.call_after_refresh(self.app.push_screen, self)
 
     def title_text(self) -> Text:
         """The header: where the batch is from, the gold answer, the batch's metrics with
@@ -352,7 +353,7 @@ class BatchScreen(Screen[None]):
             col = self.focused_column()
             cols = [] if col is None else [col]
         for col in cols:
-            scroll = col.query_one(".sol-scroll", VerticalScroll)
+            scroll = col.query_one(SolutionText)
             getattr(scroll, f"scroll_{how}")(animate=False)
 
     def action_toggle_together(self) -> None:
@@ -360,13 +361,13 @@ class BatchScreen(Screen[None]):
         self.together = not self.together
         if self.together:
             top = [
-                c.query_one(".sol-scroll", VerticalScroll).scroll_y
+                c.query_one(SolutionText).scroll_y
                 for c in self.columns()
                 if c.display and c.pos == self.focus_pos
             ]
             for c in self.columns():
                 if c.display and top:
-                    c.query_one(".sol-scroll", VerticalScroll).scroll_to(y=top[0], animate=False)
+                    c.query_one(SolutionText).scroll_to(y=top[0], animate=False)
         self.notify(
             "scrolling all columns together" if self.together else "scrolling one column",
             markup=False,

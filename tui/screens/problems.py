@@ -9,7 +9,6 @@ import numpy as np
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import Header, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -22,6 +21,7 @@ from ..messages import Exported, RowsReady, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.problem_table import Column, ProblemTable
 from ..widgets.safe_text import plain_cell, safe_text
+from .coverable import CoverableScreen
 from .modals import PromptScreen
 
 SYNTAX = r"T=0.7 k=8 maj=wrong bst=correct run=R coverage=0 bucket=dpp:5:2 \frac /regex/"
@@ -29,7 +29,7 @@ QUESTION_WIDTH = 30
 FROZEN = ("problem", "T")
 
 
-class ProblemsScreen(Screen[None]):
+class ProblemsScreen(CoverableScreen):
     """Problems with pass@k, aggregator accuracy and mean metrics over the filtered draws."""
 
     BINDINGS = keys.bindings("problems")

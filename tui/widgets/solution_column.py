@@ -8,11 +8,12 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
 from .safe_text import safe_text
+from .solution_text import SolutionText
 
 
 def fmt_num(value: Any, fmt: str = ".3f") -> str:
@@ -71,10 +72,9 @@ class SolutionColumn(Vertical):
     def compose(self) -> ComposeResult:
         """Header and scrollable text."""
         yield Static("", classes="sol-head")
-        scroll = VerticalScroll(classes="sol-scroll")
-        scroll.can_focus = False
-        with scroll:
-            yield Static("", classes="sol-text")
+        text = SolutionText(classes="sol-scroll sol-text")
+        text.can_focus = False
+        yield text
 
     def on_click(self) -> None:
         """Tell the batch view this slot was clicked."""
@@ -88,5 +88,4 @@ class SolutionColumn(Vertical):
         self.pos, self.member, self.picked_by, self.marked = pos, member, picked_by, marked
         self.query_one(".sol-head", Static).update(header_text(pos, member, picked_by, marked))
         if not same:
-            self.query_one(".sol-text", Static).update(safe_text(member.get("text")))
-            self.query_one(".sol-scroll", VerticalScroll).scroll_home(animate=False)
+            self.query_one(SolutionText).show(safe_text(member.get("text")))
