@@ -23,6 +23,7 @@ from ..widgets.key_bar import KeyBar
 from ..widgets.safe_text import safe_text
 from ..widgets.solution_column import SolutionColumn, fmt_num
 from ..widgets.solution_text import SolutionText
+from ..widgets.text_update import set_text
 from .coverable import CoverableScreen
 from .modals import CompareScreen, PromptScreen, RerunScreen, ViewerScreen, member_title
 
@@ -169,14 +170,15 @@ class BatchScreen(CoverableScreen):
         self.settings["embedder"] = app.data.embedder or None if app.data else None
         if self.draw_ids:
             if not self.push_when_ready:
-                self.query_one("#batch-title", Static).update(
-                    Text.assemble("loading ", safe_text(self.problem_id), "…")
+                set_text(
+                    self.query_one("#batch-title", Static),
+                    Text.assemble("loading ", safe_text(self.problem_id), "…"),
                 )
             self.load(draw_id=self.draw_ids[0], label="stored draw")
         else:
             self.show_window()
-            self.query_one("#picks", Static).update("")
-            self.query_one("#batch-title", Static).update("no draws pass the filters; press d")
+            set_text(self.query_one("#picks", Static), "")
+            set_text(self.query_one("#batch-title", Static), "no draws pass the filters; press d")
 
     async def on_resize(self, event: Any) -> None:
         """A wider or narrower terminal gets more or fewer column slots."""
@@ -242,8 +244,9 @@ class BatchScreen(CoverableScreen):
         self.first, self.focus_pos, self.marked = 0, 0, set()
         with self.app.batch_update():
             self.show_window()
-            self.query_one("#picks", Static).update(
-                picks_text(msg.detail["picks"], members, msg.label)
+            set_text(
+                self.query_one("#picks", Static),
+                picks_text(msg.detail["picks"], members, msg.label),
             )
         if self.push_when_ready:
             self.push_when_ready = False
@@ -301,7 +304,7 @@ class BatchScreen(CoverableScreen):
                 col.display = False
             col.set_class(pos == self.focus_pos, "-current")
         if members or self.draw_ids:
-            self.query_one("#batch-title", Static).update(self.title_text())
+            set_text(self.query_one("#batch-title", Static), self.title_text())
 
     def current_batch(self) -> state.CurrentBatch:
         """The batch on screen, for screens opened from it (pruning, remote reruns)."""

@@ -21,6 +21,7 @@ from ..messages import Exported, RowsReady, WorkFailed
 from ..widgets.key_bar import KeyBar
 from ..widgets.problem_table import Column, ProblemTable
 from ..widgets.safe_text import plain_cell, safe_text
+from ..widgets.text_update import set_text
 from .coverable import CoverableScreen
 from .modals import PromptScreen
 
@@ -87,7 +88,7 @@ class ProblemsScreen(CoverableScreen):
     def apply(self, filters: eb.Filters) -> None:
         """Recompute the table for ``filters`` in a worker."""
         self.filters = filters
-        self.query_one("#filter-state", Static).update(Text("computing…", style="italic"))
+        set_text(self.query_one("#filter-state", Static), Text("computing…", style="italic"))
         self.compute(filters)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
@@ -126,8 +127,9 @@ class ProblemsScreen(CoverableScreen):
 
     def show_error(self, text: str) -> None:
         """A one-line filter error on the state line (the previous rows stay)."""
-        self.query_one("#filter-state", Static).update(
-            Text.assemble(("error: ", "bold red"), safe_text(text))
+        set_text(
+            self.query_one("#filter-state", Static),
+            Text.assemble(("error: ", "bold red"), safe_text(text)),
         )
 
     def show_state(self) -> None:
@@ -156,7 +158,7 @@ class ProblemsScreen(CoverableScreen):
                 t.append(f"  ·  {f.metric} in [{rng[0]:.3g}, {rng[1]:.3g}]")
         if desc:
             t.append("  (x clears)", style="dim")
-        self.query_one("#filter-state", Static).update(t)
+        set_text(self.query_one("#filter-state", Static), t)
 
     def fill(self) -> None:
         """Point the table at the current rows in the current sort order (nothing is formatted
@@ -233,7 +235,7 @@ class ProblemsScreen(CoverableScreen):
         """A cancelled filter (ctrl+g) leaves the previous rows and says so."""
         if event.worker.group == "filter" and event.state == WorkerState.CANCELLED:
             self.query_one(ProblemTable).loading = False
-            self.query_one("#filter-state", Static).update(Text("filter cancelled"))
+            set_text(self.query_one("#filter-state", Static), Text("filter cancelled"))
 
     @on(ProblemTable.HeaderSelected, "#problems")
     def _header(self, event: ProblemTable.HeaderSelected) -> None:

@@ -162,8 +162,8 @@ class ProblemTable(ScrollView, can_focus=True):
         return self._keys(row)
 
     def _segments(self, texts: list[str], style: Style, cols: range, hi: Style | None) -> Strip:
-        """Cells ``cols`` of a line, each padded or cut to its column width; the column under
-        the cursor in style ``hi`` when given (the header)."""
+        """Cells ``cols`` of the header line, each padded or cut to its column width; the
+        column under the cursor in style ``hi``."""
         segs = []
         for j in cols:
             if j >= len(texts):
@@ -174,17 +174,32 @@ class ProblemTable(ScrollView, can_focus=True):
             )
         return Strip(segs)
 
+    def _cells_text(self, texts: list[str], cols: range) -> str:
+        """Cells ``cols`` of a body line as one string, each padded or cut to its column width
+        (one segment per line part: a body line has a single style)."""
+        out = []
+        for j in cols:
+            if j >= len(texts):
+                break
+            text, width = texts[j], self.columns[j].width
+            if text.isascii() and text.isprintable():
+                out.append(" " + text[:width].ljust(width))
+            else:
+                out.append(" " + set_cell_size(text, width))
+        return "".join(out)
+
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the widget: the header, a row, or blank below the last row; the frozen
         columns first, then the rest scrolled sideways."""
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         base = self.rich_style
-        hi = None
         if y == 0:
             style = base + self.get_component_rich_style("problem-table--header")
             texts = [c.label for c in self.columns]
             hi = self.get_component_rich_style("problem-table--column-cursor")
+            fixed = self._segments(texts, style, range(self.frozen), hi)
+            rest = self._segments(texts, style, range(self.frozen, len(self.columns)), hi)
         else:
             row = scroll_y + y - 1
             if row >= self.row_count:
@@ -195,8 +210,10 @@ class ProblemTable(ScrollView, can_focus=True):
             if row == self.cursor_row:
                 style += self.get_component_rich_style("problem-table--cursor")
             texts = self.get_row(row)
-        fixed = self._segments(texts, style, range(self.frozen), hi)
-        rest = self._segments(texts, style, range(self.frozen, len(self.columns)), hi)
+            fixed = Strip([Segment(self._cells_text(texts, range(self.frozen)), style)])
+            rest = Strip(
+                [Segment(self._cells_text(texts, range(self.frozen, len(self.columns))), style)]
+            )
         room = max(0, width - fixed.cell_length)
         rest = rest.crop(scroll_x, scroll_x + room)
         return Strip.join([fixed, rest]).crop(0, width).extend_cell_length(width, style)

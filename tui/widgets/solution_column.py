@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from .safe_text import safe_text
 from .solution_text import SolutionText
+from .text_update import set_text
 
 
 def fmt_num(value: Any, fmt: str = ".3f") -> str:
@@ -86,6 +87,6 @@ class SolutionColumn(Vertical):
         if same and picked_by == self.picked_by and marked == self.marked:
             return
         self.pos, self.member, self.picked_by, self.marked = pos, member, picked_by, marked
-        self.query_one(".sol-head", Static).update(header_text(pos, member, picked_by, marked))
+        set_text(self.query_one(".sol-head", Static), header_text(pos, member, picked_by, marked))
         if not same:
             self.query_one(SolutionText).show(safe_text(member.get("text")))
