@@ -88,7 +88,10 @@ class ProblemsScreen(CoverableScreen):
     def apply(self, filters: eb.Filters) -> None:
         """Recompute the table for ``filters`` in a worker."""
         self.filters = filters
-        set_text(self.query_one("#filter-state", Static), Text("computing…", style="italic"))
+        state = self.query_one("#filter-state", Static)
+        busy = Text("computing…", style="italic")
+        busy.append("\n" * max(0, state.size.height - 1))  # same height: no new layout
+        set_text(state, busy)
         self.compute(filters)
 
     @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
