@@ -88,6 +88,12 @@ class DivApp(App[None]):
             self.post_message(DataLoaded())
         except Exception as e:  # noqa: BLE001 - shown to the user as one line
             self.post_message(DataLoaded(error=f"{type(e).__name__}: {e}"))
+            return
+        try:
+            with self.db.reading() as cur:
+                state.warm_batch_view(cur, data)
+        except Exception:  # noqa: BLE001, S110 - a warm-up only: opening a batch reports errors
+            pass
 
     def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
         """Every notification as inert one-line text: no markup, escapes and bidi made visible."""

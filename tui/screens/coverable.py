@@ -7,7 +7,7 @@ whole batch view twice (about 40 ms on bench.tui's 1M-draw study). Every full sc
 has an opaque background; under one of those, the covered screen drops its repaints (it is
 laid out and painted afresh when it comes back on top). Under a modal dialog, which is
 transparent, it paints as before. Textual is pinned (pyproject), and
-tests/tui/test_coverable.py checks the behaviour this relies on.
+tests/tui/test_frame_costs.py checks the behaviour this relies on.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""A screen covered by an opaque one paints nothing; it shows its changes when back on top;
-under a transparent modal it keeps painting (tui.screens.coverable, on the pinned Textual)."""
+"""What keeps the browser's frames cheap: a screen covered by an opaque one paints nothing and
+shows its changes when back on top, under a transparent modal it keeps painting
+(tui.screens.coverable, on the pinned Textual); loading warms the batch view."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from textual.widgets import Static
 
@@ -62,3 +64,20 @@ async def test_under_a_modal_the_screen_keeps_painting(make_app) -> None:
         assert frames[0] > 0  # the change went up to the modal's frame
         under = "\n".join(strip.text for strip in problems._compositor.render_strips())
         assert "changed under the help" in under
+
+
+async def test_loading_warms_the_batch_view_of_the_largest_size(make_app) -> None:
+    """After the draw frame loads, one draw of the largest size has been read the way the
+    batch view reads it, so its percentile references are kept before any batch is opened."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        data = app.loaded()
+        k = int(data.frame["k"].max())
+        assert [key for key in data.reference_cache if key[1] == k]
+        n_ref, refs = next(v for key, v in data.reference_cache.items() if key[1] == k)
+        run = data.runs[next(key for key in data.reference_cache if key[1] == k)[0]]
+        want = (data.frame["k"] == k) & (np.asarray(data.runs)[data.draw_run] == run)
+        assert n_ref == int(want.sum())
+        col = data.frame["metric:dpp"][want]
+        np.testing.assert_array_equal(refs["dpp"], np.sort(col[np.isfinite(col)]))
