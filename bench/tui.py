@@ -226,7 +226,7 @@ def time_compute(path: Path, repeat: int) -> dict[str, list[float]]:
         con.close()
 
 
-async def _settle(pilot: Any, app: Any) -> None:
+async def settle(pilot: Any, app: Any) -> None:
     """Wait until workers are done and messages handled (Pilot's way: sleeps of 20 ms+)."""
     for _ in range(2):
         await pilot.pause()
@@ -324,26 +324,26 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
             while app.data is None:
                 await asyncio.sleep(0.01)
             out["draw frame load (background)"] = [time.perf_counter() - t0]
-            await _settle(pilot, app)
+            await settle(pilot, app)
             out["overview report (background)"] = [time.perf_counter() - t0]
             for _ in range(repeat):
                 t1 = time.perf_counter()
                 await pilot.press("z")
-                await _settle(pilot, app)
+                await settle(pilot, app)
                 out.setdefault("Pilot press + settle (no-op key)", []).append(
                     time.perf_counter() - t1
                 )
                 t1 = send_key(app, "z")
                 out.setdefault("no-op key", []).append(await clock.until_painted(t1, lambda: True))
             await pilot.press("f3")
-            await _settle(pilot, app)
+            await settle(pilot, app)
             screen = app.screen
             state = screen.query_one("#filter-state")
             for i in range(repeat):
                 text = "k=8 maj=wrong" if i % 2 == 0 else "k=8 bst=wrong"
                 screen.query_one("#filter").value = text
                 screen.query_one("#filter").focus()
-                await _settle(pilot, app)
+                await settle(pilot, app)
                 t1 = send_key(app, "enter")
 
                 def filtered(text: str = text) -> bool:
@@ -355,7 +355,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                 text = f"k=8 maj=wrong bst=correct \\frac{{1}}{{2}} {word}"
                 screen.query_one("#filter").value = text
                 screen.query_one("#filter").focus()
-                await _settle(pilot, app)
+                await settle(pilot, app)
                 t1 = send_key(app, "enter")
 
                 def searched(text: str = text) -> bool:
@@ -385,10 +385,10 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
             screen.query_one("#filter").value = "k=32"
             screen.query_one("#filter").focus()
             await pilot.press("enter")
-            await _settle(pilot, app)
+            await settle(pilot, app)
             table.focus()
             for _ in range(repeat):
-                await _settle(pilot, app)
+                await settle(pilot, app)
                 t1 = send_key(app, "o")
 
                 def opened() -> bool:
@@ -408,7 +408,7 @@ async def measure(path: Path, repeat: int) -> dict[str, list[float]]:
                     await clock.until_painted(t1, lambda: app.screen.focus_pos == 1)
                 )
                 await pilot.press("escape")
-                await _settle(pilot, app)
+                await settle(pilot, app)
     finally:
         db.close()
     return out

@@ -21,7 +21,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -33,15 +32,7 @@ from divtui.tui.app import DivApp
 from divtui.tui.screens.prune import PruneScreen
 
 from .synthetic import EMBEDDER, SCORER, build_study
-from .tui import PaintClock, send_key
-
-
-async def settle(pilot: Any, app: DivApp) -> None:
-    """Wait until every worker is done and every message handled."""
-    for _ in range(2):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+from .tui import PaintClock, send_key, settle
 
 
 async def time_updates(path: Path, repeat: int) -> dict[str, list[float]]:

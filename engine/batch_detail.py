@@ -4,7 +4,7 @@ reruns of the aggregators on an edited batch, and fresh draws for "redraw".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
 import duckdb
@@ -41,13 +41,15 @@ class ShownBatch(BatchView, total=False):
     context: dict[str, Any]
 
 
-def _pick_name(con: duckdb.DuckDBPyConnection, requested: str | None, what: str) -> str | None:
-    """The scorer/embedder to use: the requested one (checked) or the first present, or None."""
-    has, names = (
-        (catalog.has_scorer, catalog.scorer_names)
-        if what == "scorer"
-        else (catalog.has_embedder, catalog.embedder_names)
-    )
+def _pick_name(
+    con: duckdb.DuckDBPyConnection,
+    requested: str | None,
+    what: str,
+    has: Callable[[duckdb.DuckDBPyConnection, str], bool],
+    names: Callable[[duckdb.DuckDBPyConnection], list[str]],
+) -> str | None:
+    """The scorer/embedder to use: the requested one (checked with ``has``) or the first of
+    ``names``, or None."""
     if requested is None:
         present = names(con)
         return present[0] if present else None
@@ -63,8 +65,8 @@ def _batch(
     embedder: str | None,
 ) -> tuple[Pool, PoolMatrices, str | None, str | None]:
     """Load the given samples as one batch (in the given order) and its matrices."""
-    scorer = _pick_name(con, scorer, "scorer")
-    embedder = _pick_name(con, embedder, "embedder")
+    scorer = _pick_name(con, scorer, "scorer", catalog.has_scorer, catalog.scorer_names)
+    embedder = _pick_name(con, embedder, "embedder", catalog.has_embedder, catalog.embedder_names)
     pool = load_samples(
         con,
         sample_ids,

@@ -171,10 +171,7 @@ def sort_order(values: np.ndarray, direction: int) -> np.ndarray:
 def percentile_of(values: np.ndarray, x: float) -> float:
     """Percentile rank of ``x`` among the finite ``values``: the share below plus half the
     share equal, times 100 (scipy's percentileofscore kind="mean"); NaN without values."""
-    v = values[np.isfinite(values)]
-    if v.size == 0 or not math.isfinite(x):
-        return math.nan
-    return 100.0 * (np.count_nonzero(v < x) + 0.5 * np.count_nonzero(v == x)) / v.size
+    return percentile_in_sorted(np.sort(values[np.isfinite(values)]), x)
 
 
 def fmt_value(value: Any) -> str:
@@ -315,18 +312,13 @@ def percentile_in_sorted(ordered: np.ndarray, x: float) -> float:
 
 
 def metric_context(
-    frame: dict[str, np.ndarray],
-    reference: np.ndarray,
+    refs: dict[str, np.ndarray],
     values: dict[str, float | None],
     names: tuple[str, ...] = CONTEXT_METRICS,
-    *,
-    sorted_refs: dict[str, np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
-    """Each named metric of a batch with its percentile (:func:`percentile_of`) among the frame
-    draws selected by the boolean ``reference`` (the same run and size k); ``n`` counts the
-    reference draws with a value. Metrics the batch lacks are left out. ``sorted_refs``:
-    :func:`reference_values` of that reference, when kept from an earlier batch."""
-    refs = sorted_refs if sorted_refs is not None else reference_values(frame, reference, names)
+    """Each named metric of a batch with its percentile (:func:`percentile_of`) among the
+    reference draws (the same run and size k), given as :func:`reference_values`; ``n`` counts
+    the reference draws with a value. Metrics the batch lacks are left out."""
     out = []
     for name in names:
         v = values.get(name)

@@ -273,10 +273,7 @@ def draw_mask(
         else:
             mask &= bucket_index(values, frame["k"], f.n_buckets) == f.bucket
     if pools_kept is not None:
-        pool = frame["pool"]
-        kept = np.zeros(int(pool.max()) + 1 if pool.size else 0, dtype=bool)
-        kept[np.asarray(pools_kept, dtype=np.int64)[np.asarray(pools_kept) < kept.size]] = True
-        mask &= kept[pool]
+        mask &= np.isin(frame["pool"], pools_kept)
     return mask
 
 

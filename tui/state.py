@@ -153,9 +153,7 @@ def batch_context(
         )
     n_reference, sorted_refs = data.reference_cache[code, k]
     same_embedder = (detail.get("embedder") or "") == data.embedder
-    metrics = eb.metric_context(
-        frame, np.zeros(0, dtype=bool), detail.get("metrics") or {}, sorted_refs=sorted_refs
-    )
+    metrics = eb.metric_context(sorted_refs, detail.get("metrics") or {})
     if not same_embedder:
         for m in metrics:
             if METRIC_NEEDS.get(m["metric"], Needs()).embedder:

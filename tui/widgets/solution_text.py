@@ -42,10 +42,6 @@ class SolutionText(ScrollView):
         """The whole text shown (what a test or a copy reads; drawing is by render_line)."""
         return self.text
 
-    def plain_lines(self) -> list[str]:
-        """The wrapped lines as plain strings."""
-        return [strip.text for strip in self._lines]
-
     def _wrap(self) -> None:
         """Wrap the text to the current width (once per width) and size the scroll range."""
         width = self.scrollable_content_region.width
